@@ -1,0 +1,177 @@
+/**
+ * The library's handle on a download: starts a torrent actor, exposes its live state (progress and every peer
+ * actor's state) and resolves when the actor ends.
+ *
+ * @module
+ */
+
+import { type Actor, createActor, type InspectionEvent } from "xstate";
+import type { Metainfo } from "../src/metainfo.ts";
+import { FileStorage, type Storage } from "../src/storage.ts";
+import type { PeerAddress } from "../src/tracker.ts";
+import type { Stats } from "./coordinator.ts";
+import type { PeerContext } from "./peer.ts";
+import { type AddressEntry, torrentMachine } from "./torrent.ts";
+
+export interface DownloadOptions {
+  /** The output file (single-file torrent) or folder (multi-file torrent). Ignored when `storage` is given. */
+  out?: string;
+  /** Where pieces go instead of files under `out`. */
+  storage?: (meta: Metainfo) => Promise<{ storage: Storage; existed: boolean }>;
+  /** Port announced to trackers (default 6881). */
+  port?: number;
+  maxPeers?: number;
+  /** Peers to dial besides those the trackers give. */
+  peers?: PeerAddress[];
+  peerId?: Uint8Array;
+  noPeersTimeoutMs?: number;
+  trackerTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  maxStrikes?: number;
+  /** Receives XState inspection events for every actor (live views, traces). */
+  inspect?: (event: InspectionEvent) => void;
+}
+
+/** A snapshot of a download for display. */
+export interface Progress {
+  /** The supervisor's state: checking, running, completing, done, stopping, stopped or failed. */
+  state: string;
+  totalBytes: number;
+  verifiedBytes: number;
+  receivedBytes: number;
+  pieceCount: number;
+  verifiedPieces: number;
+  hashFailures: number;
+  /** Peer actors alive now, and how many of them completed the handshake. */
+  peers: number;
+  connectedPeers: number;
+  knownPeers: number;
+}
+
+/** One peer actor as a person debugging the swarm sees it. */
+export interface PeerView {
+  key: string;
+  state: string;
+  client?: string;
+  pieces: number;
+  sinceMs: number;
+}
+
+/** The outcome of a download. */
+export interface DownloadResult {
+  ok: boolean;
+  /** True when the download was stopped before it completed. */
+  stopped: boolean;
+  error?: string;
+  stats?: Stats;
+  /** Addresses the client heard of, with their strikes and bans. */
+  book: Map<string, AddressEntry>;
+}
+
+/** An Azureus-style peer id: `-AX0100-` and 12 random characters. */
+export function makePeerId(): Uint8Array {
+  const alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  const random = crypto.getRandomValues(new Uint8Array(12));
+  const tail = Array.from(random, (b) => alphabet[b % alphabet.length]).join("");
+  return new TextEncoder().encode(`-AX0100-${tail}`);
+}
+
+function stateName(value: unknown): string {
+  if (typeof value === "string") return value;
+  const [k, v] = Object.entries(value as Record<string, unknown>)[0];
+  return `${k}.${stateName(v)}`;
+}
+
+/** A running download. */
+export class DownloadSession {
+  readonly actor: Actor<typeof torrentMachine>;
+  readonly done: Promise<DownloadResult>;
+
+  constructor(readonly meta: Metainfo, options: DownloadOptions) {
+    const openStorage = options.storage ?? ((m: Metainfo) => {
+      if (!options.out) throw new TypeError("download needs `out` or `storage`");
+      return FileStorage.open(m, options.out);
+    });
+    this.actor = createActor(torrentMachine, {
+      input: {
+        meta,
+        peerId: options.peerId ?? makePeerId(),
+        port: options.port ?? 6881,
+        openStorage,
+        maxPeers: options.maxPeers,
+        peers: options.peers,
+        noPeersTimeoutMs: options.noPeersTimeoutMs,
+        trackerTimeoutMs: options.trackerTimeoutMs,
+        connectTimeoutMs: options.connectTimeoutMs,
+        maxStrikes: options.maxStrikes,
+      },
+      inspect: options.inspect,
+    });
+    this.done = new Promise((resolve) => {
+      this.actor.subscribe({
+        complete: () => {
+          const snap = this.actor.getSnapshot();
+          resolve({
+            ok: snap.value === "done",
+            stopped: snap.value === "stopped",
+            error: snap.context.error,
+            stats: snap.context.stats,
+            book: snap.context.book,
+          });
+        },
+        error: (e) => resolve({ ok: false, stopped: false, error: (e as Error).message, book: new Map() }),
+      });
+    });
+    this.actor.start();
+  }
+
+  /** Stops the download: peers are closed, trackers told `stopped`, written data flushed. */
+  stop(): void {
+    this.actor.send({ type: "stop" });
+  }
+
+  /** The download's progress now. */
+  progress(): Progress {
+    const snap = this.actor.getSnapshot();
+    const coordinator = snap.children.coordinator?.getSnapshot() as
+      | { context?: { stats: Stats } }
+      | undefined;
+    const stats: Stats = coordinator?.context?.stats ?? snap.context.stats ??
+      { verifiedBytes: 0, verifiedPieces: 0, receivedBytes: 0, hashFailures: 0 };
+    const peers = this.peers();
+    return {
+      state: stateName(snap.value),
+      totalBytes: this.meta.totalLength,
+      pieceCount: this.meta.pieceCount,
+      ...stats,
+      peers: peers.length,
+      connectedPeers: peers.filter((p) => p.state.startsWith("connected")).length,
+      knownPeers: snap.context.book.size,
+    };
+  }
+
+  /** Every live peer actor and its state. */
+  peers(): PeerView[] {
+    const now = Date.now();
+    const views: PeerView[] = [];
+    for (const [id, child] of Object.entries(this.actor.getSnapshot().children)) {
+      if (id === "coordinator" || id === "tracker" || !child) continue;
+      const snap = child.getSnapshot() as { value?: unknown; context?: PeerContext };
+      const ctx = snap?.context;
+      if (!ctx?.key) continue;
+      views.push({
+        key: ctx.key,
+        state: stateName(snap.value),
+        client: ctx.client,
+        pieces: ctx.pieces,
+        sinceMs: now - ctx.since,
+      });
+    }
+    return views;
+  }
+}
+
+/** Starts downloading `meta`; see `DownloadSession`. */
+export function startDownload(meta: Metainfo, options: DownloadOptions): DownloadSession {
+  return new DownloadSession(meta, options);
+}

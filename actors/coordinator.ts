@@ -1,0 +1,299 @@
+/**
+ * The coordinator actor: owns which pieces are missing, in flight and verified. Peers tell it what they have and
+ * when they can download; it hands them pieces, takes pieces back when a peer is choked or gone, sends every whole
+ * piece to its verifier (SHA-1, then the disk) and strikes the peer whose piece failed the hash.
+ *
+ * Its bookkeeping (a PiecePicker and a peer table) is mutable and lives in context by reference: it changes only
+ * inside this machine's actions, once per piece or lifecycle event, never per block.
+ *
+ * @module
+ */
+
+import { type ActorRefFrom, type AnyActorRef, enqueueActions, fromCallback, sendParent, setup } from "xstate";
+import type { Bitfield } from "../src/bitfield.ts";
+import { equalBytes, sha1 } from "../src/bytes.ts";
+import { type Metainfo, pieceSize } from "../src/metainfo.ts";
+import { PiecePicker, PieceState } from "../src/piece_picker.ts";
+import type { Storage } from "../src/storage.ts";
+
+/** What a peer actor tells the coordinator. */
+export type PeerReport =
+  | { type: "peer.hello"; key: string; ref: AnyActorRef }
+  | { type: "peer.bitfield"; key: string; bitfield: Bitfield }
+  | { type: "peer.have"; key: string; index: number }
+  | { type: "peer.ready"; key: string }
+  | { type: "peer.choked"; key: string }
+  | { type: "peer.piece"; key: string; index: number; data: Uint8Array }
+  | { type: "peer.gone"; key: string };
+
+/** What the coordinator tells a peer actor. */
+export type CoordinatorOrder =
+  | { type: "interest"; value: boolean }
+  | { type: "assign"; indices: number[] }
+  | { type: "cancel"; index: number };
+
+type VerifierEvent =
+  | { type: "piece.verified"; index: number; key: string }
+  | { type: "piece.corrupt"; index: number; key: string }
+  | { type: "storage.failed"; message: string };
+
+/** Counters a progress display reads from the coordinator's snapshot. */
+export interface Stats {
+  verifiedBytes: number;
+  verifiedPieces: number;
+  /** Payload bytes of whole pieces received from peers. */
+  receivedBytes: number;
+  hashFailures: number;
+}
+
+interface PeerEntry {
+  ref: AnyActorRef;
+  bitfield?: Bitfield;
+  ready: boolean;
+  interested: boolean;
+  assigned: Set<number>;
+}
+
+export interface CoordinatorInput {
+  meta: Metainfo;
+  storage: Storage;
+  /** Pieces already verified on disk. */
+  have?: Bitfield;
+  /** Pieces kept in flight per peer. */
+  piecesPerPeer?: number;
+  /** Bytes of pieces in flight across all peers: bounds memory whatever the piece size. */
+  budgetBytes?: number;
+}
+
+interface Context {
+  meta: Metainfo;
+  storage: Storage;
+  picker: PiecePicker;
+  peers: Map<string, PeerEntry>;
+  piecesPerPeer: number;
+  budgetBytes: number;
+  inFlightBytes: number;
+  stats: Stats;
+  error?: string;
+}
+
+/** Hashes each whole piece and writes it at its offset; reports the outcome per piece. */
+export const verifier = fromCallback<
+  { type: "verify"; index: number; key: string; data: Uint8Array },
+  { meta: Metainfo; storage: Storage },
+  VerifierEvent
+>(({ input: { meta, storage }, receive, sendBack }) => {
+  let stopped = false;
+  receive(async ({ index, key, data }) => {
+    const hash = await sha1(data);
+    if (stopped) return;
+    if (!equalBytes(hash, meta.pieceHashes.subarray(index * 20, index * 20 + 20))) {
+      return sendBack({ type: "piece.corrupt", index, key });
+    }
+    try {
+      await storage.write(index * meta.pieceLength, data);
+      if (!stopped) sendBack({ type: "piece.verified", index, key });
+    } catch (e) {
+      if (!stopped) {
+        sendBack({ type: "storage.failed", message: `cannot write piece ${index}: ${(e as Error).message}` });
+      }
+    }
+  });
+  return () => {
+    stopped = true;
+  };
+});
+
+type Send = (to: AnyActorRef, event: CoordinatorOrder) => void;
+
+/** Hands `key` as many pieces as its slots and the memory budget allow. */
+function fill(ctx: Context, key: string, send: Send): void {
+  const p = ctx.peers.get(key);
+  if (!p || !p.ready || !p.bitfield) return;
+  const indices: number[] = [];
+  while (p.assigned.size < ctx.piecesPerPeer && ctx.inFlightBytes < ctx.budgetBytes) {
+    let i = ctx.picker.pick(p.bitfield, key);
+    if (i < 0 && p.assigned.size === 0 && ctx.picker.inEndgame) i = ctx.picker.pickEndgame(p.bitfield, key);
+    if (i < 0) break;
+    p.assigned.add(i);
+    ctx.inFlightBytes += pieceSize(ctx.meta, i);
+    indices.push(i);
+  }
+  if (indices.length > 0) send(p.ref, { type: "assign", indices });
+}
+
+function fillAll(ctx: Context, send: Send): void {
+  for (const key of ctx.peers.keys()) fill(ctx, key, send);
+}
+
+/** Takes back every piece `key` holds. */
+function releaseAll(ctx: Context, key: string): void {
+  const p = ctx.peers.get(key);
+  if (!p) return;
+  for (const i of p.assigned) {
+    ctx.picker.release(i, key);
+    ctx.inFlightBytes -= pieceSize(ctx.meta, i);
+  }
+  p.assigned.clear();
+}
+
+function updateInterest(ctx: Context, key: string, send: Send, wanted?: boolean): void {
+  const p = ctx.peers.get(key);
+  if (!p?.bitfield) return;
+  const value = wanted ?? ctx.picker.wants(p.bitfield);
+  if (value !== p.interested) {
+    p.interested = value;
+    send(p.ref, { type: "interest", value });
+  }
+}
+
+export const coordinatorMachine = setup({
+  types: {
+    context: {} as Context,
+    input: {} as CoordinatorInput,
+    events: {} as PeerReport | VerifierEvent,
+    output: {} as { error?: string; stats: Stats },
+  },
+  actors: { verifier },
+  guards: {
+    complete: ({ context }) => context.picker.complete,
+  },
+}).createMachine({
+  id: "coordinator",
+  context: ({ input }) => {
+    const picker = new PiecePicker(input.meta.pieceCount, input.have);
+    let verifiedBytes = 0;
+    for (let i = 0; i < input.meta.pieceCount; i++) {
+      if (picker.state[i] === PieceState.Verified) verifiedBytes += pieceSize(input.meta, i);
+    }
+    return {
+      meta: input.meta,
+      storage: input.storage,
+      picker,
+      peers: new Map(),
+      piecesPerPeer: input.piecesPerPeer ??
+        Math.max(2, Math.ceil((2 * 1024 * 1024) / input.meta.pieceLength) + 1),
+      budgetBytes: input.budgetBytes ?? Math.max(64 * 1024 * 1024, 4 * input.meta.pieceLength),
+      inFlightBytes: 0,
+      stats: { verifiedBytes, verifiedPieces: picker.verifiedCount, receivedBytes: 0, hashFailures: 0 },
+    };
+  },
+  output: ({ context }) => ({ error: context.error, stats: context.stats }),
+  initial: "downloading",
+  states: {
+    downloading: {
+      always: { guard: "complete", target: "complete" },
+      invoke: {
+        id: "verifier",
+        src: "verifier",
+        input: ({ context }) => ({ meta: context.meta, storage: context.storage }),
+      },
+      on: {
+        "peer.hello": {
+          actions: ({ context, event }) => {
+            context.peers.set(event.key, {
+              ref: event.ref,
+              ready: false,
+              interested: false,
+              assigned: new Set(),
+            });
+          },
+        },
+        "peer.bitfield": {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const p = context.peers.get(event.key);
+            if (!p) return;
+            p.bitfield = event.bitfield;
+            const send: Send = (to, e) => enqueue.sendTo(to, e);
+            updateInterest(context, event.key, send);
+            fill(context, event.key, send);
+          }),
+        },
+        "peer.have": {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const p = context.peers.get(event.key);
+            if (!p?.bitfield) return;
+            const send: Send = (to, e) => enqueue.sendTo(to, e);
+            if (context.picker.state[event.index] === PieceState.Missing) {
+              updateInterest(context, event.key, send, true);
+            }
+            fill(context, event.key, send);
+          }),
+        },
+        "peer.ready": {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const p = context.peers.get(event.key);
+            if (!p) return;
+            p.ready = true;
+            fill(context, event.key, (to, e) => enqueue.sendTo(to, e));
+          }),
+        },
+        "peer.choked": {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const p = context.peers.get(event.key);
+            if (!p) return;
+            p.ready = false;
+            releaseAll(context, event.key);
+            fillAll(context, (to, e) => enqueue.sendTo(to, e));
+          }),
+        },
+        "peer.gone": {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            releaseAll(context, event.key);
+            context.peers.delete(event.key);
+            fillAll(context, (to, e) => enqueue.sendTo(to, e));
+          }),
+        },
+        "peer.piece": {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const { key, index, data } = event;
+            const p = context.peers.get(key);
+            if (p?.assigned.delete(index)) context.inFlightBytes -= data.length;
+            const others = context.picker.received(index, key);
+            const send: Send = (to, e) => enqueue.sendTo(to, e);
+            if (others) {
+              context.stats.receivedBytes += data.length;
+              for (const other of others) {
+                const o = context.peers.get(other);
+                if (o?.assigned.delete(index)) {
+                  context.inFlightBytes -= data.length;
+                  send(o.ref, { type: "cancel", index });
+                }
+              }
+              enqueue.sendTo("verifier", { type: "verify", index, key, data });
+            }
+            fill(context, key, send);
+            for (const other of others ?? []) fill(context, other, send);
+          }),
+        },
+        "piece.verified": {
+          actions: ({ context, event }) => {
+            context.picker.verified(event.index);
+            context.stats.verifiedBytes += pieceSize(context.meta, event.index);
+            context.stats.verifiedPieces = context.picker.verifiedCount;
+          },
+        },
+        "piece.corrupt": {
+          actions: [
+            enqueueActions(({ context, event, enqueue }) => {
+              context.picker.failed(event.index);
+              context.stats.hashFailures++;
+              fillAll(context, (to, e) => enqueue.sendTo(to, e));
+            }),
+            sendParent(({ event }) => ({ type: "peer.strike", key: event.key, index: event.index })),
+          ],
+        },
+        "storage.failed": {
+          target: "failed",
+          actions: ({ context, event }) => {
+            context.error = event.message;
+          },
+        },
+      },
+    },
+    complete: { type: "final" },
+    failed: { type: "final" },
+  },
+});
+
+export type CoordinatorRef = ActorRefFrom<typeof coordinatorMachine>;

@@ -1,0 +1,185 @@
+/**
+ * The peer actor: one remote peer's life as a state machine.
+ *
+ *   connecting → handshaking → choked ⇄ downloading
+ *        └────────────┴───────────┴──────────┴──→ failed (final: closed, timed out, stalled or banned)
+ *
+ * It invokes a `peerLink` (the socket and its bytes) and relays between the link and the coordinator: what the
+ * peer has, when it unchokes us, each whole piece. Only lifecycle and per-piece events pass through it.
+ *
+ * @module
+ */
+
+import { type AnyActorRef, assign, sendParent, sendTo, setup } from "xstate";
+import type { CoordinatorOrder } from "./coordinator.ts";
+import { type LinkEvent, type LinkInput, peerLink } from "./peer_link.ts";
+
+export interface PeerInput {
+  /** `host:port`, the peer's identity in the swarm. */
+  key: string;
+  link: LinkInput;
+  coordinator: AnyActorRef;
+  connectTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+}
+
+export interface PeerContext {
+  key: string;
+  link: LinkInput;
+  coordinator: AnyActorRef;
+  connectTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  client?: string;
+  peerId?: string;
+  /** Whole pieces this peer gave us. */
+  pieces: number;
+  reason?: string;
+  since: number;
+}
+
+/** What the supervisor may tell a peer. */
+export type PeerCommand = { type: "ban"; reason: string } | { type: "close" };
+
+/** What a peer reports to its supervisor when it ends. */
+export interface PeerClosed {
+  type: "peer.closed";
+  key: string;
+  reason: string;
+  /** True when the handshake had succeeded. */
+  handshaken: boolean;
+  pieces: number;
+}
+
+export const peerMachine = setup({
+  types: {
+    context: {} as PeerContext,
+    input: {} as PeerInput,
+    events: {} as LinkEvent | CoordinatorOrder | PeerCommand,
+  },
+  actors: { link: peerLink },
+  delays: {
+    connectTimeout: ({ context }) => context.connectTimeoutMs,
+    handshakeTimeout: ({ context }) => context.handshakeTimeoutMs,
+  },
+  actions: {
+    report: sendTo(({ context }) => context.coordinator, ({ context, event, self }) => {
+      const key = context.key;
+      switch (event.type) {
+        case "link.handshaken":
+          return { type: "peer.hello", key, ref: self };
+        case "link.bitfield":
+          return { type: "peer.bitfield", key, bitfield: event.bitfield };
+        case "link.have":
+          return { type: "peer.have", key, index: event.index };
+        case "link.unchoked":
+          return { type: "peer.ready", key };
+        case "link.choked":
+          return { type: "peer.choked", key };
+        case "link.piece":
+          return { type: "peer.piece", key, index: event.index, data: event.data };
+        default:
+          return { type: "peer.gone", key };
+      }
+    }),
+    forwardToLink: sendTo("link", ({ event }) => {
+      switch (event.type) {
+        case "interest":
+          return { type: event.value ? "interested" : "not-interested" };
+        case "assign":
+          return { type: "fetch", indices: event.indices };
+        case "cancel":
+          return { type: "cancel", index: event.index };
+        default:
+          return { type: "drop" };
+      }
+    }),
+    markTime: assign({ since: () => Date.now() }),
+    countPiece: assign({ pieces: ({ context }) => context.pieces + 1 }),
+    setReason: assign({
+      reason: ({ context, event }) => {
+        if (context.reason) return context.reason;
+        if (event.type === "link.closed" || event.type === "ban") return event.reason;
+        if (event.type === "link.stalled") return "stalled: requests unanswered";
+        if (event.type === "close") return "closed by us";
+        return "timed out";
+      },
+    }),
+  },
+}).createMachine({
+  id: "peer",
+  context: ({ input }) => ({
+    key: input.key,
+    link: input.link,
+    coordinator: input.coordinator,
+    connectTimeoutMs: input.connectTimeoutMs ?? 10_000,
+    handshakeTimeoutMs: input.handshakeTimeoutMs ?? 10_000,
+    pieces: 0,
+    since: Date.now(),
+  }),
+  invoke: { id: "link", src: "link", input: ({ context }) => context.link },
+  initial: "connecting",
+  on: {
+    "link.closed": { target: ".failed", actions: "setReason" },
+    "ban": { target: ".failed", actions: "setReason" },
+    "close": { target: ".failed", actions: "setReason" },
+  },
+  states: {
+    connecting: {
+      entry: "markTime",
+      on: { "link.connected": "handshaking" },
+      after: { connectTimeout: { target: "failed", actions: assign({ reason: "connect timed out" }) } },
+    },
+    handshaking: {
+      entry: "markTime",
+      on: {
+        "link.handshaken": {
+          target: "connected",
+          actions: [
+            assign({ client: ({ event }) => event.client, peerId: ({ event }) => event.peerId }),
+            "report",
+          ],
+        },
+      },
+      after: { handshakeTimeout: { target: "failed", actions: assign({ reason: "handshake timed out" }) } },
+    },
+    connected: {
+      // A parent for the states where the handshake is done: what the peer has matters in all of them.
+      initial: "choked",
+      on: {
+        "link.bitfield": { actions: "report" },
+        "link.have": { actions: "report" },
+        "interest": { actions: "forwardToLink" },
+      },
+      states: {
+        choked: {
+          entry: "markTime",
+          on: { "link.unchoked": { target: "downloading", actions: "report" } },
+        },
+        downloading: {
+          entry: "markTime",
+          on: {
+            "assign": { actions: "forwardToLink" },
+            "cancel": { actions: "forwardToLink" },
+            "link.piece": { actions: ["report", "countPiece"] },
+            "link.choked": { target: "choked", actions: "report" },
+            "link.stalled": { target: "#peer.failed", actions: "setReason" },
+          },
+        },
+      },
+    },
+    failed: {
+      type: "final",
+      entry: [
+        "markTime",
+        "report",
+        sendParent(({ context }) => ({
+          type: "peer.closed",
+          key: context.key,
+          reason: context.reason ?? "closed",
+          handshaken: context.peerId !== undefined,
+          pieces: context.pieces,
+        } satisfies PeerClosed)),
+      ],
+    },
+  },
+});

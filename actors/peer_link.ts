@@ -1,0 +1,336 @@
+/**
+ * The byte-moving half of a peer actor: one TCP connection, its handshake, the frame loop over a preallocated
+ * receive buffer, block requests and piece assembly. It runs as a `fromCallback` actor invoked by the peer machine
+ * and reports only lifecycle and per-piece events to it; blocks never travel as XState events.
+ *
+ * @module
+ */
+
+import { fromCallback } from "xstate";
+import { Bitfield } from "../src/bitfield.ts";
+import { BLOCK_SIZE, blockCount, blockLength } from "../src/blocks.ts";
+import { equalBytes, toHex } from "../src/bytes.ts";
+import { FrameReader } from "../src/frame_reader.ts";
+import { pieceSize } from "../src/metainfo.ts";
+import {
+  decodeHandshake,
+  decodeMessage,
+  encodeHandshake,
+  encodeMessage,
+  HANDSHAKE_LENGTH,
+  type Message,
+  REQUEST_FRAME_LENGTH,
+  writeRequest,
+} from "../src/wire.ts";
+
+/** What a link needs to know. */
+export interface LinkInput {
+  host: string;
+  port: number;
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  pieceLength: number;
+  pieceCount: number;
+  totalLength: number;
+  /** Block requests kept outstanding at once. */
+  maxRequests?: number;
+  /** A peer with requests outstanding that sends no block for this long is reported stalled. */
+  stallMs?: number;
+}
+
+/** Events a link sends to its peer machine. */
+export type LinkEvent =
+  | { type: "link.connected" }
+  | { type: "link.handshaken"; peerId: string; client: string }
+  | { type: "link.bitfield"; bitfield: Bitfield }
+  | { type: "link.have"; index: number }
+  | { type: "link.choked" }
+  | { type: "link.unchoked" }
+  | { type: "link.piece"; index: number; data: Uint8Array }
+  | { type: "link.stalled" }
+  | { type: "link.closed"; reason: string };
+
+/** Commands the peer machine sends to its link. */
+export type LinkCommand =
+  | { type: "interested" }
+  | { type: "not-interested" }
+  | { type: "fetch"; indices: number[] }
+  | { type: "cancel"; index: number }
+  | { type: "drop" };
+
+interface Job {
+  index: number;
+  data: Uint8Array;
+  blocks: number;
+  nextBlock: number;
+  received: Uint8Array;
+  remaining: number;
+}
+
+const MAX_FRAME = 128 * 1024 + 16;
+const KEEPALIVE_MS = 90_000;
+const IDLE_MS = 180_000;
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Best-effort client name from an Azureus-style peer id (`-TR3000-…`). */
+export function clientName(peerId: Uint8Array): string {
+  const text = new TextDecoder().decode(peerId.subarray(0, 8));
+  return /^-[A-Za-z~]{2}[0-9A-Za-z]{4}-$/.test(text) ? text.slice(1, 7) : "unknown";
+}
+
+/** One peer connection. Exported for tests; the actor below is how the client uses it. */
+export class PeerLink {
+  #conn?: Deno.TcpConn;
+  #reader: FrameReader;
+  #closed = false;
+  #choked = true;
+  #bitfield: Bitfield;
+  #sawMessage = false;
+  #jobs = new Map<number, Job>();
+  #order: Job[] = [];
+  #outstanding = 0;
+  #writes: Promise<void> = Promise.resolve();
+  #lastBlock = Date.now();
+  #lastRecv = Date.now();
+  #lastSend = Date.now();
+  #timer?: ReturnType<typeof setInterval>;
+  readonly maxRequests: number;
+  readonly stallMs: number;
+  /** Payload bytes of blocks received, for rates. */
+  downloaded = 0;
+
+  constructor(readonly input: LinkInput, readonly emit: (e: LinkEvent) => void) {
+    this.#reader = new FrameReader(Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1));
+    this.#bitfield = new Bitfield(input.pieceCount);
+    this.maxRequests = input.maxRequests ?? 128;
+    this.stallMs = input.stallMs ?? 30_000;
+  }
+
+  /** Connects, handshakes and runs the message loop until the connection ends; never rejects. */
+  async run(): Promise<void> {
+    try {
+      this.#conn = await Deno.connect({ hostname: this.input.host, port: this.input.port });
+      if (this.#closed) return this.#conn.close();
+      this.#conn.setNoDelay(true);
+      this.emit({ type: "link.connected" });
+      this.#send(encodeHandshake(this.input.infoHash, this.input.peerId));
+      await this.#handshake();
+      this.#timer = setInterval(() => this.#checkTimers(), 1000);
+      while (!this.#closed) {
+        const n = await this.#conn.read(this.#reader.space());
+        if (n === null) return this.#finish("peer closed the connection");
+        this.#reader.filled(n);
+        this.#lastRecv = Date.now();
+        let frame;
+        while (!this.#closed && (frame = this.#reader.next()) !== null) this.#handle(decodeMessage(frame));
+      }
+    } catch (e) {
+      this.#finish(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  async #handshake(): Promise<void> {
+    let bytes;
+    while ((bytes = this.#reader.take(HANDSHAKE_LENGTH)) === null) {
+      const n = await this.#conn!.read(this.#reader.space());
+      if (n === null) throw new Error("peer closed the connection during the handshake");
+      this.#reader.filled(n);
+    }
+    const hs = decodeHandshake(bytes);
+    if (!equalBytes(hs.infoHash, this.input.infoHash)) throw new Error("peer answered for another infohash");
+    if (equalBytes(hs.peerId, this.input.peerId)) throw new Error("connected to ourselves");
+    this.emit({ type: "link.handshaken", peerId: toHex(hs.peerId), client: clientName(hs.peerId) });
+  }
+
+  /** Obeys a command from the peer machine. */
+  command(cmd: LinkCommand): void {
+    if (this.#closed) return;
+    switch (cmd.type) {
+      case "interested":
+      case "not-interested":
+        this.#send(encodeMessage({ type: cmd.type }));
+        break;
+      case "fetch":
+        for (const index of cmd.indices) this.#addJob(index);
+        this.#pump();
+        break;
+      case "cancel":
+        this.#cancelJob(cmd.index);
+        break;
+      case "drop":
+        this.#dropJobs();
+        break;
+    }
+  }
+
+  /** Closes the connection; the link reports nothing more. */
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    try {
+      this.#conn?.close();
+    } catch { /* already closed */ }
+  }
+
+  #finish(reason: string): void {
+    if (this.#closed) return;
+    this.close();
+    this.emit({ type: "link.closed", reason });
+  }
+
+  #handle(msg: Message): void {
+    const first = !this.#sawMessage;
+    if (msg.type !== "keep-alive") this.#sawMessage = true;
+    switch (msg.type) {
+      case "choke":
+        if (this.#choked) return;
+        this.#choked = true;
+        this.#dropJobs();
+        this.emit({ type: "link.choked" });
+        return;
+      case "unchoke":
+        if (!this.#choked) return;
+        this.#choked = false;
+        this.#lastBlock = Date.now();
+        this.emit({ type: "link.unchoked" });
+        this.#pump();
+        return;
+      case "have":
+        if (msg.index >= this.input.pieceCount) {
+          return this.#finish(`have for piece ${msg.index} out of range`);
+        }
+        if (this.#bitfield.set(msg.index)) this.emit({ type: "link.have", index: msg.index });
+        return;
+      case "bitfield":
+        if (!first) return this.#finish("bitfield after other messages");
+        this.#bitfield = new Bitfield(this.input.pieceCount, msg.bits);
+        this.emit({ type: "link.bitfield", bitfield: this.#bitfield });
+        return;
+      case "piece":
+        return this.#block(msg.index, msg.begin, msg.block);
+      default:
+        return; // requests, cancels, interest, port and extensions: we do not upload yet
+    }
+  }
+
+  #block(index: number, begin: number, block: Uint8Array): void {
+    const job = this.#jobs.get(index);
+    if (!job || begin % BLOCK_SIZE !== 0) return; // not asked for: ignore
+    const b = begin / BLOCK_SIZE;
+    if (b >= job.nextBlock || job.received[b] || block.length !== blockLength(job.data.length, b)) return;
+    job.data.set(block, begin);
+    job.received[b] = 1;
+    job.remaining--;
+    this.#outstanding--;
+    this.downloaded += block.length;
+    this.#lastBlock = Date.now();
+    if (job.remaining === 0) {
+      this.#jobs.delete(index);
+      this.#order.splice(this.#order.indexOf(job), 1);
+      this.emit({ type: "link.piece", index, data: job.data });
+    }
+    this.#pump();
+  }
+
+  #addJob(index: number): void {
+    if (this.#jobs.has(index)) return;
+    const length = pieceSize(this.input, index);
+    const blocks = blockCount(length);
+    const job = {
+      index,
+      data: new Uint8Array(length),
+      blocks,
+      nextBlock: 0,
+      received: new Uint8Array(blocks),
+      remaining: blocks,
+    };
+    this.#jobs.set(index, job);
+    this.#order.push(job);
+  }
+
+  /** Forgets one piece (another peer delivered it) and cancels its blocks still on the wire. */
+  #cancelJob(index: number): void {
+    const job = this.#jobs.get(index);
+    if (!job) return;
+    this.#jobs.delete(index);
+    this.#order.splice(this.#order.indexOf(job), 1);
+    const cancels: Uint8Array[] = [];
+    for (let b = 0; b < job.nextBlock; b++) {
+      if (job.received[b]) continue;
+      this.#outstanding--;
+      const length = blockLength(job.data.length, b);
+      cancels.push(encodeMessage({ type: "cancel", index, begin: b * BLOCK_SIZE, length }));
+    }
+    if (cancels.length > 0 && !this.#choked) this.#send(concat(cancels));
+    this.#pump();
+  }
+
+  #dropJobs(): void {
+    this.#jobs.clear();
+    this.#order = [];
+    this.#outstanding = 0;
+  }
+
+  /** Sends as many block requests as the pipeline allows, batched into one write. */
+  #pump(): void {
+    if (this.#choked || this.#closed) return;
+    const room = this.maxRequests - this.#outstanding;
+    if (room <= 0) return;
+    const batch = new Uint8Array(room * REQUEST_FRAME_LENGTH);
+    const view = new DataView(batch.buffer);
+    let n = 0;
+    for (const job of this.#order) {
+      while (n < room && job.nextBlock < job.blocks) {
+        const b = job.nextBlock++;
+        writeRequest(
+          view,
+          n * REQUEST_FRAME_LENGTH,
+          job.index,
+          b * BLOCK_SIZE,
+          blockLength(job.data.length, b),
+        );
+        n++;
+      }
+      if (n === room) break;
+    }
+    if (n === 0) return;
+    this.#outstanding += n;
+    if (this.#outstanding === n) this.#lastBlock = Date.now();
+    this.#send(batch.subarray(0, n * REQUEST_FRAME_LENGTH));
+  }
+
+  #send(bytes: Uint8Array): void {
+    this.#lastSend = Date.now();
+    this.#writes = this.#writes.then(async () => {
+      let at = 0;
+      while (at < bytes.length && !this.#closed) at += await this.#conn!.write(bytes.subarray(at));
+    }).catch((e) => this.#finish(`write failed: ${(e as Error).message}`));
+  }
+
+  #checkTimers(): void {
+    const now = Date.now();
+    if (now - this.#lastRecv > IDLE_MS) return this.#finish("peer sent nothing for 3 minutes");
+    if (this.#outstanding > 0 && now - this.#lastBlock > this.stallMs) {
+      this.#lastBlock = now;
+      this.emit({ type: "link.stalled" });
+    }
+    if (now - this.#lastSend > KEEPALIVE_MS) this.#send(encodeMessage({ type: "keep-alive" }));
+  }
+}
+
+/** The link as an XState callback actor: commands in through `receive`, events out through `sendBack`. */
+export const peerLink = fromCallback<LinkCommand, LinkInput, LinkEvent>(({ input, sendBack, receive }) => {
+  const link = new PeerLink(input, sendBack);
+  receive((cmd) => link.command(cmd));
+  link.run();
+  return () => link.close();
+});

@@ -1,0 +1,341 @@
+/**
+ * The supervisor: one torrent's lifecycle.
+ *
+ *   checking → running → completing → done
+ *       │          └──────→ stopping → stopped   (stop: announce `stopped`)
+ *       └──────────┴──────→ failed               (disk error, no peers in time)
+ *
+ * In `running` it invokes the coordinator (pieces), the tracker actor (peers) and a one-second tick, keeps an
+ * address book of every peer it has heard of, and spawns one peer actor per address up to `maxPeers`, reconnecting
+ * with back-off and never again to a banned peer.
+ *
+ * @module
+ */
+
+import { type AnyActorRef, assign, enqueueActions, fromCallback, fromPromise, setup } from "xstate";
+import type { Bitfield } from "../src/bitfield.ts";
+import { checkPieces } from "../src/check.ts";
+import type { Metainfo } from "../src/metainfo.ts";
+import type { Storage } from "../src/storage.ts";
+import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
+import { coordinatorMachine, type Stats } from "./coordinator.ts";
+import { type PeerClosed, peerMachine } from "./peer.ts";
+import { announceEvent, trackerActor, type TrackerEvent } from "./tracker.ts";
+
+export interface TorrentInput {
+  meta: Metainfo;
+  peerId: Uint8Array;
+  /** Port announced to trackers. */
+  port: number;
+  /** Opens the torrent's storage; `existed` asks for a check of the data already there. */
+  openStorage: (meta: Metainfo) => Promise<{ storage: Storage; existed: boolean }>;
+  maxPeers?: number;
+  /** Peers to dial besides those the trackers give. */
+  peers?: PeerAddress[];
+  /** Give up when no peer has been connected for this long. */
+  noPeersTimeoutMs?: number;
+  trackerTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Strikes (pieces that failed the hash) before a peer is banned. */
+  maxStrikes?: number;
+}
+
+/** Everything the supervisor knows about one address. */
+export interface AddressEntry {
+  host: string;
+  port: number;
+  failures: number;
+  retryAt: number;
+  strikes: number;
+  banned: boolean;
+  lastReason?: string;
+}
+
+interface Context {
+  input: TorrentInput;
+  maxPeers: number;
+  storage?: Storage;
+  have?: Bitfield;
+  book: Map<string, AddressEntry>;
+  active: Set<string>;
+  lastPeerAt: number;
+  lastTrackerError?: string;
+  error?: string;
+  stats?: Stats;
+}
+
+type Event =
+  | TrackerEvent
+  | PeerClosed
+  | { type: "peer.strike"; key: string; index: number }
+  | { type: "tick" }
+  | { type: "stop" };
+
+/** `host:port`, with brackets around an IPv6 host. */
+export function addressKey(a: PeerAddress): string {
+  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+function isSelf(a: PeerAddress, port: number): boolean {
+  return a.port === port && (a.host === "127.0.0.1" || a.host === "::1" || a.host === "localhost");
+}
+
+function addPeers(ctx: Context, peers: PeerAddress[]): void {
+  for (const p of peers) {
+    const key = addressKey(p);
+    if (isSelf(p, ctx.input.port) || ctx.book.has(key)) continue;
+    ctx.book.set(key, { host: p.host, port: p.port, failures: 0, retryAt: 0, strikes: 0, banned: false });
+  }
+}
+
+function verifiedBytes(coordinator?: AnyActorRef): number {
+  const stats = (coordinator?.getSnapshot()?.context as { stats?: Stats } | undefined)?.stats;
+  return stats?.verifiedBytes ?? 0;
+}
+
+const ticker = fromCallback(({ sendBack }) => {
+  const id = setInterval(() => sendBack({ type: "tick" }), 1000);
+  return () => clearInterval(id);
+});
+
+export const torrentMachine = setup({
+  types: {
+    context: {} as Context,
+    input: {} as TorrentInput,
+    events: {} as Event,
+    output: {} as { ok: boolean; error?: string; stats?: Stats },
+  },
+  actors: {
+    coordinator: coordinatorMachine,
+    peer: peerMachine,
+    tracker: trackerActor,
+    ticker,
+    open: fromPromise<{ storage: Storage; have?: Bitfield }, { input: TorrentInput }>(
+      async ({ input: { input } }) => {
+        const { storage, existed } = await input.openStorage(input.meta);
+        return { storage, have: existed ? await checkPieces(input.meta, storage) : undefined };
+      },
+    ),
+    finish: fromPromise<void, { ctx: Context; event?: "completed" | "stopped" }>(
+      async ({ input: { ctx, event } }) => {
+        try {
+          await ctx.storage?.sync();
+        } finally {
+          ctx.storage?.close();
+        }
+        if (event) await announceEvent(ctx.input.meta.trackers, { ...announceParams(ctx), event });
+      },
+    ),
+  },
+  actions: {
+    connectMore: enqueueActions(({ context, enqueue, system }) => {
+      const coordinator = system.get("coordinator");
+      if (!coordinator) return;
+      const { meta, peerId, connectTimeoutMs } = context.input;
+      const now = Date.now();
+      for (const [key, entry] of context.book) {
+        if (context.active.size >= context.maxPeers) break;
+        if (entry.banned || entry.retryAt > now || context.active.has(key)) continue;
+        context.active.add(key);
+        const link = {
+          host: entry.host,
+          port: entry.port,
+          infoHash: meta.infoHash,
+          peerId,
+          pieceLength: meta.pieceLength,
+          pieceCount: meta.pieceCount,
+          totalLength: meta.totalLength,
+        };
+        enqueue.spawnChild("peer", { id: key, input: { key, coordinator, connectTimeoutMs, link } });
+      }
+    }),
+    stopPeers: enqueueActions(({ context, enqueue }) => {
+      for (const key of context.active) enqueue.stopChild(key);
+      context.active.clear();
+    }),
+  },
+}).createMachine({
+  id: "torrent",
+  context: ({ input }) => ({
+    input,
+    maxPeers: input.maxPeers ?? 50,
+    book: new Map(),
+    active: new Set(),
+    lastPeerAt: Date.now(),
+  }),
+  output: ({ context }) => ({ ok: context.error === undefined, error: context.error, stats: context.stats }),
+  initial: "checking",
+  states: {
+    checking: {
+      on: { stop: "stopping" },
+      invoke: {
+        src: "open",
+        input: ({ context }) => ({ input: context.input }),
+        onDone: {
+          target: "running",
+          actions: assign({
+            storage: ({ event }) => event.output.storage,
+            have: ({ event }) => event.output.have,
+          }),
+        },
+        onError: {
+          target: "failed",
+          actions: assign({
+            error: ({ event }) => `cannot open the output: ${(event.error as Error).message}`,
+          }),
+        },
+      },
+    },
+    running: {
+      entry: [
+        assign({ lastPeerAt: () => Date.now() }),
+        ({ context }) => addPeers(context, context.input.peers ?? []),
+      ],
+      exit: [
+        assign({
+          stats: ({ context, self }) =>
+            (self.getSnapshot().children.coordinator?.getSnapshot()?.context as { stats?: Stats } | undefined)
+              ?.stats ?? context.stats,
+        }),
+        "stopPeers",
+      ],
+      invoke: [
+        {
+          id: "coordinator",
+          systemId: "coordinator",
+          src: "coordinator",
+          input: ({ context }) => ({
+            meta: context.input.meta,
+            storage: context.storage!,
+            have: context.have,
+          }),
+          onDone: [
+            {
+              guard: ({ event }) => event.output.error !== undefined,
+              target: "failed",
+              actions: assign({
+                error: ({ event }) => event.output.error,
+                stats: ({ event }) => event.output.stats,
+              }),
+            },
+            { target: "completing", actions: assign({ stats: ({ event }) => event.output.stats }) },
+          ],
+        },
+        {
+          id: "tracker",
+          src: "tracker",
+          input: ({ context, self }) => ({
+            trackers: context.input.meta.trackers,
+            timeoutMs: context.input.trackerTimeoutMs,
+            params: () => announceParams(context, self.getSnapshot().children.coordinator),
+          }),
+        },
+        { src: "ticker" },
+      ],
+      on: {
+        "stop": "stopping",
+        "tracker.peers": {
+          actions: [({ context, event }) => addPeers(context, event.peers), "connectMore"],
+        },
+        "tracker.error": { actions: assign({ lastTrackerError: ({ event }) => event.message }) },
+        "peer.closed": {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            enqueue.stopChild(event.key);
+            context.active.delete(event.key);
+            const entry = context.book.get(event.key);
+            if (entry) {
+              entry.lastReason = event.reason;
+              if (event.pieces > 0) entry.failures = 0;
+              else entry.failures++;
+              entry.retryAt = Date.now() + Math.min(2000 * 2 ** entry.failures, 300_000);
+            }
+            enqueue("connectMore");
+          }),
+        },
+        "peer.strike": {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const entry = context.book.get(event.key);
+            if (!entry) return;
+            entry.strikes++;
+            if (entry.strikes >= (context.input.maxStrikes ?? 3) && !entry.banned) {
+              entry.banned = true;
+              if (context.active.has(event.key)) {
+                enqueue.sendTo(event.key, {
+                  type: "ban",
+                  reason: `banned after ${entry.strikes} corrupt pieces`,
+                });
+              }
+            }
+          }),
+        },
+        "tick": {
+          actions: [
+            "connectMore",
+            enqueueActions(({ context, enqueue, self }) => {
+              const children = self.getSnapshot().children;
+              const connected = [...context.active].some((k) =>
+                (children[k]?.getSnapshot() as { matches?: (s: string) => boolean })?.matches?.("connected")
+              );
+              if (connected) {
+                enqueue.assign({ lastPeerAt: Date.now() });
+                return;
+              }
+              if (context.active.size < context.maxPeers) {
+                enqueue.sendTo("tracker", { type: "tracker.announce" });
+              }
+              const timeout = context.input.noPeersTimeoutMs ?? 120_000;
+              if (Date.now() - context.lastPeerAt > timeout) {
+                const why = context.lastTrackerError
+                  ? ` (last tracker error: ${context.lastTrackerError})`
+                  : "";
+                enqueue.assign({ error: `no peer connected for ${Math.round(timeout / 1000)} s${why}` });
+                enqueue.raise({ type: "stop" });
+              }
+            }),
+          ],
+        },
+      },
+    },
+    completing: {
+      invoke: {
+        src: "finish",
+        input: ({ context }) => ({ ctx: context, event: "completed" as const }),
+        onDone: "done",
+        onError: {
+          target: "failed",
+          actions: assign({
+            error: ({ event }) => `cannot flush the output: ${(event.error as Error).message}`,
+          }),
+        },
+      },
+    },
+    stopping: {
+      invoke: {
+        src: "finish",
+        input: ({ context }) => ({ ctx: context, event: context.storage ? "stopped" as const : undefined }),
+        onDone: [{ guard: ({ context }) => context.error !== undefined, target: "failed" }, {
+          target: "stopped",
+        }],
+        onError: [{ guard: ({ context }) => context.error !== undefined, target: "failed" }, {
+          target: "stopped",
+        }],
+      },
+    },
+    done: { type: "final" },
+    stopped: { type: "final" },
+    failed: { type: "final", entry: ({ context }) => context.storage?.close() },
+  },
+});
+
+function announceParams(ctx: Context, coordinator?: AnyActorRef): Omit<AnnounceParams, "event"> {
+  const verified = verifiedBytes(coordinator);
+  const statsVerified = ctx.stats?.verifiedBytes ?? verified;
+  return {
+    infoHash: ctx.input.meta.infoHash,
+    peerId: ctx.input.peerId,
+    port: ctx.input.port,
+    uploaded: 0,
+    downloaded: statsVerified,
+    left: ctx.input.meta.totalLength - statsVerified,
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * A BitTorrent client for Deno built as XState actors: a supervisor per torrent, a coordinator that owns the
+ * pieces, one actor per peer. Run it as a CLI (`deno run -A mod.ts file.torrent out`) or embed it:
+ *
+ * @example
+ * ```ts
+ * import { parseMetainfo, startDownload } from "./mod.ts";
+ * const meta = await parseMetainfo(await Deno.readFile("file.torrent"));
+ * const session = startDownload(meta, { out: "downloads/" + meta.name });
+ * const result = await session.done;
+ * console.log(result.ok ? "verified" : result.error);
+ * ```
+ *
+ * @module
+ */
+
+export { parseMetainfo, pieceSize } from "./src/metainfo.ts";
+export type { FileEntry, Metainfo } from "./src/metainfo.ts";
+export { FileStorage, MemoryStorage } from "./src/storage.ts";
+export type { Storage } from "./src/storage.ts";
+export { announce, announceUrl, parseAnnounceResponse } from "./src/tracker.ts";
+export type { AnnounceParams, AnnounceResponse, PeerAddress } from "./src/tracker.ts";
+export { decodeHandshake, decodeMessage, encodeHandshake, encodeMessage } from "./src/wire.ts";
+export type { Handshake, Message } from "./src/wire.ts";
+export { DownloadSession, makePeerId, startDownload } from "./actors/client.ts";
+export type { DownloadOptions, DownloadResult, PeerView, Progress } from "./actors/client.ts";
+export { torrentMachine } from "./actors/torrent.ts";
+export { peerMachine } from "./actors/peer.ts";
+export { coordinatorMachine } from "./actors/coordinator.ts";
+
+if (import.meta.main) {
+  const { main } = await import("./src/cli.ts");
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,164 @@
+/**
+ * The command line: the only place that reads arguments, prints and exits.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type DownloadSession, startDownload } from "../actors/client.ts";
+import { parseMetainfo } from "./metainfo.ts";
+import { formatBytes, formatDuration, progressLine } from "./progress_format.ts";
+import type { PeerAddress } from "./tracker.ts";
+
+export const USAGE = `Usage: deno run -A mod.ts <file.torrent> <out> [options]
+
+Downloads a torrent. <out> is the file for a single-file torrent (or a folder to put it in), the folder for a
+multi-file torrent. Exits 0 only when every piece is verified on disk.
+
+Options:
+  -p, --port <n>             port announced to trackers (default 6881)
+      --max-peers <n>        peers connected at once (default 50)
+      --peer <host:port>     also dial this peer (repeatable)
+      --no-peers-timeout <s> give up when no peer is connected for this long (default 120)
+  -q, --quiet                print only errors and the final line
+  -h, --help                 show this help
+`;
+
+class UsageError extends Error {}
+
+function integer(
+  value: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** Parses `host:port` or `[v6]:port`. */
+export function parsePeer(text: string): PeerAddress {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+  const port = m ? Number(m[2]) : 0;
+  if (!m || port < 1 || port > 65535) throw new UsageError(`--peer "${text}" is not host:port`);
+  return { host: m[1], port };
+}
+
+async function resolveOut(out: string, name: string, multiFile: boolean): Promise<string> {
+  if (multiFile) return out;
+  const stat = await Deno.stat(out).catch(() => null);
+  return stat?.isDirectory ? `${out.replace(/\/+$/, "")}/${name}` : out;
+}
+
+function watch(session: DownloadSession, quiet: boolean): () => void {
+  if (quiet) return () => {};
+  const tty = Deno.stderr.isTerminal();
+  const encoder = new TextEncoder();
+  let last = { at: Date.now(), bytes: session.progress().receivedBytes };
+  let rate = 0;
+  let lastPrint = 0;
+  const id = setInterval(() => {
+    const p = session.progress();
+    const now = Date.now();
+    const instant = (p.receivedBytes - last.bytes) / ((now - last.at) / 1000);
+    rate = rate === 0 ? instant : 0.7 * rate + 0.3 * instant;
+    last = { at: now, bytes: p.receivedBytes };
+    const line = progressLine(p, rate, tty ? 30 : 0);
+    if (tty) Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${line}`));
+    else if (now - lastPrint >= 5000) {
+      lastPrint = now;
+      Deno.stderr.writeSync(encoder.encode(line + "\n"));
+    }
+  }, 500);
+  return () => {
+    clearInterval(id);
+    if (tty) Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
+  };
+}
+
+/** Runs the CLI with `args`; returns the exit code. Never throws. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    return await run(args);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    console.error(`error: ${message}`);
+    if (e instanceof UsageError) console.error("Try --help.");
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        port: { type: "string", short: "p" },
+        "max-peers": { type: "string" },
+        peer: { type: "string", multiple: true },
+        "no-peers-timeout": { type: "string" },
+        quiet: { type: "boolean", short: "q" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 2) throw new UsageError("expected <file.torrent> and <out>");
+  const [torrentPath, outArg] = positionals;
+  const port = integer(values.port, "port", 1, 65535, 6881);
+  const maxPeers = integer(values["max-peers"], "max-peers", 1, 1000, 50);
+  const noPeers = integer(values["no-peers-timeout"], "no-peers-timeout", 1, 86400, 120);
+  const peers = (values.peer ?? []).map(parsePeer);
+
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(torrentPath);
+  } catch (e) {
+    throw new Error(`cannot read ${torrentPath}: ${(e as Error).message}`);
+  }
+  const meta = await parseMetainfo(bytes);
+  const out = await resolveOut(outArg, meta.name, meta.multiFile);
+  const quiet = values.quiet ?? false;
+  if (!quiet) {
+    console.error(`${meta.name}: ${formatBytes(meta.totalLength)} in ${meta.pieceCount} pieces → ${out}`);
+  }
+
+  const started = Date.now();
+  const session = startDownload(meta, { out, port, maxPeers, peers, noPeersTimeoutMs: noPeers * 1000 });
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) Deno.exit(130);
+    session.stop();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const unwatch = watch(session, quiet);
+  const result = await session.done;
+  unwatch();
+  Deno.removeSignalListener("SIGINT", onSigint);
+
+  if (result.ok) {
+    const seconds = (Date.now() - started) / 1000;
+    const rate = (result.stats?.receivedBytes ?? 0) / Math.max(seconds, 0.001);
+    console.log(
+      `Done: ${out} (${formatBytes(meta.totalLength)}, all ${meta.pieceCount} pieces verified) in ` +
+        `${formatDuration(seconds)}, ${formatBytes(rate)}/s`,
+    );
+    return 0;
+  }
+  if (result.error) throw new Error(result.error);
+  console.error(`Stopped: ${formatBytes(session.progress().verifiedBytes)} verified and kept in ${out}`);
+  return 130;
+}

@@ -1,0 +1,122 @@
+/**
+ * Which pieces are missing, being downloaded (and by whom), being verified, or verified. Pure bookkeeping with no
+ * I/O: the coordinator actor calls it. Pieces are handed out in index order from a cursor that skips the finished
+ * prefix; once nothing unassigned is left, the endgame hands a piece already in flight to a second peer.
+ *
+ * @module
+ */
+
+import type { Bitfield } from "./bitfield.ts";
+
+/** The state of one piece. */
+export const enum PieceState {
+  Missing = 0,
+  Active = 1,
+  Verifying = 2,
+  Verified = 3,
+}
+
+/** Piece bookkeeping for one torrent. */
+export class PiecePicker {
+  readonly state: Uint8Array;
+  /** Peers downloading each active piece. */
+  readonly holders = new Map<number, Set<string>>();
+  #cursor = 0;
+  #verified = 0;
+
+  constructor(readonly pieceCount: number, have?: Bitfield) {
+    this.state = new Uint8Array(pieceCount);
+    if (have) {
+      for (let i = 0; i < pieceCount; i++) {
+        if (have.has(i)) {
+          this.state[i] = PieceState.Verified;
+          this.#verified++;
+        }
+      }
+    }
+  }
+
+  get verifiedCount(): number {
+    return this.#verified;
+  }
+
+  get complete(): boolean {
+    return this.#verified === this.pieceCount;
+  }
+
+  /** True when `peer` has a piece we still need. */
+  wants(peer: Bitfield): boolean {
+    for (let i = this.#cursor; i < this.pieceCount; i++) {
+      if (this.state[i] !== PieceState.Verified && this.state[i] !== PieceState.Verifying && peer.has(i)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Picks a missing piece `peer` has and marks it active for `key`; -1 when there is none. */
+  pick(peer: Bitfield, key: string): number {
+    while (this.#cursor < this.pieceCount && this.state[this.#cursor] === PieceState.Verified) this.#cursor++;
+    for (let i = this.#cursor; i < this.pieceCount; i++) {
+      if (this.state[i] === PieceState.Missing && peer.has(i)) {
+        this.state[i] = PieceState.Active;
+        this.holders.set(i, new Set([key]));
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Endgame: an active piece `peer` has and does not already hold; -1 when there is none. */
+  pickEndgame(peer: Bitfield, key: string): number {
+    for (const [i, keys] of this.holders) {
+      if (!keys.has(key) && keys.size < 3 && peer.has(i)) {
+        keys.add(key);
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** True when no piece is left to hand out without duplicating one in flight. */
+  get inEndgame(): boolean {
+    for (let i = this.#cursor; i < this.pieceCount; i++) {
+      if (this.state[i] === PieceState.Missing) return false;
+    }
+    return true;
+  }
+
+  /** `key` gives piece `index` back (choked, gone, stalled); it becomes missing when nobody else holds it. */
+  release(index: number, key: string): void {
+    const keys = this.holders.get(index);
+    if (!keys?.delete(key)) return;
+    if (keys.size === 0) {
+      this.holders.delete(index);
+      if (this.state[index] === PieceState.Active) this.state[index] = PieceState.Missing;
+    }
+  }
+
+  /**
+   * Piece `index` arrived whole from `key`: it is now being verified. Returns the other peers that were fetching
+   * it (to cancel), or null when the piece was not active (a late duplicate: drop the data).
+   */
+  received(index: number, key: string): string[] | null {
+    if (this.state[index] !== PieceState.Active) return null;
+    const others = [...(this.holders.get(index) ?? [])].filter((k) => k !== key);
+    this.holders.delete(index);
+    this.state[index] = PieceState.Verifying;
+    return others;
+  }
+
+  /** The hash matched and the piece is on disk. */
+  verified(index: number): void {
+    if (this.state[index] === PieceState.Verified) return;
+    this.state[index] = PieceState.Verified;
+    this.#verified++;
+  }
+
+  /** The hash did not match: the piece is missing again. */
+  failed(index: number): void {
+    if (this.state[index] === PieceState.Verifying) this.state[index] = PieceState.Missing;
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Where verified pieces go. `Storage` is the small interface the actors use; `FileStorage` lays a torrent's files
+ * out under the output path (the file itself for a single-file torrent, a folder for a multi-file one), creates
+ * them sparse at their full size and writes each piece at its offset, split across file boundaries.
+ *
+ * @module
+ */
+
+import type { FileEntry, Metainfo } from "./metainfo.ts";
+
+/** Random access to a torrent's data in piece space. */
+export interface Storage {
+  /** Writes `data` at `offset` of the torrent's concatenated data. */
+  write(offset: number, data: Uint8Array): Promise<void>;
+  /** Reads `length` bytes at `offset`. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Flushes written data to the disk. */
+  sync(): Promise<void>;
+  close(): void;
+}
+
+/** Joins path components with "/" (Deno accepts it on every platform). */
+function join(...parts: string[]): string {
+  return parts.join("/").replace(/\/+/g, "/");
+}
+
+/** The on-disk path of each file of `meta` under `out`. */
+export function filePaths(meta: Pick<Metainfo, "files" | "multiFile">, out: string): string[] {
+  return meta.files.map((f) => meta.multiFile ? join(out, ...f.path) : out);
+}
+
+/** Calls `fn` for each part of the span [offset, offset + length) that falls in a file. */
+function eachPart(
+  files: FileEntry[],
+  offset: number,
+  length: number,
+  fn: (file: number, fileOffset: number, spanOffset: number, partLength: number) => void,
+): void {
+  const end = offset + length;
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i];
+    const from = Math.max(offset, f.offset);
+    const to = Math.min(end, f.offset + f.length);
+    if (from < to) fn(i, from - f.offset, from - offset, to - from);
+  }
+}
+
+/** Stores a torrent in real files; every file is opened on first use and kept open (at most `maxOpen` at once). */
+export class FileStorage implements Storage {
+  #handles = new Map<number, Deno.FsFile>();
+  #dirty = new Set<number>();
+
+  private constructor(readonly files: FileEntry[], readonly paths: string[], readonly maxOpen: number) {}
+
+  /**
+   * Creates (or reopens) the files of `meta` under `out`, sized to their lengths, sparse. Returns the storage and
+   * whether any file already held data.
+   */
+  static async open(
+    meta: Metainfo,
+    out: string,
+    maxOpen = 128,
+  ): Promise<{ storage: FileStorage; existed: boolean }> {
+    const paths = filePaths(meta, out);
+    let existed = false;
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[i];
+      const slash = path.lastIndexOf("/");
+      if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+      const stat = await Deno.stat(path).catch(() => null);
+      if (stat && !stat.isFile) throw new Error(`${path} exists and is not a file`);
+      if (stat && stat.size > 0) existed = true;
+      const file = await Deno.open(path, { read: true, write: true, create: true });
+      try {
+        if (!stat || stat.size !== meta.files[i].length) await file.truncate(meta.files[i].length);
+      } finally {
+        file.close();
+      }
+    }
+    return { storage: new FileStorage(meta.files, paths, maxOpen), existed };
+  }
+
+  #handle(i: number): Deno.FsFile {
+    let h = this.#handles.get(i);
+    if (h) return h;
+    if (this.#handles.size >= this.maxOpen) {
+      const [oldest, file] = this.#handles.entries().next().value!;
+      if (this.#dirty.delete(oldest)) file.syncDataSync();
+      file.close();
+      this.#handles.delete(oldest);
+    }
+    h = Deno.openSync(this.paths[i], { read: true, write: true });
+    this.#handles.set(i, h);
+    return h;
+  }
+
+  write(offset: number, data: Uint8Array): Promise<void> {
+    eachPart(this.files, offset, data.length, (i, at, from, length) => {
+      const h = this.#handle(i);
+      h.seekSync(at, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < length) done += h.writeSync(data.subarray(from + done, from + length));
+      this.#dirty.add(i);
+    });
+    return Promise.resolve();
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    const out = new Uint8Array(length);
+    eachPart(this.files, offset, length, (i, at, from, partLength) => {
+      const h = this.#handle(i);
+      h.seekSync(at, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < partLength) {
+        const n = h.readSync(out.subarray(from + done, from + partLength));
+        if (n === null) break; // past the end: the rest stays zero
+        done += n;
+      }
+    });
+    return Promise.resolve(out);
+  }
+
+  async sync(): Promise<void> {
+    for (const i of this.#dirty) await this.#handles.get(i)?.syncData();
+    this.#dirty.clear();
+  }
+
+  close(): void {
+    for (const h of this.#handles.values()) h.close();
+    this.#handles.clear();
+  }
+}
+
+/** Keeps a torrent's data in memory: for tests and for callers who want the bytes, not files. */
+export class MemoryStorage implements Storage {
+  readonly data: Uint8Array;
+  constructor(length: number) {
+    this.data = new Uint8Array(length);
+  }
+  write(offset: number, data: Uint8Array): Promise<void> {
+    this.data.set(data, offset);
+    return Promise.resolve();
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return Promise.resolve(this.data.slice(offset, offset + length));
+  }
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): void {}
+}

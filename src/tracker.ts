@@ -1,0 +1,146 @@
+/**
+ * HTTP(S) tracker announces (BEP 3, compact peers of BEP 23, `peers6` of BEP 7): building the announce URL and
+ * parsing the response are pure functions; `announce` does the request with a time-out.
+ *
+ * @module
+ */
+
+import bencode from "bencode";
+import { scanValue } from "./bencode_strict.ts";
+
+/** A peer's address as a tracker gives it. */
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+/** What we tell the tracker. */
+export interface AnnounceParams {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  port: number;
+  uploaded: number;
+  downloaded: number;
+  left: number;
+  event?: "started" | "completed" | "stopped";
+  numwant?: number;
+}
+
+/** What the tracker told us. */
+export interface AnnounceResponse {
+  peers: PeerAddress[];
+  /** Seconds until the next regular announce. */
+  interval: number;
+  minInterval?: number;
+  warning?: string;
+  complete?: number;
+  incomplete?: number;
+}
+
+/** Percent-encodes raw bytes for a query string: unreserved characters stay, every other byte becomes %XX. */
+export function percentEncodeBytes(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) {
+    const c = String.fromCharCode(b);
+    s += /[A-Za-z0-9.\-_~]/.test(c) ? c : "%" + b.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return s;
+}
+
+/** Builds the announce URL for `params`, keeping any query the tracker URL already has. */
+export function announceUrl(tracker: string, params: AnnounceParams): string {
+  const query = [
+    `info_hash=${percentEncodeBytes(params.infoHash)}`,
+    `peer_id=${percentEncodeBytes(params.peerId)}`,
+    `port=${params.port}`,
+    `uploaded=${params.uploaded}`,
+    `downloaded=${params.downloaded}`,
+    `left=${params.left}`,
+    `compact=1`,
+    `numwant=${params.numwant ?? 80}`,
+  ];
+  if (params.event) query.push(`event=${params.event}`);
+  return tracker + (tracker.includes("?") ? "&" : "?") + query.join("&");
+}
+
+const decoder = new TextDecoder();
+
+function compactPeers(bytes: Uint8Array, size: 6 | 18): PeerAddress[] {
+  const peers: PeerAddress[] = [];
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; at + size <= bytes.length; at += size) {
+    let host: string;
+    if (size === 6) {
+      host = Array.from(bytes.subarray(at, at + 4)).join(".");
+    } else {
+      const groups = [];
+      for (let g = 0; g < 8; g++) groups.push(v.getUint16(at + 2 * g).toString(16));
+      host = groups.join(":");
+    }
+    peers.push({ host, port: v.getUint16(at + size - 2) });
+  }
+  return peers;
+}
+
+function dictionaryPeers(list: unknown[]): PeerAddress[] {
+  const peers: PeerAddress[] = [];
+  for (const p of list) {
+    if (typeof p !== "object" || p === null) continue;
+    const { ip, port } = p as Record<string, unknown>;
+    if (!(ip instanceof Uint8Array) || typeof port !== "number") continue;
+    peers.push({ host: decoder.decode(ip), port });
+  }
+  return peers;
+}
+
+/**
+ * Parses a tracker's bencoded answer. Throws Error with the tracker's own words for a `failure reason`, and
+ * SyntaxError for a body that is not a bencoded dictionary.
+ */
+export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
+  let dict: Record<string, unknown>;
+  try {
+    if (body[0] !== 0x64 || scanValue(body, 0) !== body.length) throw new SyntaxError("not a dictionary");
+    dict = bencode.decode(body) as Record<string, unknown>;
+  } catch {
+    const text = decoder.decode(body.subarray(0, 60)).replace(/\s+/g, " ").trim();
+    throw new SyntaxError(`tracker answered with something that is not bencode: "${text}"`);
+  }
+  const failure = dict["failure reason"];
+  if (failure instanceof Uint8Array) throw new Error(`tracker refused: ${decoder.decode(failure)}`);
+  const peers: PeerAddress[] = [];
+  if (dict.peers instanceof Uint8Array) peers.push(...compactPeers(dict.peers, 6));
+  else if (Array.isArray(dict.peers)) peers.push(...dictionaryPeers(dict.peers));
+  if (dict.peers6 instanceof Uint8Array) peers.push(...compactPeers(dict.peers6, 18));
+  const num = (k: string) => typeof dict[k] === "number" ? dict[k] as number : undefined;
+  const warning = dict["warning message"];
+  return {
+    peers: peers.filter((p) => p.port > 0 && p.port < 65536),
+    interval: Math.max(num("interval") ?? 1800, 1),
+    minInterval: num("min interval"),
+    warning: warning instanceof Uint8Array ? decoder.decode(warning) : undefined,
+    complete: num("complete"),
+    incomplete: num("incomplete"),
+  };
+}
+
+/** Announces to an HTTP(S) tracker; rejects on network errors, HTTP errors, time-outs and tracker failures. */
+export async function announce(
+  tracker: string,
+  params: AnnounceParams,
+  timeoutMs = 15_000,
+): Promise<AnnounceResponse> {
+  if (!/^https?:\/\//i.test(tracker)) throw new TypeError(`unsupported tracker URL ${tracker}`);
+  let res: Response;
+  try {
+    res = await fetch(announceUrl(tracker, params), { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    const why = (e as Error).name === "TimeoutError"
+      ? `no answer in ${timeoutMs / 1000} s`
+      : (e as Error).message;
+    throw new Error(`tracker ${tracker} unreachable: ${why}`);
+  }
+  const body = new Uint8Array(await res.arrayBuffer());
+  if (!res.ok) throw new Error(`tracker ${tracker} answered HTTP ${res.status}`);
+  return parseAnnounceResponse(body);
+}

@@ -1,0 +1,175 @@
+/**
+ * The peer wire protocol of BEP 3: the handshake and every message, as a discriminated union with an encoder and a
+ * decoder. Each message's layout is written beside its case (`<len=0013><id=6><index><begin><length>`).
+ *
+ * @module
+ */
+
+/** A decoded peer wire message. `block` of a `piece` is a view into the receive buffer: copy it before reuse. */
+export type Message =
+  | { type: "keep-alive" } //       <len=0000>
+  | { type: "choke" } //            <len=0001><id=0>
+  | { type: "unchoke" } //          <len=0001><id=1>
+  | { type: "interested" } //       <len=0001><id=2>
+  | { type: "not-interested" } //   <len=0001><id=3>
+  | { type: "have"; index: number } // <len=0005><id=4><index>
+  | { type: "bitfield"; bits: Uint8Array } // <len=0001+X><id=5><bitfield>
+  | { type: "request"; index: number; begin: number; length: number } // <len=0013><id=6><index><begin><length>
+  | { type: "piece"; index: number; begin: number; block: Uint8Array } // <len=0009+X><id=7><index><begin><block>
+  | { type: "cancel"; index: number; begin: number; length: number } // <len=0013><id=8><index><begin><length>
+  | { type: "port"; port: number } // <len=0003><id=9><listen-port>
+  | { type: "unknown"; id: number; payload: Uint8Array }; // any other id (extensions we do not speak)
+
+const IDS = {
+  "choke": 0,
+  "unchoke": 1,
+  "interested": 2,
+  "not-interested": 3,
+  "have": 4,
+  "bitfield": 5,
+  "request": 6,
+  "piece": 7,
+  "cancel": 8,
+  "port": 9,
+} as const;
+
+const NAMES = Object.keys(IDS) as (keyof typeof IDS)[];
+
+/** The 19-byte protocol string that opens every handshake. */
+export const PROTOCOL = new TextEncoder().encode("BitTorrent protocol");
+/** Length of a BEP 3 handshake. */
+export const HANDSHAKE_LENGTH = 68;
+
+/** A peer's handshake: `<pstrlen=19><pstr><reserved:8><info_hash:20><peer_id:20>`. */
+export interface Handshake {
+  reserved: Uint8Array;
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+}
+
+/** Encodes our handshake. */
+export function encodeHandshake(
+  infoHash: Uint8Array,
+  peerId: Uint8Array,
+  reserved = new Uint8Array(8),
+): Uint8Array {
+  const out = new Uint8Array(HANDSHAKE_LENGTH);
+  out[0] = PROTOCOL.length;
+  out.set(PROTOCOL, 1);
+  out.set(reserved, 20);
+  out.set(infoHash, 28);
+  out.set(peerId, 48);
+  return out;
+}
+
+/** Decodes a 68-byte handshake; throws SyntaxError when it is not the BitTorrent protocol. */
+export function decodeHandshake(bytes: Uint8Array): Handshake {
+  if (bytes.length !== HANDSHAKE_LENGTH) throw new SyntaxError(`handshake of ${bytes.length} bytes`);
+  if (bytes[0] !== PROTOCOL.length || PROTOCOL.some((b, i) => bytes[1 + i] !== b)) {
+    throw new SyntaxError("peer does not speak the BitTorrent protocol");
+  }
+  return { reserved: bytes.slice(20, 28), infoHash: bytes.slice(28, 48), peerId: bytes.slice(48, 68) };
+}
+
+function expectLength(payload: Uint8Array, length: number, name: string): DataView {
+  if (payload.length !== length) {
+    throw new RangeError(`${name} message with payload of ${payload.length} bytes (expected ${length})`);
+  }
+  return new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+}
+
+/**
+ * Decodes one frame's payload (the bytes after the 4-byte length prefix; empty for a keep-alive). Throws
+ * RangeError when a known message has the wrong length.
+ */
+export function decodeMessage(payload: Uint8Array): Message {
+  if (payload.length === 0) return { type: "keep-alive" };
+  const id = payload[0];
+  const type = NAMES[id];
+  switch (type) {
+    case "choke":
+    case "unchoke":
+    case "interested":
+    case "not-interested":
+      expectLength(payload, 1, type);
+      return { type };
+    case "have":
+      return { type, index: expectLength(payload, 5, type).getUint32(1) };
+    case "bitfield":
+      return { type, bits: payload.subarray(1) };
+    case "request":
+    case "cancel": {
+      const v = expectLength(payload, 13, type);
+      return { type, index: v.getUint32(1), begin: v.getUint32(5), length: v.getUint32(9) };
+    }
+    case "piece": {
+      if (payload.length < 9) throw new RangeError(`piece message with payload of ${payload.length} bytes`);
+      const v = new DataView(payload.buffer, payload.byteOffset, 9);
+      return { type, index: v.getUint32(1), begin: v.getUint32(5), block: payload.subarray(9) };
+    }
+    case "port":
+      return { type, port: expectLength(payload, 3, type).getUint16(1) };
+    default:
+      return { type: "unknown", id, payload: payload.subarray(1) };
+  }
+}
+
+/** Encodes a message with its 4-byte length prefix. */
+export function encodeMessage(msg: Message): Uint8Array {
+  if (msg.type === "keep-alive") return new Uint8Array(4);
+  let body: Uint8Array;
+  switch (msg.type) {
+    case "have":
+      body = new Uint8Array(5);
+      new DataView(body.buffer).setUint32(1, msg.index);
+      break;
+    case "bitfield":
+      body = new Uint8Array(1 + msg.bits.length);
+      body.set(msg.bits, 1);
+      break;
+    case "request":
+    case "cancel":
+      body = new Uint8Array(13);
+      writeRequestBody(new DataView(body.buffer), 0, msg.index, msg.begin, msg.length);
+      break;
+    case "piece": {
+      body = new Uint8Array(9 + msg.block.length);
+      const v = new DataView(body.buffer);
+      v.setUint32(1, msg.index);
+      v.setUint32(5, msg.begin);
+      body.set(msg.block, 9);
+      break;
+    }
+    case "port":
+      body = new Uint8Array(3);
+      new DataView(body.buffer).setUint16(1, msg.port);
+      break;
+    case "unknown":
+      body = new Uint8Array(1 + msg.payload.length);
+      body.set(msg.payload, 1);
+      break;
+    default:
+      body = new Uint8Array(1);
+  }
+  body[0] = msg.type === "unknown" ? msg.id : IDS[msg.type];
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length);
+  out.set(body, 4);
+  return out;
+}
+
+function writeRequestBody(v: DataView, at: number, index: number, begin: number, length: number): void {
+  v.setUint32(at + 1, index);
+  v.setUint32(at + 5, begin);
+  v.setUint32(at + 9, length);
+}
+
+/** Size of one encoded `request` message, for batching many into a single socket write. */
+export const REQUEST_FRAME_LENGTH = 17;
+
+/** Writes a `request` frame (prefix included) at `at` in `v`: lets a sender batch requests in one buffer. */
+export function writeRequest(v: DataView, at: number, index: number, begin: number, length: number): void {
+  v.setUint32(at, 13);
+  v.setUint8(at + 4, IDS.request);
+  writeRequestBody(v, at + 4, index, begin, length);
+}

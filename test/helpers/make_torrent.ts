@@ -1,0 +1,64 @@
+/** Builds .torrent files and payloads for tests. */
+
+import bencode from "bencode";
+import { sha1 } from "../../src/bytes.ts";
+
+export interface TestFile {
+  path: string[];
+  data: Uint8Array;
+}
+
+/** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
+export function payload(length: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export async function pieceHashes(data: Uint8Array, pieceLength: number): Promise<Uint8Array> {
+  const hashes: Uint8Array[] = [];
+  for (let at = 0; at < data.length; at += pieceLength) {
+    hashes.push(await sha1(data.subarray(at, at + pieceLength)));
+  }
+  return concat(hashes);
+}
+
+/** A single-file (one entry with path [name]) or multi-file torrent over `files`. */
+export async function makeTorrent(opts: {
+  name: string;
+  files: TestFile[];
+  pieceLength: number;
+  announce?: string;
+  multiFile?: boolean;
+}): Promise<{ torrent: Uint8Array; data: Uint8Array }> {
+  const data = concat(opts.files.map((f) => f.data));
+  const info: Record<string, unknown> = {
+    name: opts.name,
+    "piece length": opts.pieceLength,
+    pieces: await pieceHashes(data, opts.pieceLength),
+  };
+  if (opts.multiFile ?? opts.files.length > 1) {
+    info.files = opts.files.map((f) => ({ length: f.data.length, path: f.path }));
+  } else {
+    info.length = data.length;
+  }
+  const top: Record<string, unknown> = { info };
+  if (opts.announce) top.announce = opts.announce;
+  return { torrent: bencode.encode(top), data };
+}
