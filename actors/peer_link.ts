@@ -126,12 +126,13 @@ export class PeerLink {
       await this.#handshake();
       this.#timer = setInterval(() => this.#checkTimers(), 1000);
       while (!this.#closed) {
+        let frame;
+        while (!this.#closed && (frame = this.#reader.next()) !== null) this.#handle(decodeMessage(frame));
+        if (this.#closed) return;
         const n = await this.#conn.read(this.#reader.space());
         if (n === null) return this.#finish("peer closed the connection");
         this.#reader.filled(n);
         this.#lastRecv = Date.now();
-        let frame;
-        while (!this.#closed && (frame = this.#reader.next()) !== null) this.#handle(decodeMessage(frame));
       }
     } catch (e) {
       this.#finish(e instanceof Error ? e.message : String(e));

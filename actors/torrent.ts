@@ -12,7 +12,7 @@
  * @module
  */
 
-import { type AnyActorRef, assign, enqueueActions, fromCallback, fromPromise, setup } from "xstate";
+import { type AnyActorRef, assign, enqueueActions, fromCallback, fromPromise, raise, setup } from "xstate";
 import type { Bitfield } from "../src/bitfield.ts";
 import { checkPieces } from "../src/check.ts";
 import type { Metainfo } from "../src/metainfo.ts";
@@ -69,6 +69,7 @@ type Event =
   | PeerClosed
   | { type: "peer.strike"; key: string; index: number }
   | { type: "tick" }
+  | { type: "connect" }
   | { type: "stop" };
 
 /** `host:port`, with brackets around an IPv6 host. */
@@ -190,6 +191,7 @@ export const torrentMachine = setup({
       entry: [
         assign({ lastPeerAt: () => Date.now() }),
         ({ context }) => addPeers(context, context.input.peers ?? []),
+        raise({ type: "connect" }, { delay: 0 }),
       ],
       exit: [
         assign({
@@ -234,6 +236,7 @@ export const torrentMachine = setup({
       ],
       on: {
         "stop": "stopping",
+        "connect": { actions: "connectMore" },
         "tracker.peers": {
           actions: [({ context, event }) => addPeers(context, event.peers), "connectMore"],
         },

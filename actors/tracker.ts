@@ -84,7 +84,7 @@ export const trackerActor = fromCallback<{ type: "tracker.announce" }, TrackerIn
     }
 
     receive(() => {
-      if (!running && Date.now() - lastAnnounce >= minInterval * 1000) schedule(0);
+      if (urls.length > 0 && !running && Date.now() - lastAnnounce >= minInterval * 1000) schedule(0);
     });
     if (urls.length === 0) {
       const udp = input.trackers.flat().length > 0;

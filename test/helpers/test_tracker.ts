@@ -1,0 +1,33 @@
+/** An in-process HTTP tracker on 127.0.0.1 for tests: hands out a fixed peer list and records announces. */
+
+import bencode from "bencode";
+
+export interface TestTracker {
+  url: string;
+  announces: URLSearchParams[];
+  /** Raw query strings, to check percent-encoding byte for byte. */
+  queries: string[];
+  close(): Promise<void>;
+}
+
+export function startTracker(peers: { host: string; port: number }[], interval = 1800): TestTracker {
+  const announces: URLSearchParams[] = [];
+  const queries: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const url = new URL(req.url);
+    queries.push(url.search.slice(1));
+    announces.push(url.searchParams);
+    const compact = new Uint8Array(peers.length * 6);
+    peers.forEach((p, i) => {
+      compact.set(p.host.split(".").map(Number), i * 6);
+      new DataView(compact.buffer).setUint16(i * 6 + 4, p.port);
+    });
+    return new Response(bencode.encode({ interval, peers: compact }));
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/announce`,
+    announces,
+    queries,
+    close: () => server.shutdown(),
+  };
+}
