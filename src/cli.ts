@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import type { InspectionEvent } from "xstate";
 import { type DownloadSession, startDownload } from "../actors/client.ts";
 import { parseMetainfo } from "./metainfo.ts";
 import { formatBytes, formatDuration, progressLine } from "./progress_format.ts";
@@ -21,6 +22,7 @@ Options:
       --peer <host:port>     also dial this peer (repeatable)
       --no-peers-timeout <s> give up when no peer is connected for this long (default 120)
   -q, --quiet                print only errors and the final line
+  -v, --verbose              log every peer actor's state changes
   -h, --help                 show this help
 `;
 
@@ -81,6 +83,23 @@ function watch(session: DownloadSession, quiet: boolean): () => void {
   };
 }
 
+/** Logs each peer actor's state changes (and why a peer failed) to stderr. */
+function peerLogger(): (e: InspectionEvent) => void {
+  const last = new Map<string, string>();
+  const t0 = Date.now();
+  return (e) => {
+    if (e.type !== "@xstate.snapshot") return;
+    const snap = e.snapshot as { value?: unknown; context?: { key?: string; reason?: string } };
+    const key = snap.context?.key;
+    if (!key || snap.value === undefined) return;
+    const state = JSON.stringify(snap.value).replace(/[{}"]/g, "").replace(":", ".");
+    if (last.get(key) === state) return;
+    last.set(key, state);
+    const why = state === "failed" && snap.context?.reason ? ` (${snap.context.reason})` : "";
+    console.error(`${((Date.now() - t0) / 1000).toFixed(3)}s peer ${key} → ${state}${why}`);
+  };
+}
+
 /** Runs the CLI with `args`; returns the exit code. Never throws. */
 export async function main(args: string[]): Promise<number> {
   try {
@@ -105,6 +124,7 @@ async function run(args: string[]): Promise<number> {
         peer: { type: "string", multiple: true },
         "no-peers-timeout": { type: "string" },
         quiet: { type: "boolean", short: "q" },
+        verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -137,7 +157,15 @@ async function run(args: string[]): Promise<number> {
   }
 
   const started = Date.now();
-  const session = startDownload(meta, { out, port, maxPeers, peers, noPeersTimeoutMs: noPeers * 1000 });
+  const inspect = values.verbose ? peerLogger() : undefined;
+  const session = startDownload(meta, {
+    out,
+    port,
+    maxPeers,
+    peers,
+    noPeersTimeoutMs: noPeers * 1000,
+    inspect,
+  });
   let interrupts = 0;
   const onSigint = () => {
     if (++interrupts > 1) Deno.exit(130);

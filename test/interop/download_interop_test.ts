@@ -1,0 +1,195 @@
+/**
+ * Interop: real clients from Debian packages seed generated payloads through opentracker, and our CLI downloads
+ * them as a child process. Shapes: single-file and multi-file, piece sizes from 16 KiB to 4 MiB, totals that are
+ * not a multiple of the piece size. Each seeder is tried alone, then all of them together.
+ */
+
+import assert from "node:assert/strict";
+import { parseMetainfo } from "../../src/metainfo.ts";
+import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import {
+  freePort,
+  installed,
+  Program,
+  scrapeSeeders,
+  startAria2,
+  startLibtorrent,
+  startOpentracker,
+  startRtorrent,
+  waitForSeeders,
+} from "./swarm.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+interface Shape {
+  name: string;
+  pieceLength: number;
+  files: { path: string[]; size: number }[];
+  multiFile: boolean;
+}
+
+const SHAPES: Shape[] = [
+  {
+    name: "s16k.bin",
+    pieceLength: 16 * 1024,
+    multiFile: false,
+    files: [{ path: [], size: 1024 * 1024 + 777 }],
+  },
+  {
+    name: "s256k.bin",
+    pieceLength: 256 * 1024,
+    multiFile: false,
+    files: [{ path: [], size: 24 * 1024 * 1024 + 12345 }],
+  },
+  {
+    name: "m4m",
+    pieceLength: 4 * 1024 * 1024,
+    multiFile: true,
+    files: [
+      { path: ["big.bin"], size: 9 * 1024 * 1024 + 1 },
+      { path: ["docs", "readme.txt"], size: 3 * 1024 * 1024 + 5 },
+      { path: ["docs", "deep", "tail.dat"], size: 100_000 },
+    ],
+  },
+  {
+    name: "m64k",
+    pieceLength: 64 * 1024,
+    multiFile: true,
+    files: Array.from(
+      { length: 9 },
+      (_, i) => ({ path: [`part${i}`, `f${i}.bin`], size: 13_333 * (i + 1) * 7 }),
+    ),
+  },
+];
+
+const SEEDERS: {
+  name: string;
+  program: string;
+  start: (t: string, d: string, w: string) => Promise<Program>;
+}[] = [
+  { name: "libtorrent", program: "/usr/bin/python3", start: (t, d) => startLibtorrent(t, d) },
+  { name: "aria2c", program: "aria2c", start: (t, d) => startAria2(t, d) },
+  {
+    name: "rtorrent",
+    program: "rtorrent",
+    start: (t, d, w) => startRtorrent(t, d, `${w}/rt-${crypto.randomUUID()}`),
+  },
+];
+
+const ready = installed("opentracker") && installed("mktorrent") &&
+  SEEDERS.every((s) => installed(s.program)) &&
+  new Deno.Command("/usr/bin/python3", { args: ["-c", "import libtorrent"] }).outputSync().success;
+
+/** Writes the shape's payload under `seedDir` and makes its torrent (mktorrent, or our builder for 16 KiB). */
+async function prepare(shape: Shape, seedDir: string, work: string, announce: string) {
+  const files = shape.files.map((f, i) => ({ path: f.path, data: payload(f.size, i + 11) }));
+  const base = `${seedDir}/${shape.name}`;
+  for (const f of files) {
+    const path = shape.multiFile ? `${base}/${f.path.join("/")}` : base;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.writeFile(path, f.data);
+  }
+  const torrentPath = `${work}/${shape.name}.torrent`;
+  if (shape.pieceLength < 32 * 1024) {
+    // mktorrent 1.1 takes piece sizes from 32 KiB: build this one with our own encoder.
+    const { torrent } = await makeTorrent({
+      name: shape.name,
+      files: files.map((f) => ({ path: shape.multiFile ? f.path : [shape.name], data: f.data })),
+      pieceLength: shape.pieceLength,
+      announce,
+      multiFile: shape.multiFile,
+    });
+    await Deno.writeFile(torrentPath, torrent);
+  } else {
+    const out = await new Deno.Command("mktorrent", {
+      args: ["-p", "-a", announce, "-l", String(Math.log2(shape.pieceLength)), "-o", torrentPath, base],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+  }
+  const meta = await parseMetainfo(await Deno.readFile(torrentPath));
+  return { files, torrentPath, meta };
+}
+
+async function runClient(torrentPath: string, out: string): Promise<{ code: number; text: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${ROOT}mod.ts`,
+      torrentPath,
+      out,
+      "--port",
+      String(freePort()),
+      "--no-peers-timeout",
+      "30",
+      "--verbose",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      Deno.kill(child.pid, "SIGKILL");
+    } catch { /* exited */ }
+  }, 120_000);
+  const result = await child.output();
+  clearTimeout(timer);
+  const text = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
+  return { code: result.code, text };
+}
+
+Deno.test({
+  name: "our client downloads every shape from libtorrent, aria2c and rtorrent, alone and together",
+  ignore: !ready,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const work = await Deno.makeTempDir({ prefix: "interop-" });
+    await Deno.chmod(work, 0o755);
+    const seedDir = `${work}/seed`;
+    const trackerPort = freePort();
+    const announce = `http://127.0.0.1:${trackerPort}/announce`;
+    const prepared = [];
+    for (const shape of SHAPES) prepared.push({ shape, ...(await prepare(shape, seedDir, work, announce)) });
+    const tracker = await startOpentracker(
+      `${work}/tracker`,
+      trackerPort,
+      prepared.map((p) => p.meta.infoHashHex),
+    );
+    const matrix: string[] = [];
+    try {
+      for (const { shape, files, torrentPath, meta } of prepared) {
+        const combos = [...SEEDERS.map((s) => [s]), SEEDERS];
+        for (const combo of combos) {
+          const label = `${shape.name} from ${combo.map((s) => s.name).join("+")}`;
+          await t.step(label, async () => {
+            const seeders: Program[] = [];
+            try {
+              // A seeder of an earlier step that left without announcing "stopped" may still be listed.
+              const stale = await scrapeSeeders(announce, meta.infoHash);
+              for (const s of combo) seeders.push(await s.start(torrentPath, seedDir, work));
+              await waitForSeeders(announce, meta.infoHash, stale + combo.length);
+              const out = `${work}/dl-${crypto.randomUUID()}/${shape.name}`;
+              const { code, text } = await runClient(torrentPath, out);
+              assert.equal(code, 0, `client exited ${code}: ${text}`);
+              for (const f of files) {
+                const path = shape.multiFile ? `${out}/${f.path.join("/")}` : out;
+                assert.deepEqual(await Deno.readFile(path), f.data, `${path} differs`);
+              }
+              matrix.push(`${label}: ok`);
+            } finally {
+              await Promise.all(seeders.map((s) => s.stop()));
+            }
+          });
+        }
+      }
+    } finally {
+      await tracker.stop();
+      console.log(matrix.join("\n"));
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,46 @@
+"""Seeds one torrent with libtorrent (python3-libtorrent) on 127.0.0.1 until terminated.
+
+Usage: /usr/bin/python3 lt_seed.py <file.torrent> <save_path> <port>
+Prints "ready" once the torrent is added. Loopback only: DHT, LSD, UPnP and NAT-PMP are off.
+"""
+import signal
+import sys
+import time
+
+import libtorrent as lt
+
+torrent, save_path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+session = lt.session({
+    "listen_interfaces": f"127.0.0.1:{port}",
+    "outgoing_interfaces": "127.0.0.1",
+    "enable_dht": False,
+    "enable_lsd": False,
+    "enable_upnp": False,
+    "enable_natpmp": False,
+    "enable_incoming_utp": False,
+    "enable_outgoing_utp": False,
+    "allow_multiple_connections_per_ip": True,
+    "alert_mask": 0,
+})
+params = lt.add_torrent_params()
+params.ti = lt.torrent_info(torrent)
+params.save_path = save_path
+params.flags |= lt.torrent_flags.seed_mode
+handle = session.add_torrent(params)
+print("ready", flush=True)
+
+running = True
+
+
+def stop(*_):
+    global running
+    running = False
+
+
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+while running:
+    time.sleep(0.2)
+# Leave the swarm politely: removing the torrent announces "stopped", so the tracker forgets this seeder.
+session.remove_torrent(handle)
+time.sleep(0.5)

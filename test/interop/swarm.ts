@@ -1,0 +1,173 @@
+/**
+ * A local swarm of real BitTorrent programs for interop tests: opentracker and seeders from Debian packages, all on
+ * 127.0.0.1. Every process is started here and stopped by its PID.
+ */
+
+import bencode from "bencode";
+
+export const HERE = new URL(".", import.meta.url).pathname;
+
+/** Whether a program is installed, so a suite can skip cleanly where it is not. */
+export function installed(program: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${program}`], stdout: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+/** A free TCP port below the ephemeral range (outgoing source ports collide there). */
+export function freePort(): number {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* taken: try another */ }
+  }
+}
+
+async function waitForPort(port: number, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`nothing listens on port ${port} after ${ms} ms`);
+}
+
+/** A started program; `stop()` ends it by PID (SIGTERM, then SIGKILL after 5 s). */
+export class Program {
+  readonly child: Deno.ChildProcess;
+  constructor(readonly name: string, cmd: string, args: string[], cwd?: string) {
+    this.child = new Deno.Command(cmd, { args, cwd, stdin: "null", stdout: "piped", stderr: "piped" })
+      .spawn();
+    // Drain output so the program never blocks on a full pipe.
+    this.output = Promise.all([
+      new Response(this.child.stdout).text(),
+      new Response(this.child.stderr).text(),
+    ])
+      .then(([o, e]) => o + e);
+  }
+  readonly output: Promise<string>;
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  async stop(): Promise<void> {
+    try {
+      Deno.kill(this.pid, "SIGTERM");
+    } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        Deno.kill(this.pid, "SIGKILL");
+      } catch { /* gone */ }
+    }, 5000);
+    await this.child.status;
+    clearTimeout(timer);
+    await this.output;
+  }
+}
+
+/** opentracker on 127.0.0.1:port (HTTP and UDP), whitelisting `infoHashes` (Debian builds it whitelist-only). */
+export async function startOpentracker(dir: string, port: number, infoHashes: string[]): Promise<Program> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
+  await Deno.chmod(dir, 0o755);
+  await Deno.writeTextFile(`${dir}/whitelist.txt`, infoHashes.join("\n") + "\n", { mode: 0o644 });
+  await Deno.writeTextFile(`${dir}/opentracker.conf`, "access.whitelist whitelist.txt\n", { mode: 0o644 });
+  const program = new Program("opentracker", "opentracker", [
+    "-i",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-P",
+    String(port),
+    "-d",
+    dir,
+    "-f",
+    `${dir}/opentracker.conf`,
+  ], dir);
+  await waitForPort(port);
+  return program;
+}
+
+/** libtorrent (python3-libtorrent) seeding `torrent` from `dir` in seed mode. */
+export async function startLibtorrent(torrent: string, dir: string): Promise<Program> {
+  const port = freePort();
+  const p = new Program("libtorrent", "/usr/bin/python3", [`${HERE}lt_seed.py`, torrent, dir, String(port)]);
+  await waitForPort(port);
+  return p;
+}
+
+/** aria2c seeding `torrent` from `dir` without a hash check. */
+export async function startAria2(torrent: string, dir: string): Promise<Program> {
+  const port = freePort();
+  const p = new Program("aria2c", "aria2c", [
+    "--enable-dht=false",
+    "--enable-dht6=false",
+    "--bt-enable-lpd=false",
+    "--enable-peer-exchange=false",
+    "--interface=127.0.0.1",
+    `--listen-port=${port}`,
+    `--dir=${dir}`,
+    "--seed-ratio=0.0",
+    "--bt-seed-unverified=true",
+    "--check-integrity=false",
+    "--summary-interval=0",
+    "--console-log-level=warn",
+    "--allow-overwrite=false",
+    torrent,
+  ]);
+  await waitForPort(port);
+  return p;
+}
+
+/** rtorrent seeding `torrent` from `dir` (it hashes the data first), daemon mode, loopback only. */
+export async function startRtorrent(torrent: string, dir: string, session: string): Promise<Program> {
+  const port = freePort();
+  await Deno.mkdir(session, { recursive: true });
+  const rc = [
+    `directory.default.set = ${dir}`,
+    `session.path.set = ${session}`,
+    `network.bind_address.set = 127.0.0.1`,
+    `network.port_range.set = ${port}-${port}`,
+    `network.port_random.set = no`,
+    `dht.mode.set = disable`,
+    `protocol.pex.set = no`,
+    `trackers.use_udp.set = no`,
+    `protocol.encryption.set = allow_incoming,try_outgoing,enable_retry`,
+    `system.daemon.set = true`,
+    `load.start = ${torrent}`,
+  ].join("\n");
+  await Deno.writeTextFile(`${session}/rtorrent.rc`, rc + "\n");
+  const p = new Program("rtorrent", "rtorrent", ["-n", "-o", `import=${session}/rtorrent.rc`]);
+  await waitForPort(port);
+  return p;
+}
+
+/** How many seeders of `infoHash` the tracker lists now (its scrape's `complete`). */
+export async function scrapeSeeders(announce: string, infoHash: Uint8Array): Promise<number> {
+  const hash = Array.from(infoHash, (b) => "%" + b.toString(16).padStart(2, "0")).join("");
+  const url = announce.replace("/announce", "/scrape") + `?info_hash=${hash}`;
+  const body = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const files = (bencode.decode(body) as { files?: Record<string, unknown> }).files ?? {};
+  return (Object.values(files)[0] as { complete?: number } | undefined)?.complete ?? 0;
+}
+
+/** Polls the tracker's scrape until it lists `count` seeders (seeders announce asynchronously after starting). */
+export async function waitForSeeders(announce: string, infoHash: Uint8Array, count: number, ms = 20_000) {
+  const end = Date.now() + ms;
+  let complete = 0;
+  while (Date.now() < end) {
+    complete = await scrapeSeeders(announce, infoHash);
+    if (complete >= count) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the tracker lists ${complete} of ${count} seeders after ${ms} ms`);
+}
