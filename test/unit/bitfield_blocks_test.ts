@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { Bitfield } from "../../src/bitfield.ts";
+import { BLOCK_SIZE, blockCount, blockLength } from "../../src/blocks.ts";
+
+Deno.test("Bitfield maps piece 0 to the high bit of byte 0", () => {
+  const b = new Bitfield(10, new Uint8Array([0b1000_0001, 0b0100_0000]));
+  assert.deepEqual([0, 1, 7, 8, 9].map((i) => b.has(i)), [true, false, true, false, true]);
+  assert.equal(b.count, 3);
+  assert.equal(b.set(1), true);
+  assert.equal(b.set(1), false);
+  assert.deepEqual(b.bytes, new Uint8Array([0b1100_0001, 0b0100_0000]));
+});
+
+Deno.test("Bitfield rejects spare bits set, the wrong size and indices out of range", () => {
+  assert.throws(() => new Bitfield(10, new Uint8Array([0, 0b0010_0000])), /spare bits/);
+  assert.throws(() => new Bitfield(10, new Uint8Array(3)), /3 bytes for 10 pieces/);
+  assert.throws(() => new Bitfield(10).set(10), /out of range/);
+});
+
+Deno.test("blockCount() and blockLength() give the short last block", () => {
+  assert.equal(blockCount(BLOCK_SIZE * 4), 4);
+  assert.equal(blockCount(BLOCK_SIZE * 4 + 1), 5);
+  assert.equal(blockLength(BLOCK_SIZE * 4 + 1, 4), 1);
+  assert.equal(blockLength(BLOCK_SIZE * 4 + 1, 3), BLOCK_SIZE);
+  assert.equal(blockCount(4465), 1);
+  assert.equal(blockLength(4465, 0), 4465);
+});

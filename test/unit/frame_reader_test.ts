@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { FrameReader } from "../../src/frame_reader.ts";
+import { decodeMessage, encodeHandshake, encodeMessage, type Message } from "../../src/wire.ts";
+
+const MESSAGES: Message[] = [
+  { type: "bitfield", bits: new Uint8Array([0xff, 0xf0]) },
+  { type: "keep-alive" },
+  { type: "unchoke" },
+  { type: "have", index: 7 },
+  { type: "piece", index: 3, begin: 16384, block: new Uint8Array(16384).map((_, i) => i * 7) },
+  { type: "request", index: 1, begin: 0, length: 16384 },
+];
+const HANDSHAKE = encodeHandshake(new Uint8Array(20).fill(1), new Uint8Array(20).fill(2));
+const STREAM = new Uint8Array([...HANDSHAKE, ...MESSAGES.flatMap((m) => [...encodeMessage(m)])]);
+
+/** Feeds `chunks` through a reader as a socket would, decoding each frame before the next read. */
+function feed(chunks: Uint8Array[]): { handshake: Uint8Array; messages: Message[] } {
+  const r = new FrameReader(64 * 1024);
+  const messages: Message[] = [];
+  let handshake: Uint8Array | null = null;
+  for (const chunk of chunks) {
+    let at = 0;
+    while (at < chunk.length) {
+      const space = r.space();
+      const n = Math.min(space.length, chunk.length - at);
+      space.set(chunk.subarray(at, at + n));
+      r.filled(n);
+      at += n;
+      handshake ??= r.take(68)?.slice() ?? null;
+      if (!handshake) continue;
+      let f;
+      while ((f = r.next()) !== null) {
+        const m = decodeMessage(f);
+        messages.push(
+          m.type === "piece"
+            ? { ...m, block: m.block.slice() }
+            : m.type === "bitfield"
+            ? { ...m, bits: m.bits.slice() }
+            : m,
+        );
+      }
+    }
+  }
+  return { handshake: handshake!, messages };
+}
+
+Deno.test("FrameReader yields the same frames wherever the stream is split in two", () => {
+  for (let cut = 0; cut <= STREAM.length; cut++) {
+    const { handshake, messages } = feed([STREAM.subarray(0, cut), STREAM.subarray(cut)]);
+    assert.deepEqual(handshake, HANDSHAKE);
+    assert.deepEqual(messages, MESSAGES, `split at byte ${cut}`);
+  }
+});
+
+Deno.test("FrameReader yields the same frames when the stream arrives one byte at a time", () => {
+  const chunks = Array.from(STREAM, (b) => new Uint8Array([b]));
+  assert.deepEqual(feed(chunks).messages, MESSAGES);
+});
+
+Deno.test("FrameReader keeps working across many buffer compactions", () => {
+  const piece = encodeMessage({ type: "piece", index: 0, begin: 0, block: new Uint8Array(16384).fill(9) });
+  const r = new FrameReader(32 * 1024);
+  let frames = 0;
+  for (let i = 0; i < 1000; i++) {
+    // Odd-sized reads leave partial frames at the end of the buffer.
+    for (let at = 0; at < piece.length;) {
+      const space = r.space();
+      const n = Math.min(space.length, piece.length - at, 5000);
+      space.set(piece.subarray(at, at + n));
+      r.filled(n);
+      at += n;
+      let f;
+      while ((f = r.next()) !== null) {
+        assert.equal(f.length, 16393);
+        frames++;
+      }
+    }
+  }
+  assert.equal(frames, 1000);
+  assert.equal(r.buffered, 0);
+});
+
+Deno.test("FrameReader rejects a length prefix over its maximum frame size", () => {
+  const r = new FrameReader(1000);
+  r.space().set([0, 0, 0x03, 0xe9]); // 1001
+  r.filled(4);
+  assert.throws(() => r.next(), /frame of 1001 bytes exceeds the 1000 limit/);
+});
