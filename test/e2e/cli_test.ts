@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { parseMetainfo } from "../../src/metainfo.ts";
+import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import { startSeeder } from "../helpers/scripted_seeder.ts";
+
+const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+
+function cli(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+async function run(args: string[]) {
+  const out = await cli(args).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function assertOneLineError(stderr: string, pattern: RegExp) {
+  const lines = stderr.trim().split("\n").filter((l) => l !== "Try --help.");
+  assert.equal(lines.length, 1, `one line, got: ${stderr}`);
+  assert.match(lines[0], /^error: /);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+}
+
+Deno.test("CLI --help prints the usage and exits 0", async () => {
+  const r = await run(["--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /Usage: deno run -A mod.ts <file.torrent> <out>/);
+});
+
+Deno.test("CLI without arguments or with a bad option exits 2 with one line", async () => {
+  const a = await run([]);
+  assert.equal(a.code, 2);
+  assertOneLineError(a.stderr, /expected <file.torrent> and <out>/);
+  const b = await run(["x.torrent", "out", "--port", "99999"]);
+  assert.equal(b.code, 2);
+  assertOneLineError(b.stderr, /--port must be a whole number from 1 to 65535/);
+  const c = await run(["x.torrent", "out", "--frobnicate"]);
+  assert.equal(c.code, 2);
+  assertOneLineError(c.stderr, /frobnicate/);
+});
+
+Deno.test("CLI reports a missing or malformed torrent in one line and exits 1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const missing = await run([`${dir}/nope.torrent`, `${dir}/out`]);
+    assert.equal(missing.code, 1);
+    assertOneLineError(missing.stderr, /cannot read .*nope.torrent/);
+    await Deno.writeTextFile(`${dir}/bad.torrent`, "d4:infod4:name3:abc12:piece lengthi0eee");
+    const bad = await run([`${dir}/bad.torrent`, `${dir}/out`]);
+    assert.equal(bad.code, 1);
+    assertOneLineError(bad.stderr, /Cannot parse torrent: "info.piece length" must be positive/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function fixture() {
+  const pieceLength = 32 * 1024;
+  const { torrent, data } = await makeTorrent({
+    name: "cli.bin",
+    files: [{ path: ["cli.bin"], data: payload(1_000_003, 4) }],
+    pieceLength,
+  });
+  const dir = await Deno.makeTempDir();
+  await Deno.writeFile(`${dir}/cli.torrent`, torrent);
+  return { dir, data, meta: await parseMetainfo(torrent), pieceLength };
+}
+
+Deno.test("CLI downloads from a peer given with --peer, verifies and exits 0", async () => {
+  const f = await fixture();
+  const seeder = startSeeder({ infoHash: f.meta.infoHash, data: f.data, pieceLength: f.pieceLength });
+  try {
+    const r = await run([`${f.dir}/cli.torrent`, f.dir, "--peer", `127.0.0.1:${seeder.port}`, "--quiet"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Done: .*cli.bin .*all 31 pieces verified/);
+    // <out> is an existing folder: the single file goes inside it under the torrent's name.
+    assert.deepEqual(await Deno.readFile(`${f.dir}/cli.bin`), f.data);
+  } finally {
+    await seeder.close();
+    await Deno.remove(f.dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI gives up with one line when no peer connects in time", async () => {
+  const f = await fixture();
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  try {
+    const r = await run([
+      `${f.dir}/cli.torrent`,
+      `${f.dir}/o`,
+      "--peer",
+      `127.0.0.1:${port}`,
+      "--no-peers-timeout",
+      "2",
+      "-q",
+    ]);
+    assert.equal(r.code, 1);
+    assertOneLineError(r.stderr, /no peer connected for 2 s \(last tracker error: no tracker\)/);
+  } finally {
+    await Deno.remove(f.dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI stops cleanly on Ctrl-C and exits 130", async () => {
+  const f = await fixture();
+  const seeder = startSeeder({
+    infoHash: f.meta.infoHash,
+    data: f.data,
+    pieceLength: f.pieceLength,
+    neverUnchoke: true,
+  });
+  try {
+    const child = cli([`${f.dir}/cli.torrent`, `${f.dir}/o`, "--peer", `127.0.0.1:${seeder.port}`]).spawn();
+    while (seeder.connections === 0) await new Promise((r) => setTimeout(r, 50));
+    Deno.kill(child.pid, "SIGINT");
+    const out = await child.output();
+    assert.equal(out.code, 130);
+    assert.match(new TextDecoder().decode(out.stderr), /Stopped: 0 B verified and kept in/);
+  } finally {
+    await seeder.close();
+    await Deno.remove(f.dir, { recursive: true });
+  }
+});

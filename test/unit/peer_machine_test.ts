@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { type AnyActorRef, createActor, fromCallback, setup } from "xstate";
+import { peerMachine } from "../../actors/peer.ts";
+import type { LinkCommand, LinkEvent, LinkInput } from "../../actors/peer_link.ts";
+import { Bitfield } from "../../src/bitfield.ts";
+
+/** A peer actor whose link is a fake socket driven by the test, under a parent that records `peer.closed`. */
+function harness(timeouts = { connectTimeoutMs: 10_000, handshakeTimeoutMs: 10_000 }) {
+  const commands: LinkCommand[] = [];
+  const toCoordinator: { type: string; index?: number }[] = [];
+  const closed: { reason: string; handshaken: boolean; pieces: number }[] = [];
+  let link!: (e: LinkEvent) => void;
+  const fakeLink = fromCallback<LinkCommand, LinkInput, LinkEvent>(({ sendBack, receive }) => {
+    link = sendBack;
+    receive((c) => commands.push(c));
+  });
+  const coordinator = createActor(
+    fromCallback(({ receive }) => receive((e) => toCoordinator.push(e as never))),
+  );
+  coordinator.start();
+  const parent = createActor(
+    setup({ actors: { peer: peerMachine.provide({ actors: { link: fakeLink } }) } }).createMachine({
+      invoke: {
+        id: "peer",
+        src: "peer",
+        input: {
+          key: "127.0.0.1:7000",
+          coordinator,
+          ...timeouts,
+          link: {
+            host: "127.0.0.1",
+            port: 7000,
+            infoHash: new Uint8Array(20),
+            peerId: new Uint8Array(20),
+            pieceLength: 16384,
+            pieceCount: 8,
+            totalLength: 8 * 16384,
+          },
+        },
+      },
+      on: { "peer.closed": { actions: ({ event }) => closed.push(event as never) } },
+    }),
+  );
+  parent.start();
+  const peer = () => parent.getSnapshot().children.peer as AnyActorRef;
+  const state = () => JSON.stringify(peer()?.getSnapshot().value);
+  return {
+    link: (e: LinkEvent) => link(e),
+    peer,
+    state,
+    commands,
+    toCoordinator,
+    closed,
+    stop: () => (parent.stop(), coordinator.stop()),
+  };
+}
+
+Deno.test("peer machine walks connecting → handshaking → connected.choked → connected.downloading", () => {
+  const h = harness();
+  assert.equal(h.state(), '"connecting"');
+  h.link({ type: "link.connected" });
+  assert.equal(h.state(), '"handshaking"');
+  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000" });
+  assert.equal(h.state(), '{"connected":"choked"}');
+  assert.equal(h.toCoordinator.at(-1)!.type, "peer.hello");
+  h.link({ type: "link.bitfield", bitfield: new Bitfield(8) });
+  assert.equal(h.toCoordinator.at(-1)!.type, "peer.bitfield");
+  h.peer().send({ type: "interest", value: true });
+  assert.deepEqual(h.commands.at(-1), { type: "interested" });
+  h.link({ type: "link.unchoked" });
+  assert.equal(h.state(), '{"connected":"downloading"}');
+  assert.equal(h.toCoordinator.at(-1)!.type, "peer.ready");
+  h.stop();
+});
+
+Deno.test("peer machine passes assigned pieces to its link and whole pieces to the coordinator", () => {
+  const h = harness();
+  h.link({ type: "link.connected" });
+  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000" });
+  h.link({ type: "link.unchoked" });
+  h.peer().send({ type: "assign", indices: [3, 4] });
+  assert.deepEqual(h.commands.at(-1), { type: "fetch", indices: [3, 4] });
+  h.link({ type: "link.piece", index: 3, data: new Uint8Array(16384) });
+  assert.deepEqual(h.toCoordinator.at(-1), {
+    type: "peer.piece",
+    key: "127.0.0.1:7000",
+    index: 3,
+    data: new Uint8Array(16384),
+  });
+  h.peer().send({ type: "cancel", index: 4 });
+  assert.deepEqual(h.commands.at(-1), { type: "cancel", index: 4 });
+  h.stop();
+});
+
+Deno.test("peer machine goes back to choked on choke and tells the coordinator to take its pieces back", () => {
+  const h = harness();
+  h.link({ type: "link.connected" });
+  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000" });
+  h.link({ type: "link.unchoked" });
+  h.link({ type: "link.choked" });
+  assert.equal(h.state(), '{"connected":"choked"}');
+  assert.equal(h.toCoordinator.at(-1)!.type, "peer.choked");
+  h.stop();
+});
+
+Deno.test("peer machine fails when the link closes, telling the coordinator and its parent why", () => {
+  const h = harness();
+  h.link({ type: "link.connected" });
+  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000" });
+  h.link({ type: "link.unchoked" });
+  h.link({ type: "link.piece", index: 1, data: new Uint8Array(1) });
+  h.link({ type: "link.closed", reason: "peer closed the connection" });
+  assert.equal(h.peer().getSnapshot().value, "failed");
+  assert.equal(h.toCoordinator.at(-1)!.type, "peer.gone");
+  assert.deepEqual(h.closed, [{
+    type: "peer.closed",
+    key: "127.0.0.1:7000",
+    reason: "peer closed the connection",
+    handshaken: true,
+    pieces: 1,
+  }]);
+  h.stop();
+});
+
+Deno.test("peer machine fails a stalled download and a ban", () => {
+  const a = harness();
+  a.link({ type: "link.connected" });
+  a.link({ type: "link.handshaken", peerId: "ab", client: "x" });
+  a.link({ type: "link.unchoked" });
+  a.link({ type: "link.stalled" });
+  assert.equal(a.closed[0].reason, "stalled: requests unanswered");
+  a.stop();
+  const b = harness();
+  b.link({ type: "link.connected" });
+  b.peer().send({ type: "ban", reason: "banned after 3 corrupt pieces" });
+  assert.deepEqual([b.closed[0].reason, b.closed[0].handshaken], ["banned after 3 corrupt pieces", false]);
+  b.stop();
+});
+
+Deno.test("peer machine times out a connect that never completes", async () => {
+  const h = harness({ connectTimeoutMs: 20, handshakeTimeoutMs: 20 });
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(h.peer().getSnapshot().value, "failed");
+  assert.equal(h.closed[0].reason, "connect timed out");
+  h.stop();
+});
