@@ -276,7 +276,7 @@ export const coordinatorMachine = setup({
         "piece.corrupt": {
           actions: [
             enqueueActions(({ context, event, enqueue }) => {
-              context.picker.failed(event.index);
+              context.picker.failed(event.index, event.key);
               context.stats.hashFailures++;
               fillAll(context, (to, e) => enqueue.sendTo(to, e));
             }),

@@ -23,6 +23,8 @@ export class PiecePicker {
   readonly holders = new Map<number, Set<string>>();
   #cursor = 0;
   #verified = 0;
+  /** The peer whose copy of a piece last failed the hash. */
+  #failedBy = new Map<number, string>();
 
   constructor(readonly pieceCount: number, have?: Bitfield) {
     this.state = new Uint8Array(pieceCount);
@@ -54,17 +56,28 @@ export class PiecePicker {
     return false;
   }
 
-  /** Picks a missing piece `peer` has and marks it active for `key`; -1 when there is none. */
+  /**
+   * Picks a missing piece `peer` has and marks it active for `key`; -1 when there is none. A piece that failed
+   * its hash goes to another peer than the one that sent it, unless no other piece is left for this peer.
+   */
   pick(peer: Bitfield, key: string): number {
     while (this.#cursor < this.pieceCount && this.state[this.#cursor] === PieceState.Verified) this.#cursor++;
+    let fallback = -1;
     for (let i = this.#cursor; i < this.pieceCount; i++) {
-      if (this.state[i] === PieceState.Missing && peer.has(i)) {
-        this.state[i] = PieceState.Active;
-        this.holders.set(i, new Set([key]));
-        return i;
+      if (this.state[i] !== PieceState.Missing || !peer.has(i)) continue;
+      if (this.#failedBy.get(i) === key) {
+        if (fallback < 0) fallback = i;
+        continue;
       }
+      return this.#activate(i, key);
     }
-    return -1;
+    return fallback < 0 ? -1 : this.#activate(fallback, key);
+  }
+
+  #activate(i: number, key: string): number {
+    this.state[i] = PieceState.Active;
+    this.holders.set(i, new Set([key]));
+    return i;
   }
 
   /** Endgame: an active piece `peer` has and does not already hold; -1 when there is none. */
@@ -111,12 +124,15 @@ export class PiecePicker {
   /** The hash matched and the piece is on disk. */
   verified(index: number): void {
     if (this.state[index] === PieceState.Verified) return;
+    this.#failedBy.delete(index);
     this.state[index] = PieceState.Verified;
     this.#verified++;
   }
 
-  /** The hash did not match: the piece is missing again. */
-  failed(index: number): void {
-    if (this.state[index] === PieceState.Verifying) this.state[index] = PieceState.Missing;
+  /** The hash of the copy `key` sent did not match: the piece is missing again, preferably from someone else. */
+  failed(index: number, key: string): void {
+    if (this.state[index] !== PieceState.Verifying) return;
+    this.state[index] = PieceState.Missing;
+    this.#failedBy.set(index, key);
   }
 }
