@@ -9,7 +9,7 @@
 import { fromCallback } from "xstate";
 import { Bitfield } from "../src/bitfield.ts";
 import { BLOCK_SIZE, blockCount, blockLength } from "../src/blocks.ts";
-import { equalBytes, toHex } from "../src/bytes.ts";
+import { concat, equalBytes, toHex } from "../src/bytes.ts";
 import { FrameReader } from "../src/frame_reader.ts";
 import { pieceSize } from "../src/metainfo.ts";
 import {
@@ -70,16 +70,6 @@ interface Job {
 const MAX_FRAME = 128 * 1024 + 16;
 const KEEPALIVE_MS = 90_000;
 const IDLE_MS = 180_000;
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Best-effort client name from an Azureus-style peer id (`-TR3000-…`). */
 export function clientName(peerId: Uint8Array): string {

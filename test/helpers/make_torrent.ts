@@ -1,7 +1,7 @@
 /** Builds .torrent files and payloads for tests. */
 
 import bencode from "bencode";
-import { sha1 } from "../../src/bytes.ts";
+import { concat, sha1 } from "../../src/bytes.ts";
 
 export interface TestFile {
   path: string[];
@@ -17,16 +17,6 @@ export function payload(length: number, seed = 1): Uint8Array {
     x ^= x >>> 17;
     x ^= x << 5;
     out[i] = x & 0xff;
-  }
-  return out;
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
   }
   return out;
 }
