@@ -130,3 +130,16 @@ Deno.test("CLI stops cleanly on Ctrl-C and exits 130", async () => {
     await Deno.remove(f.dir, { recursive: true });
   }
 });
+
+Deno.test("CLI reports an output path it cannot create in one line and exits 1", async () => {
+  const f = await fixture();
+  try {
+    await Deno.writeTextFile(`${f.dir}/file.txt`, "in the way");
+    const r = await run([`${f.dir}/cli.torrent`, `${f.dir}/file.txt/sub/cli.bin`, "-q"]);
+    assert.equal(r.code, 1);
+    assertOneLineError(r.stderr, /cannot open the output: /);
+    assert.equal(await Deno.readTextFile(`${f.dir}/file.txt`), "in the way");
+  } finally {
+    await Deno.remove(f.dir, { recursive: true });
+  }
+});

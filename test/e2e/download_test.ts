@@ -86,3 +86,37 @@ Deno.test("download() bans a peer whose pieces fail the hash and finishes from t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("download() drops a peer that answers the handshake for another infohash", async () => {
+  const pieceLength = 32 * 1024;
+  const { torrent, data } = await makeTorrent({
+    name: "h.bin",
+    files: [{ path: ["h.bin"], data: payload(10 * pieceLength + 5, 5) }],
+    pieceLength,
+  });
+  const meta = await parseMetainfo(torrent);
+  const stranger = startSeeder({
+    infoHash: meta.infoHash,
+    data,
+    pieceLength,
+    answerInfoHash: new Uint8Array(20),
+  });
+  const honest = startSeeder({ infoHash: meta.infoHash, data, pieceLength });
+  const dir = await Deno.makeTempDir();
+  try {
+    const result = await startDownload(meta, {
+      out: `${dir}/h.bin`,
+      peers: [{ host: "127.0.0.1", port: stranger.port }, { host: "127.0.0.1", port: honest.port }],
+    }).done;
+    assert(result.ok, result.error);
+    assert.deepEqual(await Deno.readFile(`${dir}/h.bin`), data);
+    assert.equal(
+      result.book.get(`127.0.0.1:${stranger.port}`)!.lastReason,
+      "peer answered for another infohash",
+    );
+    assert.equal(stranger.served.size, 0, "no block was requested from it");
+  } finally {
+    await Promise.all([stranger.close(), honest.close()]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

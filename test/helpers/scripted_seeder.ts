@@ -23,6 +23,8 @@ export interface SeederOptions {
   pieces?: Set<number>;
   /** Never unchokes. */
   neverUnchoke?: boolean;
+  /** Answers the handshake with this infohash instead of the one asked for. */
+  answerInfoHash?: Uint8Array;
 }
 
 export interface ScriptedSeeder {
@@ -70,7 +72,7 @@ export function startSeeder(opts: SeederOptions): ScriptedSeeder {
         reader.filled(n);
       }
       const theirs = decodeHandshake(hs);
-      await write(conn, encodeHandshake(theirs.infoHash, peerId));
+      await write(conn, encodeHandshake(opts.answerInfoHash ?? theirs.infoHash, peerId));
       const bits = new Bitfield(pieceCount);
       for (let i = 0; i < pieceCount; i++) if (!opts.pieces || opts.pieces.has(i)) bits.set(i);
       await write(conn, encodeMessage({ type: "bitfield", bits: bits.bytes }));
