@@ -119,6 +119,7 @@ export class PeerLink {
         let frame;
         while (!this.#closed && (frame = this.#reader.next()) !== null) this.#handle(decodeMessage(frame));
         if (this.#closed) return;
+        this.#pump(); // refill the pipeline once per read, in one write, not once per block
         const n = await this.#conn.read(this.#reader.space());
         if (n === null) return this.#finish("peer closed the connection");
         this.#reader.filled(n);
@@ -229,7 +230,6 @@ export class PeerLink {
       this.#order.splice(this.#order.indexOf(job), 1);
       this.emit({ type: "link.piece", index, data: job.data });
     }
-    this.#pump();
   }
 
   #addJob(index: number): void {

@@ -331,14 +331,13 @@ export const torrentMachine = setup({
 });
 
 function announceParams(ctx: Context, coordinator?: AnyActorRef): Omit<AnnounceParams, "event"> {
-  const verified = verifiedBytes(coordinator);
-  const statsVerified = ctx.stats?.verifiedBytes ?? verified;
+  const verified = ctx.stats?.verifiedBytes ?? verifiedBytes(coordinator);
   return {
     infoHash: ctx.input.meta.infoHash,
     peerId: ctx.input.peerId,
     port: ctx.input.port,
     uploaded: 0,
-    downloaded: statsVerified,
-    left: ctx.input.meta.totalLength - statsVerified,
+    downloaded: verified,
+    left: ctx.input.meta.totalLength - verified,
   };
 }
