@@ -9,7 +9,7 @@ import { type Actor, createActor, type InspectionEvent } from "xstate";
 import type { Metainfo } from "../src/metainfo.ts";
 import { FileStorage, type Storage } from "../src/storage.ts";
 import type { PeerAddress } from "../src/tracker.ts";
-import type { Stats } from "./coordinator.ts";
+import { coordinatorStats, type Stats } from "./coordinator.ts";
 import type { PeerContext } from "./peer.ts";
 import { type AddressEntry, torrentMachine } from "./torrent.ts";
 
@@ -133,10 +133,7 @@ export class DownloadSession {
   /** The download's progress now. */
   progress(): Progress {
     const snap = this.actor.getSnapshot();
-    const coordinator = snap.children.coordinator?.getSnapshot() as
-      | { context?: { stats: Stats } }
-      | undefined;
-    const stats: Stats = coordinator?.context?.stats ?? snap.context.stats ??
+    const stats: Stats = coordinatorStats(snap.children.coordinator) ?? snap.context.stats ??
       { verifiedBytes: 0, verifiedPieces: 0, receivedBytes: 0, hashFailures: 0 };
     const peers = this.peers();
     return {

@@ -297,3 +297,8 @@ export const coordinatorMachine = setup({
 });
 
 export type CoordinatorRef = ActorRefFrom<typeof coordinatorMachine>;
+
+/** The counters of a coordinator actor, read from its snapshot; undefined when there is no such actor. */
+export function coordinatorStats(ref: AnyActorRef | undefined): Stats | undefined {
+  return (ref?.getSnapshot()?.context as { stats?: Stats } | undefined)?.stats;
+}

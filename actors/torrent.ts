@@ -18,7 +18,7 @@ import { checkPieces } from "../src/check.ts";
 import type { Metainfo } from "../src/metainfo.ts";
 import type { Storage } from "../src/storage.ts";
 import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
-import { coordinatorMachine, type Stats } from "./coordinator.ts";
+import { coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
 import { type PeerClosed, peerMachine } from "./peer.ts";
 import { announceEvent, trackerActor, type TrackerEvent } from "./tracker.ts";
 
@@ -87,11 +87,6 @@ function addPeers(ctx: Context, peers: PeerAddress[]): void {
     if (isSelf(p, ctx.input.port) || ctx.book.has(key)) continue;
     ctx.book.set(key, { host: p.host, port: p.port, failures: 0, retryAt: 0, strikes: 0, banned: false });
   }
-}
-
-function verifiedBytes(coordinator?: AnyActorRef): number {
-  const stats = (coordinator?.getSnapshot()?.context as { stats?: Stats } | undefined)?.stats;
-  return stats?.verifiedBytes ?? 0;
 }
 
 const ticker = fromCallback(({ sendBack }) => {
@@ -196,8 +191,7 @@ export const torrentMachine = setup({
       exit: [
         assign({
           stats: ({ context, self }) =>
-            (self.getSnapshot().children.coordinator?.getSnapshot()?.context as { stats?: Stats } | undefined)
-              ?.stats ?? context.stats,
+            coordinatorStats(self.getSnapshot().children.coordinator) ?? context.stats,
         }),
         "stopPeers",
       ],
@@ -331,7 +325,7 @@ export const torrentMachine = setup({
 });
 
 function announceParams(ctx: Context, coordinator?: AnyActorRef): Omit<AnnounceParams, "event"> {
-  const verified = ctx.stats?.verifiedBytes ?? verifiedBytes(coordinator);
+  const verified = (ctx.stats ?? coordinatorStats(coordinator))?.verifiedBytes ?? 0;
   return {
     infoHash: ctx.input.meta.infoHash,
     peerId: ctx.input.peerId,
