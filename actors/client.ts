@@ -7,7 +7,8 @@
 
 import { type Actor, createActor, type InspectionEvent } from "xstate";
 import type { Metainfo } from "../src/metainfo.ts";
-import { FileStorage, type Storage } from "../src/storage.ts";
+import { FileResume, resumePath, type ResumeStore } from "../src/resume.ts";
+import { filePaths, FileStorage, type Storage } from "../src/storage.ts";
 import type { PeerAddress } from "../src/tracker.ts";
 import { coordinatorStats, type Stats } from "./coordinator.ts";
 import type { PeerContext } from "./peer.ts";
@@ -28,6 +29,10 @@ export interface DownloadOptions {
   trackerTimeoutMs?: number;
   connectTimeoutMs?: number;
   maxStrikes?: number;
+  /** Hash all existing data even when the resume record vouches for it. */
+  check?: boolean;
+  /** Where the verified-piece hint lives (default: beside `out`, when `out` is given). */
+  resume?: ResumeStore;
   /** Receives XState inspection events for every actor (live views, traces). */
   inspect?: (event: InspectionEvent) => void;
 }
@@ -104,6 +109,11 @@ export class DownloadSession {
         trackerTimeoutMs: options.trackerTimeoutMs,
         connectTimeoutMs: options.connectTimeoutMs,
         maxStrikes: options.maxStrikes,
+        resume: options.resume ??
+          (options.out && !options.storage
+            ? new FileResume(resumePath(options.out), filePaths(meta, options.out))
+            : undefined),
+        forceCheck: options.check,
       },
       inspect: options.inspect,
     });

@@ -10,7 +10,7 @@
  */
 
 import { type ActorRefFrom, type AnyActorRef, enqueueActions, fromCallback, sendParent, setup } from "xstate";
-import type { Bitfield } from "../src/bitfield.ts";
+import { Bitfield } from "../src/bitfield.ts";
 import { equalBytes, sha1 } from "../src/bytes.ts";
 import { type Metainfo, pieceSize } from "../src/metainfo.ts";
 import { PiecePicker, PieceState } from "../src/piece_picker.ts";
@@ -297,6 +297,15 @@ export const coordinatorMachine = setup({
 });
 
 export type CoordinatorRef = ActorRefFrom<typeof coordinatorMachine>;
+
+/** The pieces a coordinator actor has verified, read from its snapshot; undefined when there is no such actor. */
+export function coordinatorHave(ref: AnyActorRef | undefined): Bitfield | undefined {
+  const picker = (ref?.getSnapshot()?.context as { picker?: PiecePicker } | undefined)?.picker;
+  if (!picker) return undefined;
+  const have = new Bitfield(picker.pieceCount);
+  picker.state.forEach((s, i) => s === PieceState.Verified && have.set(i));
+  return have;
+}
 
 /** The counters of a coordinator actor, read from its snapshot; undefined when there is no such actor. */
 export function coordinatorStats(ref: AnyActorRef | undefined): Stats | undefined {

@@ -16,9 +16,10 @@ import { type AnyActorRef, assign, enqueueActions, fromCallback, fromPromise, ra
 import type { Bitfield } from "../src/bitfield.ts";
 import { checkPieces } from "../src/check.ts";
 import type { Metainfo } from "../src/metainfo.ts";
+import type { ResumeStore } from "../src/resume.ts";
 import type { Storage } from "../src/storage.ts";
 import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
-import { coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
+import { coordinatorHave, coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
 import { type PeerClosed, peerMachine } from "./peer.ts";
 import { announceEvent, trackerActor, type TrackerEvent } from "./tracker.ts";
 
@@ -38,6 +39,10 @@ export interface TorrentInput {
   connectTimeoutMs?: number;
   /** Strikes (pieces that failed the hash) before a peer is banned. */
   maxStrikes?: number;
+  /** Keeps the verified-piece hint across clean restarts. */
+  resume?: ResumeStore;
+  /** Hash all existing data even when the resume record vouches for it. */
+  forceCheck?: boolean;
 }
 
 /** Everything the supervisor knows about one address. */
@@ -109,7 +114,9 @@ export const torrentMachine = setup({
     open: fromPromise<{ storage: Storage; have?: Bitfield }, { input: TorrentInput }>(
       async ({ input: { input } }) => {
         const { storage, existed } = await input.openStorage(input.meta);
-        return { storage, have: existed ? await checkPieces(input.meta, storage) : undefined };
+        if (!existed) return { storage };
+        const hint = input.forceCheck ? undefined : await input.resume?.load(input.meta);
+        return { storage, have: hint ?? await checkPieces(input.meta, storage) };
       },
     ),
     finish: fromPromise<void, { ctx: Context; event?: "completed" | "stopped" }>(
@@ -119,6 +126,8 @@ export const torrentMachine = setup({
         } finally {
           ctx.storage?.close();
         }
+        // Only after the data is flushed may the record vouch for it; a hint, so failing to write it is no error.
+        if (ctx.have) await ctx.input.resume?.save(ctx.input.meta, ctx.have).catch(() => {});
         if (event) await announceEvent(ctx.input.meta.trackers, { ...announceParams(ctx), event });
       },
     ),
@@ -192,6 +201,8 @@ export const torrentMachine = setup({
         assign({
           stats: ({ context, self }) =>
             coordinatorStats(self.getSnapshot().children.coordinator) ?? context.stats,
+          have: ({ context, self }) =>
+            coordinatorHave(self.getSnapshot().children.coordinator) ?? context.have,
         }),
         "stopPeers",
       ],
@@ -296,7 +307,11 @@ export const torrentMachine = setup({
     completing: {
       invoke: {
         src: "finish",
-        input: ({ context }) => ({ ctx: context, event: "completed" as const }),
+        // `completed` is announced by the session that completed the download, not by a rerun over complete data.
+        input: ({ context }) => ({
+          ctx: context,
+          event: (context.stats?.receivedBytes ?? 0) > 0 ? "completed" as const : undefined,
+        }),
         onDone: "done",
         onError: {
           target: "failed",

@@ -21,6 +21,7 @@ Options:
       --max-peers <n>        peers connected at once (default 50)
       --peer <host:port>     also dial this peer (repeatable)
       --no-peers-timeout <s> give up when no peer is connected for this long (default 120)
+      --check                hash all existing data, even after a clean stop
   -q, --quiet                print only errors and the final line
   -v, --verbose              log every peer actor's state changes
   -h, --help                 show this help
@@ -123,6 +124,7 @@ async function run(args: string[]): Promise<number> {
         "max-peers": { type: "string" },
         peer: { type: "string", multiple: true },
         "no-peers-timeout": { type: "string" },
+        check: { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
@@ -165,6 +167,7 @@ async function run(args: string[]): Promise<number> {
     peers,
     noPeersTimeoutMs: noPeers * 1000,
     inspect,
+    check: values.check,
   });
   let interrupts = 0;
   const onSigint = () => {
@@ -179,10 +182,13 @@ async function run(args: string[]): Promise<number> {
 
   if (result.ok) {
     const seconds = (Date.now() - started) / 1000;
-    const rate = (result.stats?.receivedBytes ?? 0) / Math.max(seconds, 0.001);
+    const received = result.stats?.receivedBytes ?? 0;
+    const fetched = received > 0
+      ? `fetched ${formatBytes(received)} at ${formatBytes(received / Math.max(seconds, 0.001))}/s`
+      : "nothing to fetch";
     console.log(
       `Done: ${out} (${formatBytes(meta.totalLength)}, all ${meta.pieceCount} pieces verified) in ` +
-        `${formatDuration(seconds)}, ${formatBytes(rate)}/s`,
+        `${formatDuration(seconds)}, ${fetched}`,
     );
     return 0;
   }

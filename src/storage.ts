@@ -16,6 +16,8 @@ export interface Storage {
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Flushes written data to the disk. */
   sync(): Promise<void>;
+  /** True when the span is known to hold no data at all (sparse files never written): lets a check skip it. */
+  unwritten?(offset: number, length: number): boolean;
   close(): void;
 }
 
@@ -50,7 +52,13 @@ export class FileStorage implements Storage {
   #handles = new Map<number, Deno.FsFile>();
   #dirty = new Set<number>();
 
-  private constructor(readonly files: FileEntry[], readonly paths: string[], readonly maxOpen: number) {}
+  private constructor(
+    readonly files: FileEntry[],
+    readonly paths: string[],
+    readonly maxOpen: number,
+    /** Files that had no disk blocks allocated when opened. */
+    readonly empty: boolean[],
+  ) {}
 
   /**
    * Creates (or reopens) the files of `meta` under `out`, sized to their lengths, sparse. Returns the storage and
@@ -62,6 +70,7 @@ export class FileStorage implements Storage {
     maxOpen = 128,
   ): Promise<{ storage: FileStorage; existed: boolean }> {
     const paths = filePaths(meta, out);
+    const empty: boolean[] = [];
     let existed = false;
     for (let i = 0; i < paths.length; i++) {
       const path = paths[i];
@@ -73,11 +82,12 @@ export class FileStorage implements Storage {
       const file = await Deno.open(path, { read: true, write: true, create: true });
       try {
         if (!stat || stat.size !== meta.files[i].length) await file.truncate(meta.files[i].length);
+        empty.push((await file.stat()).blocks === 0);
       } finally {
         file.close();
       }
     }
-    return { storage: new FileStorage(meta.files, paths, maxOpen), existed };
+    return { storage: new FileStorage(meta.files, paths, maxOpen, empty), existed };
   }
 
   #handle(i: number): Deno.FsFile {
@@ -94,8 +104,15 @@ export class FileStorage implements Storage {
     return h;
   }
 
+  unwritten(offset: number, length: number): boolean {
+    let all = true;
+    eachPart(this.files, offset, length, (i) => all &&= this.empty[i]);
+    return all;
+  }
+
   write(offset: number, data: Uint8Array): Promise<void> {
     eachPart(this.files, offset, data.length, (i, at, from, length) => {
+      this.empty[i] = false;
       const h = this.#handle(i);
       h.seekSync(at, Deno.SeekMode.Start);
       let done = 0;

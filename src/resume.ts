@@ -1,0 +1,77 @@
+/**
+ * The resume record: which pieces were verified when the client last stopped cleanly, with the size and
+ * modification time of every file at that moment. It is a hint that lets a clean restart skip the hash check. Any
+ * difference on disk (a size, a modification time, a missing file) or any damage to the record itself makes it void,
+ * and the data is checked instead. It is written to a temporary file and renamed into place, so it is whole or absent.
+ *
+ * @module
+ */
+
+import { Bitfield } from "./bitfield.ts";
+import { fromHex, toHex } from "./bytes.ts";
+import type { Metainfo } from "./metainfo.ts";
+
+/** Loads and saves the verified-piece hint for one torrent's data. */
+export interface ResumeStore {
+  /** The pieces the record vouches for, or undefined when there is no valid record for the data as it is now. */
+  load(meta: Metainfo): Promise<Bitfield | undefined>;
+  /** Records `have`; call only after the data is flushed to disk. */
+  save(meta: Metainfo, have: Bitfield): Promise<void>;
+}
+
+interface Record {
+  version: 1;
+  infoHash: string;
+  files: { size: number; mtimeMs: number }[];
+  have: string;
+}
+
+async function fileStates(paths: string[]): Promise<{ size: number; mtimeMs: number }[] | undefined> {
+  const states = [];
+  for (const path of paths) {
+    const stat = await Deno.stat(path).catch(() => null);
+    if (!stat?.isFile || !stat.mtime) return undefined;
+    states.push({ size: stat.size, mtimeMs: stat.mtime.getTime() });
+  }
+  return states;
+}
+
+/** A resume record kept as JSON at `path`, vouching for the files at `dataPaths`. */
+export class FileResume implements ResumeStore {
+  constructor(readonly path: string, readonly dataPaths: string[]) {}
+
+  async load(meta: Metainfo): Promise<Bitfield | undefined> {
+    try {
+      const record = JSON.parse(await Deno.readTextFile(this.path)) as Record;
+      if (record.version !== 1 || record.infoHash !== meta.infoHashHex) return undefined;
+      const now = await fileStates(this.dataPaths);
+      if (!now || now.length !== record.files?.length) return undefined;
+      const same = now.every((f, i) =>
+        f.size === record.files[i].size && f.mtimeMs === record.files[i].mtimeMs
+      );
+      return same ? new Bitfield(meta.pieceCount, fromHex(record.have)) : undefined;
+    } catch {
+      return undefined; // absent or damaged: the data will be checked
+    }
+  }
+
+  async save(meta: Metainfo, have: Bitfield): Promise<void> {
+    const files = await fileStates(this.dataPaths);
+    if (!files) return;
+    const record: Record = { version: 1, infoHash: meta.infoHashHex, files, have: toHex(have.bytes) };
+    const tmp = `${this.path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    await Deno.writeTextFile(tmp, JSON.stringify(record));
+    const f = await Deno.open(tmp, { write: true });
+    try {
+      await f.syncData();
+    } finally {
+      f.close();
+    }
+    await Deno.rename(tmp, this.path);
+  }
+}
+
+/** Where the resume record of the data at `out` lives: beside it, so a multi-file folder holds only its files. */
+export function resumePath(out: string): string {
+  return `${out.replace(/\/+$/, "")}.resume.json`;
+}

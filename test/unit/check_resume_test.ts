@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { Bitfield } from "../../src/bitfield.ts";
+import { allZero, checkPieces } from "../../src/check.ts";
+import { parseMetainfo } from "../../src/metainfo.ts";
+import { FileResume, resumePath } from "../../src/resume.ts";
+import { FileStorage, MemoryStorage } from "../../src/storage.ts";
+import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+
+const PIECE = 16384;
+
+Deno.test("allZero() looks at every byte, whatever the alignment", () => {
+  const buf = new Uint8Array(100);
+  for (const [start, end] of [[0, 100], [3, 97], [1, 2], [5, 5]]) {
+    assert.equal(allZero(buf.subarray(start, end)), true);
+  }
+  for (let i = 0; i < 100; i++) {
+    buf[i] = 1;
+    assert.equal(allZero(buf.subarray(3, 97)), i < 3 || i >= 97, `byte ${i}`);
+    buf[i] = 0;
+  }
+});
+
+/** Pieces 0-1 random, piece 2 genuinely all zeros, piece 3 random and short. */
+async function torrent() {
+  const data = new Uint8Array(3 * PIECE + 1000);
+  data.set(payload(2 * PIECE, 8));
+  data.set(payload(1000, 9), 3 * PIECE);
+  const { torrent } = await makeTorrent({ name: "z", files: [{ path: ["z"], data }], pieceLength: PIECE });
+  return { meta: await parseMetainfo(torrent), data };
+}
+
+Deno.test("checkPieces() finds the pieces whose hash matches, a piece of real zeros included", async () => {
+  const { meta, data } = await torrent();
+  const storage = new MemoryStorage(data.length);
+  await storage.write(0, data);
+  storage.data[PIECE + 7] ^= 1; // piece 1 damaged
+  const have = await checkPieces(meta, storage);
+  assert.deepEqual([0, 1, 2, 3].map((i) => have.has(i)), [true, false, true, true]);
+});
+
+Deno.test("checkPieces() skips never-written files without reading them, yet knows a zero piece is whole", async () => {
+  const { meta } = await torrent();
+  const dir = await Deno.makeTempDir();
+  try {
+    const { storage } = await FileStorage.open(meta, `${dir}/z`);
+    assert.equal(storage.unwritten(0, meta.totalLength), true);
+    let reads = 0;
+    const read = storage.read.bind(storage);
+    storage.read = (o, l) => (reads++, read(o, l));
+    const have = await checkPieces(meta, storage);
+    storage.close();
+    assert.equal(reads, 0);
+    assert.deepEqual([0, 1, 2, 3].map((i) => have.has(i)), [false, false, true, false]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileResume vouches for the pieces it saved only while the files are untouched", async () => {
+  const { meta } = await torrent();
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/z`;
+  const resume = new FileResume(resumePath(file), [file]);
+  try {
+    assert.equal(await resume.load(meta), undefined, "no record yet");
+    await Deno.writeFile(file, new Uint8Array(meta.totalLength));
+    const have = new Bitfield(meta.pieceCount);
+    have.set(0);
+    have.set(3);
+    await resume.save(meta, have);
+    assert.deepEqual((await resume.load(meta))?.bytes, have.bytes);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      ["z", "z.resume.json"],
+      "no temp file left",
+    );
+
+    await Deno.utime(file, new Date(), new Date(Date.now() + 5000));
+    assert.equal(await resume.load(meta), undefined, "modified since");
+    await resume.save(meta, have);
+    await Deno.truncate(file, meta.totalLength - 1);
+    assert.equal(await resume.load(meta), undefined, "size changed");
+    await Deno.truncate(file, meta.totalLength);
+    await resume.save(meta, have);
+    assert.equal(await resume.load({ ...meta, infoHashHex: "00".repeat(20) }), undefined, "another torrent");
+    await Deno.writeTextFile(resumePath(file), '{"version":1,"infoHash":');
+    assert.equal(await resume.load(meta), undefined, "damaged record");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
