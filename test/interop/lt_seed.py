@@ -1,6 +1,6 @@
 """Seeds one torrent with libtorrent (python3-libtorrent) on 127.0.0.1 until terminated.
 
-Usage: /usr/bin/python3 lt_seed.py <file.torrent> <save_path> <port>
+Usage: /usr/bin/python3 lt_seed.py <file.torrent> <save_path> <port> [upload bytes per second]
 Prints "ready" once the torrent is added. Loopback only: DHT, LSD, UPnP and NAT-PMP are off.
 """
 import signal
@@ -10,6 +10,7 @@ import time
 import libtorrent as lt
 
 torrent, save_path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+upload_limit = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 session = lt.session({
     "listen_interfaces": f"127.0.0.1:{port}",
     "outgoing_interfaces": "127.0.0.1",
@@ -21,7 +22,13 @@ session = lt.session({
     "enable_outgoing_utp": False,
     "allow_multiple_connections_per_ip": True,
     "alert_mask": 0,
+    "upload_rate_limit": upload_limit,
 })
+if upload_limit:
+    # libtorrent exempts local peers from rate limits; put every address in the global class so the limit holds.
+    peer_classes = lt.ip_filter()
+    peer_classes.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+    session.set_peer_class_filter(peer_classes)
 params = lt.add_torrent_params()
 params.ti = lt.torrent_info(torrent)
 params.save_path = save_path

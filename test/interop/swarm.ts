@@ -98,15 +98,16 @@ export async function startOpentracker(dir: string, port: number, infoHashes: st
 }
 
 /** libtorrent (python3-libtorrent) seeding `torrent` from `dir` in seed mode. */
-export async function startLibtorrent(torrent: string, dir: string): Promise<Program> {
+export async function startLibtorrent(torrent: string, dir: string, uploadLimit = 0): Promise<Program> {
   const port = freePort();
-  const p = new Program("libtorrent", "/usr/bin/python3", [`${HERE}lt_seed.py`, torrent, dir, String(port)]);
+  const args = [`${HERE}lt_seed.py`, torrent, dir, String(port), String(uploadLimit)];
+  const p = new Program("libtorrent", "/usr/bin/python3", args);
   await waitForPort(port);
   return p;
 }
 
 /** aria2c seeding `torrent` from `dir` without a hash check. */
-export async function startAria2(torrent: string, dir: string): Promise<Program> {
+export async function startAria2(torrent: string, dir: string, uploadLimit = 0): Promise<Program> {
   const port = freePort();
   const p = new Program("aria2c", "aria2c", [
     "--enable-dht=false",
@@ -122,6 +123,7 @@ export async function startAria2(torrent: string, dir: string): Promise<Program>
     "--summary-interval=0",
     "--console-log-level=warn",
     "--allow-overwrite=false",
+    `--max-upload-limit=${uploadLimit}`,
     torrent,
   ]);
   await waitForPort(port);
