@@ -11,7 +11,7 @@ import { FileResume, resumePath, type ResumeStore } from "../src/resume.ts";
 import { filePaths, FileStorage, type Storage } from "../src/storage.ts";
 import type { PeerAddress } from "../src/tracker.ts";
 import { coordinatorStats, type Stats } from "./coordinator.ts";
-import type { PeerContext } from "./peer.ts";
+import type { PeerContext, PeerTimeouts } from "./peer.ts";
 import { type AddressEntry, torrentMachine } from "./torrent.ts";
 
 export interface DownloadOptions {
@@ -27,7 +27,8 @@ export interface DownloadOptions {
   peerId?: Uint8Array;
   noPeersTimeoutMs?: number;
   trackerTimeoutMs?: number;
-  connectTimeoutMs?: number;
+  /** Per-peer time-outs (connect, handshake, choked, stall); defaults in DEFAULT_TIMEOUTS. */
+  timeouts?: Partial<PeerTimeouts>;
   maxStrikes?: number;
   /** Hash all existing data even when the resume record vouches for it. */
   check?: boolean;
@@ -107,7 +108,7 @@ export class DownloadSession {
         peers: options.peers,
         noPeersTimeoutMs: options.noPeersTimeoutMs,
         trackerTimeoutMs: options.trackerTimeoutMs,
-        connectTimeoutMs: options.connectTimeoutMs,
+        timeouts: options.timeouts,
         maxStrikes: options.maxStrikes,
         resume: options.resume ??
           (options.out && !options.storage

@@ -19,16 +19,31 @@ export interface PeerInput {
   key: string;
   link: LinkInput;
   coordinator: AnyActorRef;
-  connectTimeoutMs?: number;
-  handshakeTimeoutMs?: number;
+  timeouts?: Partial<PeerTimeouts>;
 }
+
+/** How long a peer may take in each state before it is dropped. */
+export interface PeerTimeouts {
+  connectMs: number;
+  handshakeMs: number;
+  /** Choked for this long: the slot goes to another peer (it reconnects later with back-off). */
+  chokedMs: number;
+  /** Requests outstanding and no block for this long: the peer is stalled and its pieces go elsewhere. */
+  stallMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: PeerTimeouts = {
+  connectMs: 10_000,
+  handshakeMs: 10_000,
+  chokedMs: 120_000,
+  stallMs: 30_000,
+};
 
 export interface PeerContext {
   key: string;
   link: LinkInput;
   coordinator: AnyActorRef;
-  connectTimeoutMs: number;
-  handshakeTimeoutMs: number;
+  timeouts: PeerTimeouts;
   client?: string;
   peerId?: string;
   /** Whole pieces this peer gave us. */
@@ -58,8 +73,9 @@ export const peerMachine = setup({
   },
   actors: { link: peerLink },
   delays: {
-    connectTimeout: ({ context }) => context.connectTimeoutMs,
-    handshakeTimeout: ({ context }) => context.handshakeTimeoutMs,
+    connectTimeout: ({ context }) => context.timeouts.connectMs,
+    handshakeTimeout: ({ context }) => context.timeouts.handshakeMs,
+    chokedTimeout: ({ context }) => context.timeouts.chokedMs,
   },
   actions: {
     report: sendTo(({ context }) => context.coordinator, ({ context, event, self }) => {
@@ -111,12 +127,15 @@ export const peerMachine = setup({
     key: input.key,
     link: input.link,
     coordinator: input.coordinator,
-    connectTimeoutMs: input.connectTimeoutMs ?? 10_000,
-    handshakeTimeoutMs: input.handshakeTimeoutMs ?? 10_000,
+    timeouts: { ...DEFAULT_TIMEOUTS, ...input.timeouts },
     pieces: 0,
     since: Date.now(),
   }),
-  invoke: { id: "link", src: "link", input: ({ context }) => context.link },
+  invoke: {
+    id: "link",
+    src: "link",
+    input: ({ context }) => ({ ...context.link, stallMs: context.timeouts.stallMs }),
+  },
   initial: "connecting",
   on: {
     "link.closed": { target: ".failed", actions: "setReason" },
@@ -154,6 +173,14 @@ export const peerMachine = setup({
         choked: {
           entry: "markTime",
           on: { "link.unchoked": { target: "downloading", actions: "report" } },
+          after: {
+            chokedTimeout: {
+              target: "#peer.failed",
+              actions: assign({
+                reason: ({ context }) => `choked us for ${context.timeouts.chokedMs / 1000} s`,
+              }),
+            },
+          },
         },
         downloading: {
           entry: "markTime",

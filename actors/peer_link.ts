@@ -84,7 +84,8 @@ export class PeerLink {
   #closed = false;
   #choked = true;
   #bitfield: Bitfield;
-  #sawMessage = false;
+  /** True once the machine has this peer's bitfield: from a bitfield message, or the first have without one. */
+  #announced = false;
   #jobs = new Map<number, Job>();
   #order: Job[] = [];
   #outstanding = 0;
@@ -180,8 +181,6 @@ export class PeerLink {
   }
 
   #handle(msg: Message): void {
-    const first = !this.#sawMessage;
-    if (msg.type !== "keep-alive") this.#sawMessage = true;
     switch (msg.type) {
       case "choke":
         if (this.#choked) return;
@@ -200,10 +199,13 @@ export class PeerLink {
         if (msg.index >= this.input.pieceCount) {
           return this.#finish(`have for piece ${msg.index} out of range`);
         }
-        if (this.#bitfield.set(msg.index)) this.emit({ type: "link.have", index: msg.index });
-        return;
+        if (!this.#bitfield.set(msg.index)) return;
+        if (this.#announced) return this.emit({ type: "link.have", index: msg.index });
+        this.#announced = true; // a peer that sends no bitfield starts with nothing: haves build it up
+        return this.emit({ type: "link.bitfield", bitfield: this.#bitfield });
       case "bitfield":
-        if (!first) return this.#finish("bitfield after other messages");
+        if (this.#announced) return this.#finish("bitfield after a bitfield or have");
+        this.#announced = true;
         this.#bitfield = new Bitfield(this.input.pieceCount, msg.bits);
         this.emit({ type: "link.bitfield", bitfield: this.#bitfield });
         return;

@@ -20,7 +20,7 @@ import type { ResumeStore } from "../src/resume.ts";
 import type { Storage } from "../src/storage.ts";
 import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
 import { coordinatorHave, coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
-import { type PeerClosed, peerMachine } from "./peer.ts";
+import { type PeerClosed, peerMachine, type PeerTimeouts } from "./peer.ts";
 import { announceEvent, trackerActor, type TrackerEvent } from "./tracker.ts";
 
 export interface TorrentInput {
@@ -36,7 +36,7 @@ export interface TorrentInput {
   /** Give up when no peer has been connected for this long. */
   noPeersTimeoutMs?: number;
   trackerTimeoutMs?: number;
-  connectTimeoutMs?: number;
+  timeouts?: Partial<PeerTimeouts>;
   /** Strikes (pieces that failed the hash) before a peer is banned. */
   maxStrikes?: number;
   /** Keeps the verified-piece hint across clean restarts. */
@@ -136,7 +136,7 @@ export const torrentMachine = setup({
     connectMore: enqueueActions(({ context, enqueue, system }) => {
       const coordinator = system.get("coordinator");
       if (!coordinator) return;
-      const { meta, peerId, connectTimeoutMs } = context.input;
+      const { meta, peerId, timeouts } = context.input;
       const now = Date.now();
       for (const [key, entry] of context.book) {
         if (context.active.size >= context.maxPeers) break;
@@ -151,7 +151,7 @@ export const torrentMachine = setup({
           pieceCount: meta.pieceCount,
           totalLength: meta.totalLength,
         };
-        enqueue.spawnChild("peer", { id: key, input: { key, coordinator, connectTimeoutMs, link } });
+        enqueue.spawnChild("peer", { id: key, input: { key, coordinator, timeouts, link } });
       }
     }),
     stopPeers: enqueueActions(({ context, enqueue }) => {

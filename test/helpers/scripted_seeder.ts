@@ -23,8 +23,21 @@ export interface SeederOptions {
   pieces?: Set<number>;
   /** Never unchokes. */
   neverUnchoke?: boolean;
+  /** Waits this long before it serves each block (a slow peer). */
+  blockDelayMs?: number;
   /** Answers the handshake with this infohash instead of the one asked for. */
   answerInfoHash?: Uint8Array;
+  /** Answers the handshake with this peer id (the downloader's own: a self-connection). */
+  peerId?: Uint8Array;
+  /** Raw bytes sent right after the handshake, before the bitfield (malformed frames). */
+  afterHandshake?: Uint8Array;
+  /** Sends no bitfield. */
+  noBitfield?: boolean;
+  /**
+   * What it does with requests: serve them (default), ignore them, trickle each block one byte per second, or
+   * send half of the first block and close the connection.
+   */
+  onRequest?: "serve" | "ignore" | "trickle" | "close-mid-block";
 }
 
 export interface ScriptedSeeder {
@@ -38,7 +51,7 @@ export interface ScriptedSeeder {
 export function startSeeder(opts: SeederOptions): ScriptedSeeder {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const pieceCount = Math.ceil(opts.data.length / opts.pieceLength);
-  const peerId = new TextEncoder().encode("-SS0001-scriptedpeer");
+  const peerId = opts.peerId ?? new TextEncoder().encode("-SS0001-scriptedpeer");
   const conns = new Set<Deno.Conn>();
   const seeder: ScriptedSeeder = {
     port: (listener.addr as Deno.NetAddr).port,
@@ -75,7 +88,8 @@ export function startSeeder(opts: SeederOptions): ScriptedSeeder {
       await write(conn, encodeHandshake(opts.answerInfoHash ?? theirs.infoHash, peerId));
       const bits = new Bitfield(pieceCount);
       for (let i = 0; i < pieceCount; i++) if (!opts.pieces || opts.pieces.has(i)) bits.set(i);
-      await write(conn, encodeMessage({ type: "bitfield", bits: bits.bytes }));
+      if (opts.afterHandshake) await write(conn, opts.afterHandshake);
+      if (!opts.noBitfield) await write(conn, encodeMessage({ type: "bitfield", bits: bits.bytes }));
       for (;;) {
         let frame;
         while ((frame = reader.next()) !== null) {
@@ -83,12 +97,24 @@ export function startSeeder(opts: SeederOptions): ScriptedSeeder {
           if (msg.type === "interested" && !opts.neverUnchoke) {
             await write(conn, encodeMessage({ type: "unchoke" }));
           }
-          if (msg.type === "request") {
+          if (msg.type === "request" && opts.onRequest !== "ignore") {
             const at = msg.index * opts.pieceLength + msg.begin;
             const block = opts.data.slice(at, at + msg.length);
             if (opts.corruptPieces?.has(msg.index)) block[0] ^= 0xff;
+            const frame = encodeMessage({ type: "piece", index: msg.index, begin: msg.begin, block });
+            if (opts.onRequest === "close-mid-block") {
+              await write(conn, frame.subarray(0, frame.length >> 1));
+              return;
+            }
+            if (opts.onRequest === "trickle") {
+              for (const byte of frame) {
+                await write(conn, new Uint8Array([byte]));
+                await new Promise((r) => setTimeout(r, 1000));
+              }
+            }
+            if (opts.blockDelayMs) await new Promise((r) => setTimeout(r, opts.blockDelayMs));
             seeder.served.set(msg.index, (seeder.served.get(msg.index) ?? 0) + 1);
-            await write(conn, encodeMessage({ type: "piece", index: msg.index, begin: msg.begin, block }));
+            if (opts.onRequest !== "trickle") await write(conn, frame);
           }
         }
         const n = await conn.read(reader.space());

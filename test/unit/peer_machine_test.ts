@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { type AnyActorRef, createActor, fromCallback, setup } from "xstate";
-import { peerMachine } from "../../actors/peer.ts";
+import { peerMachine, type PeerTimeouts } from "../../actors/peer.ts";
 import type { LinkCommand, LinkEvent, LinkInput } from "../../actors/peer_link.ts";
 import { Bitfield } from "../../src/bitfield.ts";
 
 /** A peer actor whose link is a fake socket driven by the test, under a parent that records `peer.closed`. */
-function harness(timeouts = { connectTimeoutMs: 10_000, handshakeTimeoutMs: 10_000 }) {
+function harness(timeouts: Partial<PeerTimeouts> = {}) {
   const commands: LinkCommand[] = [];
   const toCoordinator: { type: string; index?: number }[] = [];
   const closed: { reason: string; handshaken: boolean; pieces: number }[] = [];
@@ -26,7 +26,7 @@ function harness(timeouts = { connectTimeoutMs: 10_000, handshakeTimeoutMs: 10_0
         input: {
           key: "127.0.0.1:7000",
           coordinator,
-          ...timeouts,
+          timeouts,
           link: {
             host: "127.0.0.1",
             port: 7000,
@@ -138,7 +138,7 @@ Deno.test("peer machine fails a stalled download and a ban", () => {
 });
 
 Deno.test("peer machine times out a connect that never completes", async () => {
-  const h = harness({ connectTimeoutMs: 20, handshakeTimeoutMs: 20 });
+  const h = harness({ connectMs: 20 });
   await new Promise((r) => setTimeout(r, 60));
   assert.equal(h.peer().getSnapshot().value, "failed");
   assert.equal(h.closed[0].reason, "connect timed out");
