@@ -101,7 +101,37 @@ function parseFiles(list: unknown): FileEntry[] {
     files.push({ path: parts, length, offset });
     offset += length;
   });
+  checkCollisions(files);
   return files;
+}
+
+/**
+ * Refuses two files at one path, a file that is also another file's folder, and paths that differ only in case
+ * (on a case-insensitive disk they would be one file, and two files' pieces would overwrite each other).
+ */
+function checkCollisions(files: FileEntry[]): void {
+  const seen = new Map<string, string>();
+  const folders = new Map<string, string>();
+  for (const f of files) {
+    const path = f.path.join("/");
+    const key = path.toLowerCase();
+    const other = seen.get(key);
+    if (other !== undefined) {
+      bad(
+        other === path
+          ? `file "${path}" appears twice`
+          : `files "${other}" and "${path}" differ only in case`,
+      );
+    }
+    seen.set(key, path);
+    for (let n = 1; n < f.path.length; n++) {
+      const folder = f.path.slice(0, n).join("/");
+      folders.set(folder.toLowerCase(), folder);
+    }
+  }
+  for (const [key, path] of seen) {
+    if (folders.has(key)) bad(`"${path}" is both a file and a folder`);
+  }
 }
 
 function parseTrackers(top: Dict): string[][] {

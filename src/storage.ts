@@ -7,6 +7,7 @@
  */
 
 import type { FileEntry, Metainfo } from "./metainfo.ts";
+import { platformSafe } from "./paths.ts";
 
 /** Random access to a torrent's data in piece space. */
 export interface Storage {
@@ -28,7 +29,22 @@ function join(...parts: string[]): string {
 
 /** The on-disk path of each file of `meta` under `out`. */
 export function filePaths(meta: Pick<Metainfo, "files" | "multiFile">, out: string): string[] {
-  return meta.files.map((f) => meta.multiFile ? join(out, ...f.path) : out);
+  return meta.files.map((f) => meta.multiFile ? join(out, ...f.path.map((c) => platformSafe(c))) : out);
+}
+
+/**
+ * Refuses to write through a symbolic link inside the output folder: one there could point anywhere on the disk.
+ * (`out` itself is the user's choice and may be a link.)
+ */
+async function refuseLinks(out: string, path: string): Promise<void> {
+  const below = path.slice(out.replace(/\/+$/, "").length + 1).split("/");
+  let at = out.replace(/\/+$/, "");
+  for (const part of below) {
+    at = `${at}/${part}`;
+    const stat = await Deno.lstat(at).catch(() => null);
+    if (!stat) return;
+    if (stat.isSymlink) throw new Error(`refusing to write through the symbolic link ${at}`);
+  }
 }
 
 /** Calls `fn` for each part of the span [offset, offset + length) that falls in a file. */
@@ -72,6 +88,8 @@ export class FileStorage implements Storage {
     const paths = filePaths(meta, out);
     const empty: boolean[] = [];
     let existed = false;
+    // Every path is checked before any file is created, so a refused torrent leaves nothing behind.
+    if (meta.multiFile) { for (const path of paths) await refuseLinks(out, path); }
     for (let i = 0; i < paths.length; i++) {
       const path = paths[i];
       const slash = path.lastIndexOf("/");

@@ -197,6 +197,33 @@ const MALFORMED: [string, Uint8Array, RegExp][] = [
     torrent({ ...good, length: undefined, files: [{ length: -5, path: ["a"] }] }),
     /negative/,
   ],
+  [
+    "the same file twice",
+    torrent({
+      ...good,
+      length: undefined,
+      files: [{ length: 50, path: ["a", "b"] }, { length: 50, path: ["a", "b"] }],
+    }),
+    /file "a\/b" appears twice/,
+  ],
+  [
+    "files differing only in case",
+    torrent({
+      ...good,
+      length: undefined,
+      files: [{ length: 50, path: ["A.txt"] }, { length: 50, path: ["a.txt"] }],
+    }),
+    /"A.txt" and "a.txt" differ only in case/,
+  ],
+  [
+    "a file that is another's folder",
+    torrent({
+      ...good,
+      length: undefined,
+      files: [{ length: 50, path: ["a"] }, { length: 50, path: ["a", "b"] }],
+    }),
+    /"a" is both a file and a folder/,
+  ],
   ["zero total length", torrent({ ...good, length: 0, pieces: new Uint8Array(0) }), /no data/],
   ["integer with leading zero", new TextEncoder().encode("d4:infod6:lengthi05eee"), /leading zero/],
   [

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { parseMetainfo } from "../../src/metainfo.ts";
+import { windowsSafe } from "../../src/paths.ts";
+import { FileStorage } from "../../src/storage.ts";
+import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+
+async function multi() {
+  const files = [
+    { path: ["a.bin"], data: payload(40_000, 1) },
+    { path: ["sub", "b.bin"], data: payload(30_001, 2) },
+  ];
+  const { torrent, data } = await makeTorrent({ name: "m", files, pieceLength: 32768 });
+  return { meta: await parseMetainfo(torrent), data, files };
+}
+
+Deno.test("FileStorage writes a piece that spans two files into both, and reads it back", async () => {
+  const { meta, data, files } = await multi();
+  const dir = await Deno.makeTempDir();
+  try {
+    const { storage, existed } = await FileStorage.open(meta, `${dir}/m`);
+    assert.equal(existed, false);
+    assert.equal((await Deno.stat(`${dir}/m/sub/b.bin`)).size, 30_001, "preallocated to its length");
+    await storage.write(32768, data.subarray(32768, 65536)); // piece 1: end of a.bin, start of sub/b.bin
+    assert.deepEqual(await storage.read(32768, 32768), data.subarray(32768, 65536));
+    await storage.sync();
+    storage.close();
+    assert.deepEqual((await Deno.readFile(`${dir}/m/a.bin`)).subarray(32768), files[0].data.subarray(32768));
+    assert.deepEqual(
+      (await Deno.readFile(`${dir}/m/sub/b.bin`)).subarray(0, 65536 - 40_000),
+      files[1].data.subarray(0, 65536 - 40_000),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileStorage refuses to write through a symbolic link inside the output folder", async () => {
+  const { meta } = await multi();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/m`);
+    await Deno.mkdir(`${dir}/elsewhere`);
+    await Deno.symlink(`${dir}/elsewhere`, `${dir}/m/sub`);
+    await assert.rejects(
+      FileStorage.open(meta, `${dir}/m`),
+      /refusing to write through the symbolic link .*\/m\/sub$/,
+    );
+    assert.deepEqual([...Deno.readDirSync(`${dir}/elsewhere`)], [], "nothing written behind the link");
+    assert.deepEqual(
+      [...Deno.readDirSync(`${dir}/m`)].map((e) => e.name),
+      ["sub"],
+      "no file created before refusing",
+    );
+    await Deno.remove(`${dir}/m/sub`);
+    await Deno.writeTextFile(`${dir}/target`, "precious");
+    await Deno.symlink(`${dir}/target`, `${dir}/m/a.bin`);
+    await assert.rejects(FileStorage.open(meta, `${dir}/m`), /symbolic link .*\/m\/a.bin$/);
+    assert.equal(await Deno.readTextFile(`${dir}/target`), "precious");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("windowsSafe() renames reserved device names, forbidden characters and trailing dots", () => {
+  assert.equal(windowsSafe("CON"), "_CON");
+  assert.equal(windowsSafe("nul.txt"), "_nul.txt");
+  assert.equal(windowsSafe("com1.tar.gz"), "_com1.tar.gz");
+  assert.equal(windowsSafe("console"), "console");
+  assert.equal(windowsSafe('a<b>c:d"e|f?g*h'), "a_b_c_d_e_f_g_h");
+  assert.equal(windowsSafe("name. ."), "name___");
+  assert.equal(windowsSafe("ordinary.txt"), "ordinary.txt");
+});
