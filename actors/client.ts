@@ -27,6 +27,8 @@ export interface DownloadOptions {
   peerId?: Uint8Array;
   noPeersTimeoutMs?: number;
   trackerTimeoutMs?: number;
+  /** First retry delay after a failed announce (default 5 s); doubles up to five minutes. */
+  trackerRetryMs?: number;
   /** Per-peer time-outs (connect, handshake, choked, stall); defaults in DEFAULT_TIMEOUTS. */
   timeouts?: Partial<PeerTimeouts>;
   maxStrikes?: number;
@@ -52,6 +54,8 @@ export interface Progress {
   peers: number;
   connectedPeers: number;
   knownPeers: number;
+  /** What the trackers said last: peers, an error or a warning. */
+  tracker?: string;
 }
 
 /** One peer actor as a person debugging the swarm sees it. */
@@ -108,6 +112,7 @@ export class DownloadSession {
         peers: options.peers,
         noPeersTimeoutMs: options.noPeersTimeoutMs,
         trackerTimeoutMs: options.trackerTimeoutMs,
+        trackerRetryMs: options.trackerRetryMs,
         timeouts: options.timeouts,
         maxStrikes: options.maxStrikes,
         resume: options.resume ??
@@ -155,6 +160,7 @@ export class DownloadSession {
       peers: peers.length,
       connectedPeers: peers.filter((p) => p.state.startsWith("connected")).length,
       knownPeers: snap.context.book.size,
+      tracker: snap.context.trackerStatus,
     };
   }
 

@@ -36,6 +36,8 @@ export interface TorrentInput {
   /** Give up when no peer has been connected for this long. */
   noPeersTimeoutMs?: number;
   trackerTimeoutMs?: number;
+  /** First retry delay after a failed announce; doubles up to five minutes. */
+  trackerRetryMs?: number;
   timeouts?: Partial<PeerTimeouts>;
   /** Strikes (pieces that failed the hash) before a peer is banned. */
   maxStrikes?: number;
@@ -65,6 +67,8 @@ interface Context {
   active: Set<string>;
   lastPeerAt: number;
   lastTrackerError?: string;
+  /** What the trackers said last, for a person watching: peers, an error or a warning. */
+  trackerStatus?: string;
   error?: string;
   stats?: Stats;
 }
@@ -234,6 +238,7 @@ export const torrentMachine = setup({
           input: ({ context, self }) => ({
             trackers: context.input.meta.trackers,
             timeoutMs: context.input.trackerTimeoutMs,
+            retryMs: context.input.trackerRetryMs,
             params: () => announceParams(context, self.getSnapshot().children.coordinator),
           }),
         },
@@ -243,9 +248,19 @@ export const torrentMachine = setup({
         "stop": "stopping",
         "connect": { actions: "connectMore" },
         "tracker.peers": {
-          actions: [({ context, event }) => addPeers(context, event.peers), "connectMore"],
+          actions: [
+            ({ context, event }) => addPeers(context, event.peers),
+            assign({ trackerStatus: ({ event }) => `${event.peers.length} peers from ${event.tracker}` }),
+            "connectMore",
+          ],
         },
-        "tracker.error": { actions: assign({ lastTrackerError: ({ event }) => event.message }) },
+        "tracker.error": {
+          actions: assign({
+            lastTrackerError: ({ event }) => event.message,
+            trackerStatus: ({ event }) => `error: ${event.message} (retrying)`,
+          }),
+        },
+        "tracker.warning": { actions: assign({ trackerStatus: ({ event }) => `warning: ${event.message}` }) },
         "peer.closed": {
           actions: enqueueActions(({ context, event, enqueue }) => {
             enqueue.stopChild(event.key);

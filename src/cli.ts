@@ -65,9 +65,14 @@ function watch(session: DownloadSession, quiet: boolean): () => void {
   let last = { at: Date.now(), bytes: session.progress().receivedBytes };
   let rate = 0;
   let lastPrint = 0;
+  let lastTracker: string | undefined;
   const id = setInterval(() => {
     const p = session.progress();
     const now = Date.now();
+    if (p.tracker !== lastTracker) {
+      lastTracker = p.tracker;
+      Deno.stderr.writeSync(encoder.encode(`${tty ? "\r\x1b[2K" : ""}tracker: ${p.tracker}\n`));
+    }
     const instant = (p.receivedBytes - last.bytes) / ((now - last.at) / 1000);
     rate = rate === 0 ? instant : 0.7 * rate + 0.3 * instant;
     last = { at: now, bytes: p.receivedBytes };

@@ -7,6 +7,7 @@
 
 import bencode from "bencode";
 import { scanValue } from "./bencode_strict.ts";
+import { concat } from "./bytes.ts";
 
 /** A peer's address as a tracker gives it. */
 export interface PeerAddress {
@@ -140,7 +141,24 @@ export async function announce(
       : (e as Error).message;
     throw new Error(`tracker ${tracker} unreachable: ${why}`);
   }
-  const body = new Uint8Array(await res.arrayBuffer());
-  if (!res.ok) throw new Error(`tracker ${tracker} answered HTTP ${res.status}`);
-  return parseAnnounceResponse(body);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new Error(`tracker ${tracker} answered HTTP ${res.status}`);
+  }
+  return parseAnnounceResponse(await readLimited(res, MAX_RESPONSE, tracker));
+}
+
+/** A tracker answer larger than this is refused (a peer list of 100,000 IPv4 peers is 600 KB). */
+export const MAX_RESPONSE = 2 * 1024 * 1024;
+
+async function readLimited(res: Response, max: number, tracker: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += chunk.length;
+    // Leaving the loop cancels the stream: the rest is never read.
+    if (size > max) throw new Error(`tracker ${tracker} sent more than ${max} bytes`);
+    chunks.push(chunk);
+  }
+  return concat(chunks);
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import bencode from "bencode";
-import { announce, announceUrl, parseAnnounceResponse, percentEncodeBytes } from "../../src/tracker.ts";
+import {
+  announce,
+  announceUrl,
+  MAX_RESPONSE,
+  parseAnnounceResponse,
+  percentEncodeBytes,
+} from "../../src/tracker.ts";
 
 const PARAMS = {
   infoHash: new Uint8Array([
@@ -153,4 +159,10 @@ Deno.test("announce() reports a refused connection", async () => {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   await assert.rejects(announce(`http://127.0.0.1:${port}/announce`, PARAMS), /unreachable/);
+});
+
+Deno.test("announce() refuses an answer larger than its limit", async () => {
+  await withServer(() => new Response(new Uint8Array(MAX_RESPONSE + 1)), async (url) => {
+    await assert.rejects(announce(url, PARAMS), /sent more than 2097152 bytes/);
+  });
 });

@@ -1,0 +1,83 @@
+/**
+ * Tracker faults: the tracker fails the first announces (HTTP 503, a body that is not bencode, a failure reason,
+ * no answer, a redirect). The client says what happened, retries with back-off, keeps the peers it has, and the
+ * download finishes.
+ */
+
+import assert from "node:assert/strict";
+import { startDownload } from "../../actors/client.ts";
+import { parseMetainfo } from "../../src/metainfo.ts";
+import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import { startSeeder } from "../helpers/scripted_seeder.ts";
+import { startTracker, type TrackerFault } from "../helpers/test_tracker.ts";
+
+const CASES: [TrackerFault[], RegExp[]][] = [
+  [["http-503", "http-503"], [/answered HTTP 503/]],
+  [["not-bencode"], [/not bencode: "<html>Bad Gateway<\/html>"/]],
+  [["failure-reason"], [/tracker refused: try later/]],
+  [["hang"], [/unreachable: no answer in 0.3 s/]],
+  [["redirect"], []],
+];
+
+for (const [faults, said] of CASES) {
+  Deno.test(`a tracker that first answers ${faults.join(", ")} is retried and the download finishes`, async () => {
+    const pieceLength = 32 * 1024;
+    const { torrent, data } = await makeTorrent({
+      name: "t.bin",
+      files: [{ path: ["t.bin"], data: payload(300_001, 3) }],
+      pieceLength,
+    });
+    const meta0 = await parseMetainfo(torrent);
+    const seeder = startSeeder({ infoHash: meta0.infoHash, data, pieceLength });
+    const tracker = startTracker([{ host: "127.0.0.1", port: seeder.port }], 1800, faults);
+    const meta = { ...meta0, trackers: [[tracker.url]] };
+    const dir = await Deno.makeTempDir();
+    const errors: string[] = [];
+    try {
+      const result = await startDownload(meta, {
+        out: `${dir}/t.bin`,
+        trackerTimeoutMs: 300,
+        trackerRetryMs: 50,
+        inspect(e) {
+          if (e.type === "@xstate.event" && e.event.type === "tracker.error") errors.push(e.event.message);
+        },
+      }).done;
+      assert(result.ok, result.error);
+      assert.deepEqual(await Deno.readFile(`${dir}/t.bin`), data);
+      assert.equal(errors.length, faults.filter((f) => f !== "redirect").length, errors.join("; "));
+      for (const pattern of said) {
+        assert(errors.some((m) => pattern.test(m)), `${pattern} in ${errors.join("; ")}`);
+      }
+    } finally {
+      await seeder.close();
+      await tracker.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("a tracker that lists no peers does not lose the peers we already have", async () => {
+  const pieceLength = 32 * 1024;
+  const { torrent, data } = await makeTorrent({
+    name: "z.bin",
+    files: [{ path: ["z.bin"], data: payload(200_000, 4) }],
+    pieceLength,
+  });
+  const meta0 = await parseMetainfo(torrent);
+  const seeder = startSeeder({ infoHash: meta0.infoHash, data, pieceLength });
+  const tracker = startTracker([]);
+  const dir = await Deno.makeTempDir();
+  try {
+    const result = await startDownload({ ...meta0, trackers: [[tracker.url]] }, {
+      out: `${dir}/z.bin`,
+      peers: [{ host: "127.0.0.1", port: seeder.port }],
+    }).done;
+    assert(result.ok, result.error);
+    assert.deepEqual(await Deno.readFile(`${dir}/z.bin`), data);
+    assert(tracker.announces.length >= 1);
+  } finally {
+    await seeder.close();
+    await tracker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
