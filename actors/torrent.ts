@@ -90,11 +90,29 @@ function isSelf(a: PeerAddress, port: number): boolean {
   return a.port === port && (a.host === "127.0.0.1" || a.host === "::1" || a.host === "localhost");
 }
 
-function addPeers(ctx: Context, peers: PeerAddress[]): void {
+/** The most addresses the book keeps, whatever trackers send. */
+export const MAX_ADDRESSES = 5000;
+
+/**
+ * Adds addresses to the book, skipping our own. When the book is full, a new address takes the place of one that
+ * has failed and is not connected (banned ones stay, so they stay banned); with no such place it is dropped.
+ */
+export function addPeers(
+  book: Map<string, AddressEntry>,
+  active: Set<string>,
+  peers: PeerAddress[],
+  ourPort: number,
+  max = MAX_ADDRESSES,
+): void {
   for (const p of peers) {
     const key = addressKey(p);
-    if (isSelf(p, ctx.input.port) || ctx.book.has(key)) continue;
-    ctx.book.set(key, { host: p.host, port: p.port, failures: 0, retryAt: 0, strikes: 0, banned: false });
+    if (isSelf(p, ourPort) || book.has(key)) continue;
+    if (book.size >= max) {
+      const spare = [...book].find(([k, e]) => e.failures > 0 && !e.banned && !active.has(k));
+      if (!spare) continue;
+      book.delete(spare[0]);
+    }
+    book.set(key, { host: p.host, port: p.port, failures: 0, retryAt: 0, strikes: 0, banned: false });
   }
 }
 
@@ -198,7 +216,8 @@ export const torrentMachine = setup({
     running: {
       entry: [
         assign({ lastPeerAt: () => Date.now() }),
-        ({ context }) => addPeers(context, context.input.peers ?? []),
+        ({ context }) =>
+          addPeers(context.book, context.active, context.input.peers ?? [], context.input.port),
         raise({ type: "connect" }, { delay: 0 }),
       ],
       exit: [
@@ -249,7 +268,7 @@ export const torrentMachine = setup({
         "connect": { actions: "connectMore" },
         "tracker.peers": {
           actions: [
-            ({ context, event }) => addPeers(context, event.peers),
+            ({ context, event }) => addPeers(context.book, context.active, event.peers, context.input.port),
             assign({ trackerStatus: ({ event }) => `${event.peers.length} peers from ${event.tracker}` }),
             "connectMore",
           ],
