@@ -19,8 +19,16 @@ export interface DownloadOptions {
   out?: string;
   /** Where pieces go instead of files under `out`. */
   storage?: (meta: Metainfo) => Promise<{ storage: Storage; existed: boolean }>;
-  /** Port announced to trackers (default 6881). */
+  /** Port to listen on, or the next free one (default 6881); the port we get is announced. */
   port?: number;
+  /** Address to listen on (default all interfaces); `false` accepts no connections. */
+  listen?: string | false;
+  /** Keep seeding after completion: until stopped, or until the ratio or the time is reached. */
+  seed?: { ratio?: number; timeMs?: number };
+  /** Seed existing data only: incomplete data is an error. */
+  seedOnly?: boolean;
+  /** Regular unchoke slots (default 4), plus one optimistic. */
+  uploadSlots?: number;
   maxPeers?: number;
   /** Peers to dial besides those the trackers give. */
   peers?: PeerAddress[];
@@ -50,6 +58,10 @@ export interface Progress {
   pieceCount: number;
   verifiedPieces: number;
   hashFailures: number;
+  /** Payload bytes uploaded to peers. */
+  uploadedBytes: number;
+  /** The port we listen on. */
+  port: number;
   /** Peer actors alive now, and how many of them completed the handshake. */
   peers: number;
   connectedPeers: number;
@@ -65,6 +77,13 @@ export interface PeerView {
   client?: string;
   pieces: number;
   sinceMs: number;
+  /** The peer dialled us. */
+  incoming: boolean;
+  /** The peer wants what we have, and whether we let it. */
+  peerInterested: boolean;
+  amChoking: boolean;
+  /** Payload bytes per second, each way. */
+  rates: { down: number; up: number };
 }
 
 /** The outcome of a download. */
@@ -108,6 +127,10 @@ export class DownloadSession {
         peerId: options.peerId ?? makePeerId(),
         port: options.port ?? 6881,
         openStorage,
+        listen: options.listen,
+        seed: options.seed,
+        seedOnly: options.seedOnly,
+        uploadSlots: options.uploadSlots,
         maxPeers: options.maxPeers,
         peers: options.peers,
         noPeersTimeoutMs: options.noPeersTimeoutMs,
@@ -160,6 +183,8 @@ export class DownloadSession {
       peers: peers.length,
       connectedPeers: peers.filter((p) => p.state.startsWith("connected")).length,
       knownPeers: snap.context.book.size,
+      uploadedBytes: snap.context.ours?.uploaded ?? 0,
+      port: snap.context.port,
       tracker: snap.context.trackerStatus,
     };
   }
@@ -179,6 +204,10 @@ export class DownloadSession {
         client: ctx.client,
         pieces: ctx.pieces,
         sinceMs: now - ctx.since,
+        incoming: ctx.incoming,
+        peerInterested: ctx.peerInterested,
+        amChoking: ctx.amChoking,
+        rates: ctx.rates,
       });
     }
     return views;

@@ -13,6 +13,7 @@ import { type ActorRefFrom, type AnyActorRef, enqueueActions, fromCallback, send
 import { Bitfield } from "../src/bitfield.ts";
 import { equalBytes, sha1 } from "../src/bytes.ts";
 import { type Metainfo, pieceSize } from "../src/metainfo.ts";
+import { LocalPieces } from "../src/local_pieces.ts";
 import { PiecePicker, PieceState } from "../src/piece_picker.ts";
 import type { Storage } from "../src/storage.ts";
 
@@ -57,8 +58,8 @@ interface PeerEntry {
 export interface CoordinatorInput {
   meta: Metainfo;
   storage: Storage;
-  /** Pieces already verified on disk. */
-  have?: Bitfield;
+  /** What we have: the pieces verified on disk; the coordinator adds each piece it verifies. */
+  ours?: LocalPieces;
   /** Pieces kept in flight per peer. */
   piecesPerPeer?: number;
   /** Bytes of pieces in flight across all peers: bounds memory whatever the piece size. */
@@ -68,6 +69,7 @@ export interface CoordinatorInput {
 interface Context {
   meta: Metainfo;
   storage: Storage;
+  ours: LocalPieces;
   picker: PiecePicker;
   peers: Map<string, PeerEntry>;
   piecesPerPeer: number;
@@ -161,7 +163,8 @@ export const coordinatorMachine = setup({
 }).createMachine({
   id: "coordinator",
   context: ({ input }) => {
-    const picker = new PiecePicker(input.meta.pieceCount, input.have);
+    const ours = input.ours ?? new LocalPieces(input.meta.pieceCount);
+    const picker = new PiecePicker(input.meta.pieceCount, ours.have);
     let verifiedBytes = 0;
     for (let i = 0; i < input.meta.pieceCount; i++) {
       if (picker.state[i] === PieceState.Verified) verifiedBytes += pieceSize(input.meta, i);
@@ -169,6 +172,7 @@ export const coordinatorMachine = setup({
     return {
       meta: input.meta,
       storage: input.storage,
+      ours,
       picker,
       peers: new Map(),
       piecesPerPeer: input.piecesPerPeer ??
@@ -269,6 +273,7 @@ export const coordinatorMachine = setup({
         "piece.verified": {
           actions: ({ context, event }) => {
             context.picker.verified(event.index);
+            context.ours.add(event.index);
             context.stats.verifiedBytes += pieceSize(context.meta, event.index);
             context.stats.verifiedPieces = context.picker.verifiedCount;
           },
@@ -291,7 +296,31 @@ export const coordinatorMachine = setup({
         },
       },
     },
-    complete: { type: "final" },
+    complete: {
+      // Not final: peers outlive the download when we seed, and still report to the coordinator.
+      entry: [
+        sendParent({ type: "coordinator.complete" }),
+        enqueueActions(({ context, enqueue }) => {
+          for (const p of context.peers.values()) {
+            if (p.interested) enqueue.sendTo(p.ref, { type: "interest", value: false });
+            p.interested = false;
+          }
+        }),
+      ],
+      on: {
+        "peer.hello": {
+          actions: ({ context, event }) => {
+            context.peers.set(event.key, {
+              ref: event.ref,
+              ready: false,
+              interested: false,
+              assigned: new Set(),
+            });
+          },
+        },
+        "peer.gone": { actions: ({ context, event }) => context.peers.delete(event.key) },
+      },
+    },
     failed: { type: "final" },
   },
 });

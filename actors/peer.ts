@@ -48,12 +48,24 @@ export interface PeerContext {
   peerId?: string;
   /** Whole pieces this peer gave us. */
   pieces: number;
+  /** The peer wants what we have. */
+  peerInterested: boolean;
+  /** We choke the peer (we start choking, as BEP 3 says). */
+  amChoking: boolean;
+  /** Payload bytes per second, last measured. */
+  rates: { down: number; up: number };
+  /** True when the peer dialled us. */
+  incoming: boolean;
   reason?: string;
   since: number;
 }
 
 /** What the supervisor may tell a peer. */
-export type PeerCommand = { type: "ban"; reason: string } | { type: "close" };
+export type PeerCommand =
+  | { type: "ban"; reason: string }
+  | { type: "close" }
+  | { type: "choke" }
+  | { type: "unchoke" };
 
 /** What a peer reports to its supervisor when it ends. */
 export interface PeerClosed {
@@ -105,6 +117,9 @@ export const peerMachine = setup({
           return { type: "fetch", indices: event.indices };
         case "cancel":
           return { type: "cancel", index: event.index };
+        case "choke":
+        case "unchoke":
+          return { type: event.type };
         default:
           return { type: "drop" };
       }
@@ -129,6 +144,10 @@ export const peerMachine = setup({
     coordinator: input.coordinator,
     timeouts: { ...DEFAULT_TIMEOUTS, ...input.timeouts },
     pieces: 0,
+    peerInterested: false,
+    amChoking: true,
+    rates: { down: 0, up: 0 },
+    incoming: input.link.conn !== undefined,
     since: Date.now(),
   }),
   invoke: {
@@ -168,6 +187,10 @@ export const peerMachine = setup({
         "link.bitfield": { actions: "report" },
         "link.have": { actions: "report" },
         "interest": { actions: "forwardToLink" },
+        "link.interest": { actions: assign({ peerInterested: ({ event }) => event.value }) },
+        "link.rates": { actions: assign({ rates: ({ event }) => ({ down: event.down, up: event.up }) }) },
+        "choke": { actions: ["forwardToLink", assign({ amChoking: true })] },
+        "unchoke": { actions: ["forwardToLink", assign({ amChoking: false })] },
       },
       states: {
         choked: {

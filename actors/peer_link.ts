@@ -11,7 +11,9 @@ import { Bitfield } from "../src/bitfield.ts";
 import { BLOCK_SIZE, blockCount, blockLength } from "../src/blocks.ts";
 import { concat, equalBytes, toHex } from "../src/bytes.ts";
 import { FrameReader } from "../src/frame_reader.ts";
+import { LocalPieces } from "../src/local_pieces.ts";
 import { pieceSize } from "../src/metainfo.ts";
+import { UploadQueue } from "./peer_upload.ts";
 import {
   decodeHandshake,
   decodeMessage,
@@ -36,6 +38,11 @@ export interface LinkInput {
   maxRequests?: number;
   /** A peer with requests outstanding that sends no block for this long is reported stalled. */
   stallMs?: number;
+  /** An accepted connection (the peer dialled us): the link reads its handshake first, then answers. */
+  conn?: Deno.TcpConn;
+  /** What we have and serve; absent for a link that only downloads. */
+  ours?: LocalPieces;
+  readBlock?: (offset: number, length: number) => Promise<Uint8Array>;
 }
 
 /** Events a link sends to its peer machine. */
@@ -48,6 +55,10 @@ export type LinkEvent =
   | { type: "link.unchoked" }
   | { type: "link.piece"; index: number; data: Uint8Array }
   | { type: "link.stalled" }
+  /** The peer became interested, or not, in what we have. */
+  | { type: "link.interest"; value: boolean }
+  /** Payload bytes per second over the last seconds, each way. */
+  | { type: "link.rates"; down: number; up: number }
   | { type: "link.closed"; reason: string };
 
 /** Commands the peer machine sends to its link. */
@@ -56,7 +67,9 @@ export type LinkCommand =
   | { type: "not-interested" }
   | { type: "fetch"; indices: number[] }
   | { type: "cancel"; index: number }
-  | { type: "drop" };
+  | { type: "drop" }
+  | { type: "choke" }
+  | { type: "unchoke" };
 
 interface Job {
   index: number;
@@ -96,6 +109,13 @@ export class PeerLink {
   #timer?: ReturnType<typeof setInterval>;
   readonly maxRequests: number;
   readonly stallMs: number;
+  readonly ours: LocalPieces;
+  readonly upload: UploadQueue;
+  /** How far into `ours.log` this peer has been told. */
+  #haveCursor = 0;
+  #peerInterested = false;
+  #ratesShown = false;
+  #rateMark = { at: Date.now(), down: 0, up: 0 };
   /** Payload bytes of blocks received, for rates. */
   downloaded = 0;
 
@@ -104,22 +124,38 @@ export class PeerLink {
     this.#bitfield = new Bitfield(input.pieceCount);
     this.maxRequests = input.maxRequests ?? 128;
     this.stallMs = input.stallMs ?? 30_000;
+    this.ours = input.ours ?? new LocalPieces(input.pieceCount);
+    const readBlock = input.readBlock ?? (() => Promise.reject(new Error("this link does not serve")));
+    this.upload = new UploadQueue(
+      { ...input, ours: this.ours, readBlock },
+      (bytes) => this.#send(bytes),
+      (reason) => this.#finish(reason),
+    );
   }
 
   /** Connects, handshakes and runs the message loop until the connection ends; never rejects. */
   async run(): Promise<void> {
     try {
-      this.#conn = await Deno.connect({ hostname: this.input.host, port: this.input.port });
+      const incoming = this.input.conn !== undefined;
+      this.#conn = this.input.conn ??
+        await Deno.connect({ hostname: this.input.host, port: this.input.port });
       if (this.#closed) return this.#conn.close();
       this.#conn.setNoDelay(true);
       this.emit({ type: "link.connected" });
-      this.#send(encodeHandshake(this.input.infoHash, this.input.peerId));
+      const ours = encodeHandshake(this.input.infoHash, this.input.peerId);
+      if (!incoming) this.#send(ours);
       await this.#handshake();
+      if (incoming) this.#send(ours);
+      this.#haveCursor = this.ours.log.length;
+      if (this.ours.have.count > 0) {
+        this.#send(encodeMessage({ type: "bitfield", bits: this.ours.have.bytes }));
+      }
       this.#timer = setInterval(() => this.#checkTimers(), 1000);
       while (!this.#closed) {
         let frame;
         while (!this.#closed && (frame = this.#reader.next()) !== null) this.#handle(decodeMessage(frame));
         if (this.#closed) return;
+        this.#announceHaves();
         this.#pump(); // refill the pipeline once per read, in one write, not once per block
         const n = await this.#conn.read(this.#reader.space());
         if (n === null) return this.#finish("peer closed the connection");
@@ -161,6 +197,12 @@ export class PeerLink {
         break;
       case "drop":
         this.#dropJobs();
+        break;
+      case "choke":
+        this.upload.choke();
+        break;
+      case "unchoke":
+        this.upload.unchoke();
         break;
     }
   }
@@ -211,8 +253,19 @@ export class PeerLink {
         return;
       case "piece":
         return this.#block(msg.index, msg.begin, msg.block);
+      case "interested":
+      case "not-interested": {
+        const value = msg.type === "interested";
+        if (value === this.#peerInterested) return;
+        this.#peerInterested = value;
+        return this.emit({ type: "link.interest", value });
+      }
+      case "request":
+        return this.upload.request(msg);
+      case "cancel":
+        return this.upload.cancel(msg);
       default:
-        return; // requests, cancels, interest, port and extensions: we do not upload yet
+        return; // port and extensions we do not speak
     }
   }
 
@@ -301,12 +354,23 @@ export class PeerLink {
     this.#send(batch.subarray(0, n * REQUEST_FRAME_LENGTH));
   }
 
-  #send(bytes: Uint8Array): void {
+  /** Queues bytes for the socket; resolves when they are written (the uploader waits on it: back-pressure). */
+  #send(bytes: Uint8Array): Promise<void> {
     this.#lastSend = Date.now();
     this.#writes = this.#writes.then(async () => {
       let at = 0;
       while (at < bytes.length && !this.#closed) at += await this.#conn!.write(bytes.subarray(at));
     }).catch((e) => this.#finish(`write failed: ${(e as Error).message}`));
+    return this.#writes;
+  }
+
+  /** Tells the peer about pieces verified since it was last told, in one write. */
+  #announceHaves(): void {
+    const log = this.ours.log;
+    if (this.#haveCursor === log.length) return;
+    const haves = log.slice(this.#haveCursor).map((index) => encodeMessage({ type: "have", index }));
+    this.#haveCursor = log.length;
+    this.#send(concat(haves));
   }
 
   #checkTimers(): void {
@@ -316,7 +380,16 @@ export class PeerLink {
       this.#lastBlock = now;
       this.emit({ type: "link.stalled" });
     }
+    this.#announceHaves();
     if (now - this.#lastSend > KEEPALIVE_MS) this.#send(encodeMessage({ type: "keep-alive" }));
+    if (now - this.#rateMark.at >= 2000) {
+      const seconds = (now - this.#rateMark.at) / 1000;
+      const down = (this.downloaded - this.#rateMark.down) / seconds,
+        up = (this.upload.uploaded - this.#rateMark.up) / seconds;
+      this.#rateMark = { at: now, down: this.downloaded, up: this.upload.uploaded };
+      if (down > 0 || up > 0 || this.#ratesShown) this.emit({ type: "link.rates", down, up });
+      this.#ratesShown = down > 0 || up > 0;
+    }
   }
 }
 

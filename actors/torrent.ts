@@ -1,39 +1,50 @@
 /**
  * The supervisor: one torrent's lifecycle.
  *
- *   checking → running → completing → done
- *       │          └──────→ stopping → stopped   (stop: announce `stopped`)
- *       └──────────┴──────→ failed               (disk error, no peers in time)
+ *   checking → active.downloading → active.completing → active.seeding ─→ done
+ *       │                                    └─────────────────────────→ done   (not seeding)
+ *       │            └───────── stop ──────────→ stopping → stopped (or done, when complete)
+ *       └────────────┴──────────────────────────→ failed   (disk error, no peers in time)
  *
- * In `running` it invokes the coordinator (pieces), the tracker actor (peers) and a one-second tick, keeps an
- * address book of every peer it has heard of, and spawns one peer actor per address up to `maxPeers`, reconnecting
- * with back-off and never again to a banned peer.
+ * In `active` it invokes the coordinator (pieces), the tracker actor (peers), the acceptor (incoming connections)
+ * and a one-second tick. It keeps an address book of every peer it has heard of, spawns one peer actor per address
+ * up to `maxPeers` (reconnecting with back-off, never to a banned peer), takes peers that dial us, and runs the
+ * choker every 10 s.
  *
  * @module
  */
 
 import { type AnyActorRef, assign, enqueueActions, fromCallback, fromPromise, raise, setup } from "xstate";
-import type { Bitfield } from "../src/bitfield.ts";
 import { checkPieces } from "../src/check.ts";
+import { chooseUnchoked } from "../src/choker.ts";
+import { LocalPieces } from "../src/local_pieces.ts";
 import type { Metainfo } from "../src/metainfo.ts";
 import type { ResumeStore } from "../src/resume.ts";
 import type { Storage } from "../src/storage.ts";
 import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
-import { coordinatorHave, coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
-import { type PeerClosed, peerMachine, type PeerTimeouts } from "./peer.ts";
+import { acceptor, type AcceptorEvent, bindListener } from "./acceptor.ts";
+import { addPeers, type AddressEntry, recordClose } from "./address_book.ts";
+import { coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
+import type { LinkInput } from "./peer_link.ts";
+import { type PeerClosed, type PeerContext, peerMachine, type PeerTimeouts } from "./peer.ts";
 import { announceEvent, trackerActor, type TrackerEvent } from "./tracker.ts";
+
+export type { AddressEntry } from "./address_book.ts";
+export { addPeers } from "./address_book.ts";
 
 export interface TorrentInput {
   meta: Metainfo;
   peerId: Uint8Array;
-  /** Port announced to trackers. */
+  /** Port to listen on (or the next free one); the port we get is the one announced. */
   port: number;
+  /** Address to listen on (default all interfaces); `false` to accept no connections. */
+  listen?: string | false;
   /** Opens the torrent's storage; `existed` asks for a check of the data already there. */
   openStorage: (meta: Metainfo) => Promise<{ storage: Storage; existed: boolean }>;
   maxPeers?: number;
   /** Peers to dial besides those the trackers give. */
   peers?: PeerAddress[];
-  /** Give up when no peer has been connected for this long. */
+  /** Give up when no peer has been connected for this long while downloading. */
   noPeersTimeoutMs?: number;
   trackerTimeoutMs?: number;
   /** First retry delay after a failed announce; doubles up to five minutes. */
@@ -45,24 +56,22 @@ export interface TorrentInput {
   resume?: ResumeStore;
   /** Hash all existing data even when the resume record vouches for it. */
   forceCheck?: boolean;
-}
-
-/** Everything the supervisor knows about one address. */
-export interface AddressEntry {
-  host: string;
-  port: number;
-  failures: number;
-  retryAt: number;
-  strikes: number;
-  banned: boolean;
-  lastReason?: string;
+  /** Keep seeding after completion: until stopped, or until a ratio or a time is reached. */
+  seed?: { ratio?: number; timeMs?: number };
+  /** Seed existing data only: incomplete data is an error, nothing is downloaded. */
+  seedOnly?: boolean;
+  /** Regular unchoke slots (default 4), plus one optimistic. */
+  uploadSlots?: number;
 }
 
 interface Context {
   input: TorrentInput;
   maxPeers: number;
   storage?: Storage;
-  have?: Bitfield;
+  ours?: LocalPieces;
+  listener?: Deno.TcpListener;
+  /** The port we listen on, or the requested one when we do not listen. */
+  port: number;
   book: Map<string, AddressEntry>;
   active: Set<string>;
   lastPeerAt: number;
@@ -71,55 +80,54 @@ interface Context {
   trackerStatus?: string;
   error?: string;
   stats?: Stats;
+  complete: boolean;
+  seedingSince?: number;
+  ticks: number;
+  optimistic?: string;
 }
 
 type Event =
   | TrackerEvent
   | PeerClosed
+  | AcceptorEvent
   | { type: "peer.strike"; key: string; index: number }
+  | { type: "coordinator.complete" }
   | { type: "tick" }
+  | { type: "tick.check" }
   | { type: "connect" }
   | { type: "stop" };
 
-/** `host:port`, with brackets around an IPv6 host. */
-export function addressKey(a: PeerAddress): string {
-  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
-function isSelf(a: PeerAddress, port: number): boolean {
-  return a.port === port && (a.host === "127.0.0.1" || a.host === "::1" || a.host === "localhost");
-}
-
-/** The most addresses the book keeps, whatever trackers send. */
-export const MAX_ADDRESSES = 5000;
-
-/**
- * Adds addresses to the book, skipping our own. When the book is full, a new address takes the place of one that
- * has failed and is not connected (banned ones stay, so they stay banned); with no such place it is dropped.
- */
-export function addPeers(
-  book: Map<string, AddressEntry>,
-  active: Set<string>,
-  peers: PeerAddress[],
-  ourPort: number,
-  max = MAX_ADDRESSES,
-): void {
-  for (const p of peers) {
-    const key = addressKey(p);
-    if (isSelf(p, ourPort) || book.has(key)) continue;
-    if (book.size >= max) {
-      const spare = [...book].find(([k, e]) => e.failures > 0 && !e.banned && !active.has(k));
-      if (!spare) continue;
-      book.delete(spare[0]);
-    }
-    book.set(key, { host: p.host, port: p.port, failures: 0, retryAt: 0, strikes: 0, banned: false });
-  }
-}
+/** Data that cannot be seeded because it is incomplete. */
+class SeedError extends Error {}
 
 const ticker = fromCallback(({ sendBack }) => {
   const id = setInterval(() => sendBack({ type: "tick" }), 1000);
   return () => clearInterval(id);
 });
+
+/** The link input every peer of this torrent shares, less the address and the socket. */
+function linkBase(ctx: Context): Omit<LinkInput, "host" | "port"> {
+  const { meta, peerId } = ctx.input;
+  const storage = ctx.storage!;
+  return {
+    infoHash: meta.infoHash,
+    peerId,
+    pieceLength: meta.pieceLength,
+    pieceCount: meta.pieceCount,
+    totalLength: meta.totalLength,
+    ours: ctx.ours,
+    readBlock: (offset, length) => storage.read(offset, length),
+  };
+}
+
+function peerContexts(ctx: Context, children: Record<string, AnyActorRef | undefined>): PeerContext[] {
+  const out: PeerContext[] = [];
+  for (const key of ctx.active) {
+    const snap = children[key]?.getSnapshot() as { context?: PeerContext; matches?: (s: string) => boolean };
+    if (snap?.context && snap.matches?.("connected")) out.push(snap.context);
+  }
+  return out;
+}
 
 export const torrentMachine = setup({
   types: {
@@ -132,24 +140,36 @@ export const torrentMachine = setup({
     coordinator: coordinatorMachine,
     peer: peerMachine,
     tracker: trackerActor,
+    acceptor,
     ticker,
-    open: fromPromise<{ storage: Storage; have?: Bitfield }, { input: TorrentInput }>(
-      async ({ input: { input } }) => {
-        const { storage, existed } = await input.openStorage(input.meta);
-        if (!existed) return { storage };
+    open: fromPromise<
+      { storage: Storage; ours: LocalPieces; listener?: Deno.TcpListener },
+      { input: TorrentInput }
+    >(async ({ input: { input } }) => {
+      const { storage, existed } = await input.openStorage(input.meta);
+      let ours = new LocalPieces(input.meta.pieceCount);
+      if (existed) {
         const hint = input.forceCheck ? undefined : await input.resume?.load(input.meta);
-        return { storage, have: hint ?? await checkPieces(input.meta, storage) };
-      },
-    ),
+        ours = new LocalPieces(input.meta.pieceCount, hint ?? await checkPieces(input.meta, storage));
+      }
+      if (input.seedOnly && !ours.have.complete) {
+        storage.close();
+        throw new SeedError(
+          `only ${ours.have.count} of ${input.meta.pieceCount} pieces are on disk and verified`,
+        );
+      }
+      const listener = input.listen === false ? undefined : bindListener(input.port, input.listen);
+      return { storage, ours, listener };
+    }),
     finish: fromPromise<void, { ctx: Context; event?: "completed" | "stopped" }>(
       async ({ input: { ctx, event } }) => {
         try {
           await ctx.storage?.sync();
         } finally {
-          ctx.storage?.close();
+          ctx.storage?.close(); // a seeder's reads reopen the files
         }
         // Only after the data is flushed may the record vouch for it; a hint, so failing to write it is no error.
-        if (ctx.have) await ctx.input.resume?.save(ctx.input.meta, ctx.have).catch(() => {});
+        if (ctx.ours) await ctx.input.resume?.save(ctx.input.meta, ctx.ours.have).catch(() => {});
         if (event) await announceEvent(ctx.input.meta.trackers, { ...announceParams(ctx), event });
       },
     ),
@@ -158,37 +178,98 @@ export const torrentMachine = setup({
     connectMore: enqueueActions(({ context, enqueue, system }) => {
       const coordinator = system.get("coordinator");
       if (!coordinator) return;
-      const { meta, peerId, timeouts } = context.input;
+      // Complete and not seeding: there is nobody left to dial.
+      if (context.complete && !context.input.seed && !context.input.seedOnly) return;
       const now = Date.now();
       for (const [key, entry] of context.book) {
         if (context.active.size >= context.maxPeers) break;
         if (entry.banned || entry.retryAt > now || context.active.has(key)) continue;
         context.active.add(key);
-        const link = {
-          host: entry.host,
-          port: entry.port,
-          infoHash: meta.infoHash,
-          peerId,
-          pieceLength: meta.pieceLength,
-          pieceCount: meta.pieceCount,
-          totalLength: meta.totalLength,
-        };
-        enqueue.spawnChild("peer", { id: key, input: { key, coordinator, timeouts, link } });
+        const link = { ...linkBase(context), host: entry.host, port: entry.port };
+        enqueue.spawnChild("peer", {
+          id: key,
+          input: { key, coordinator, timeouts: context.input.timeouts, link },
+        });
+      }
+    }),
+    accept: enqueueActions(({ context, event, enqueue, system }) => {
+      const { conn } = event as AcceptorEvent;
+      const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+      const key = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+      const coordinator = system.get("coordinator");
+      if (!coordinator || context.active.size >= context.maxPeers || context.active.has(key)) {
+        conn.close();
+        return;
+      }
+      context.active.add(key);
+      const link = { ...linkBase(context), host: hostname, port, conn };
+      enqueue.spawnChild("peer", {
+        id: key,
+        input: { key, coordinator, timeouts: context.input.timeouts, link },
+      });
+    }),
+    choke: enqueueActions(({ context, enqueue, self }) => {
+      const peers = peerContexts(context, self.getSnapshot().children);
+      const full = context.ticks % 10 === 0;
+      const slots = context.input.uploadSlots ?? 4;
+      let unchoke: Set<string>;
+      if (full) {
+        const choice = chooseUnchoked(
+          peers.map((p) => ({
+            key: p.key,
+            interested: p.peerInterested,
+            downloadRate: p.rates.down,
+            uploadRate: p.rates.up,
+          })),
+          {
+            seeding: context.complete,
+            slots,
+            optimistic: context.optimistic,
+            rotate: context.ticks % 30 === 0,
+          },
+        );
+        unchoke = choice.unchoke;
+        enqueue.assign({ optimistic: choice.optimistic });
+      } else {
+        // Between rounds, only fill free slots, so a new leecher does not wait up to 10 s.
+        unchoke = new Set(peers.filter((p) => !p.amChoking && p.peerInterested).map((p) => p.key));
+        for (const p of peers) if (unchoke.size < slots + 1 && p.peerInterested) unchoke.add(p.key);
+      }
+      for (const p of peers) {
+        if (unchoke.has(p.key) && p.amChoking) enqueue.sendTo(p.key, { type: "unchoke" });
+        if (!unchoke.has(p.key) && !p.amChoking) enqueue.sendTo(p.key, { type: "choke" });
       }
     }),
     stopPeers: enqueueActions(({ context, enqueue }) => {
       for (const key of context.active) enqueue.stopChild(key);
       context.active.clear();
     }),
+    captureStats: assign({
+      stats: ({ context, self }) =>
+        coordinatorStats(self.getSnapshot().children.coordinator) ?? context.stats,
+    }),
+    closeListener: ({ context }) => {
+      try {
+        context.listener?.close();
+      } catch { /* already closed */ }
+    },
+  },
+  guards: {
+    complete: ({ context }) => context.complete,
+    seeding: ({ context }) => context.input.seed !== undefined || context.input.seedOnly === true,
+    failed: ({ context }) => context.error !== undefined,
   },
 }).createMachine({
   id: "torrent",
   context: ({ input }) => ({
     input,
     maxPeers: input.maxPeers ?? 50,
+    port: input.port,
     book: new Map(),
     active: new Set(),
     lastPeerAt: Date.now(),
+    complete: false,
+    ticks: 0,
   }),
   output: ({ context }) => ({ ok: context.error === undefined, error: context.error, stats: context.stats }),
   initial: "checking",
@@ -199,36 +280,32 @@ export const torrentMachine = setup({
         src: "open",
         input: ({ context }) => ({ input: context.input }),
         onDone: {
-          target: "running",
+          target: "active",
           actions: assign({
             storage: ({ event }) => event.output.storage,
-            have: ({ event }) => event.output.have,
+            ours: ({ event }) => event.output.ours,
+            listener: ({ event }) => event.output.listener,
+            port: ({ context, event }) => (event.output.listener?.addr as Deno.NetAddr)?.port ?? context.port,
           }),
         },
         onError: {
           target: "failed",
           actions: assign({
-            error: ({ event }) => `cannot open the output: ${(event.error as Error).message}`,
+            error: ({ event }) =>
+              event.error instanceof SeedError
+                ? `cannot seed: ${event.error.message}`
+                : `cannot open the output: ${(event.error as Error).message}`,
           }),
         },
       },
     },
-    running: {
+    active: {
       entry: [
         assign({ lastPeerAt: () => Date.now() }),
-        ({ context }) =>
-          addPeers(context.book, context.active, context.input.peers ?? [], context.input.port),
+        ({ context }) => addPeers(context.book, context.active, context.input.peers ?? [], context.port),
         raise({ type: "connect" }, { delay: 0 }),
       ],
-      exit: [
-        assign({
-          stats: ({ context, self }) =>
-            coordinatorStats(self.getSnapshot().children.coordinator) ?? context.stats,
-          have: ({ context, self }) =>
-            coordinatorHave(self.getSnapshot().children.coordinator) ?? context.have,
-        }),
-        "stopPeers",
-      ],
+      exit: ["captureStats", "stopPeers"],
       invoke: [
         {
           id: "coordinator",
@@ -237,19 +314,16 @@ export const torrentMachine = setup({
           input: ({ context }) => ({
             meta: context.input.meta,
             storage: context.storage!,
-            have: context.have,
+            ours: context.ours,
           }),
-          onDone: [
-            {
-              guard: ({ event }) => event.output.error !== undefined,
-              target: "failed",
-              actions: assign({
-                error: ({ event }) => event.output.error,
-                stats: ({ event }) => event.output.stats,
-              }),
-            },
-            { target: "completing", actions: assign({ stats: ({ event }) => event.output.stats }) },
-          ],
+          onDone: {
+            // The coordinator ends only on a disk error; completion is an event and it lives on for the peers.
+            target: "failed",
+            actions: assign({
+              error: ({ event }) => event.output.error,
+              stats: ({ event }) => event.output.stats,
+            }),
+          },
         },
         {
           id: "tracker",
@@ -262,13 +336,15 @@ export const torrentMachine = setup({
           }),
         },
         { src: "ticker" },
+        { src: "acceptor", input: ({ context }) => ({ listener: context.listener }) },
       ],
       on: {
         "stop": "stopping",
         "connect": { actions: "connectMore" },
+        "peer.incoming": { actions: "accept" },
         "tracker.peers": {
           actions: [
-            ({ context, event }) => addPeers(context.book, context.active, event.peers, context.input.port),
+            ({ context, event }) => addPeers(context.book, context.active, event.peers, context.port),
             assign({ trackerStatus: ({ event }) => `${event.peers.length} peers from ${event.tracker}` }),
             "connectMore",
           ],
@@ -284,13 +360,7 @@ export const torrentMachine = setup({
           actions: enqueueActions(({ context, event, enqueue }) => {
             enqueue.stopChild(event.key);
             context.active.delete(event.key);
-            const entry = context.book.get(event.key);
-            if (entry) {
-              entry.lastReason = event.reason;
-              if (event.pieces > 0) entry.failures = 0;
-              else entry.failures++;
-              entry.retryAt = Date.now() + Math.min(2000 * 2 ** entry.failures, 300_000);
-            }
+            recordClose(context.book, event.key, event.reason, event.pieces);
             enqueue("connectMore");
           }),
         },
@@ -312,46 +382,78 @@ export const torrentMachine = setup({
         },
         "tick": {
           actions: [
+            assign({ ticks: ({ context }) => context.ticks + 1 }),
             "connectMore",
-            enqueueActions(({ context, enqueue, self }) => {
-              const children = self.getSnapshot().children;
-              const connected = [...context.active].some((k) =>
-                (children[k]?.getSnapshot() as { matches?: (s: string) => boolean })?.matches?.("connected")
-              );
-              if (connected) {
-                enqueue.assign({ lastPeerAt: Date.now() });
-                return;
-              }
-              if (context.active.size < context.maxPeers) {
-                enqueue.sendTo("tracker", { type: "tracker.announce" });
-              }
-              const timeout = context.input.noPeersTimeoutMs ?? 120_000;
-              if (Date.now() - context.lastPeerAt > timeout) {
-                const why = context.lastTrackerError
-                  ? ` (last tracker error: ${context.lastTrackerError})`
-                  : "";
-                enqueue.assign({ error: `no peer connected for ${Math.round(timeout / 1000)} s${why}` });
-                enqueue.raise({ type: "stop" });
-              }
-            }),
+            "choke",
+            raise({ type: "tick.check" }),
           ],
         },
       },
-    },
-    completing: {
-      invoke: {
-        src: "finish",
-        // `completed` is announced by the session that completed the download, not by a rerun over complete data.
-        input: ({ context }) => ({
-          ctx: context,
-          event: (context.stats?.receivedBytes ?? 0) > 0 ? "completed" as const : undefined,
-        }),
-        onDone: "done",
-        onError: {
-          target: "failed",
-          actions: assign({
-            error: ({ event }) => `cannot flush the output: ${(event.error as Error).message}`,
-          }),
+      initial: "downloading",
+      states: {
+        downloading: {
+          always: { guard: "complete", target: "completing" },
+          on: {
+            "coordinator.complete": { actions: ["captureStats", assign({ complete: true })] },
+            "tick.check": {
+              actions: [
+                enqueueActions(({ context, enqueue, self }) => {
+                  if (peerContexts(context, self.getSnapshot().children).length > 0) {
+                    enqueue.assign({ lastPeerAt: Date.now() });
+                    return;
+                  }
+                  if (context.active.size < context.maxPeers) {
+                    enqueue.sendTo("tracker", { type: "tracker.announce" });
+                  }
+                  const timeout = context.input.noPeersTimeoutMs ?? 120_000;
+                  if (Date.now() - context.lastPeerAt > timeout) {
+                    const why = context.lastTrackerError
+                      ? ` (last tracker error: ${context.lastTrackerError})`
+                      : "";
+                    enqueue.assign({ error: `no peer connected for ${Math.round(timeout / 1000)} s${why}` });
+                    enqueue.raise({ type: "stop" });
+                  }
+                }),
+              ],
+            },
+          },
+        },
+        completing: {
+          invoke: {
+            src: "finish",
+            // `completed` is announced by the session that completed the download, not by a rerun over complete
+            // data.
+            input: ({ context }) => ({
+              ctx: context,
+              event: (context.stats?.receivedBytes ?? 0) > 0 ? "completed" as const : undefined,
+            }),
+            onDone: [
+              { guard: "seeding", target: "seeding" },
+              { target: "#torrent.done" },
+            ],
+            onError: {
+              target: "#torrent.failed",
+              actions: assign({
+                error: ({ event }) => `cannot flush the output: ${(event.error as Error).message}`,
+              }),
+            },
+          },
+        },
+        seeding: {
+          entry: assign({ seedingSince: () => Date.now() }),
+          on: {
+            "tick.check": {
+              actions: [
+                enqueueActions(({ context, enqueue }) => {
+                  const { ratio, timeMs } = context.input.seed ?? {};
+                  const uploaded = context.ours?.uploaded ?? 0;
+                  const byRatio = ratio !== undefined && uploaded >= ratio * context.input.meta.totalLength;
+                  const byTime = timeMs !== undefined && Date.now() - context.seedingSince! >= timeMs;
+                  if (byRatio || byTime) enqueue.raise({ type: "stop" });
+                }),
+              ],
+            },
+          },
         },
       },
     },
@@ -359,27 +461,31 @@ export const torrentMachine = setup({
       invoke: {
         src: "finish",
         input: ({ context }) => ({ ctx: context, event: context.storage ? "stopped" as const : undefined }),
-        onDone: [{ guard: ({ context }) => context.error !== undefined, target: "failed" }, {
-          target: "stopped",
-        }],
-        onError: [{ guard: ({ context }) => context.error !== undefined, target: "failed" }, {
-          target: "stopped",
-        }],
+        onDone: [
+          { guard: "failed", target: "failed" },
+          { guard: "complete", target: "done" },
+          { target: "stopped" },
+        ],
+        onError: [
+          { guard: "failed", target: "failed" },
+          { guard: "complete", target: "done" },
+          { target: "stopped" },
+        ],
       },
     },
-    done: { type: "final" },
-    stopped: { type: "final" },
-    failed: { type: "final", entry: ({ context }) => context.storage?.close() },
+    done: { type: "final", entry: "closeListener" },
+    stopped: { type: "final", entry: "closeListener" },
+    failed: { type: "final", entry: ["closeListener", ({ context }) => context.storage?.close()] },
   },
 });
 
 function announceParams(ctx: Context, coordinator?: AnyActorRef): Omit<AnnounceParams, "event"> {
-  const verified = (ctx.stats ?? coordinatorStats(coordinator))?.verifiedBytes ?? 0;
+  const verified = (coordinatorStats(coordinator) ?? ctx.stats)?.verifiedBytes ?? 0;
   return {
     infoHash: ctx.input.meta.infoHash,
     peerId: ctx.input.peerId,
-    port: ctx.input.port,
-    uploaded: 0,
+    port: ctx.port,
+    uploaded: ctx.ours?.uploaded ?? 0,
     downloaded: verified,
     left: ctx.input.meta.totalLength - verified,
   };

@@ -17,11 +17,13 @@ async function harness(pieces = 6) {
   const meta = await parseMetainfo(torrent);
   const storage = new MemoryStorage(meta.totalLength);
   const strikes: string[] = [];
+  const completions: number[] = [];
   const parent = createActor(
     setup({ actors: { coordinator: coordinatorMachine } }).createMachine({
       invoke: { id: "coordinator", src: "coordinator", input: { meta, storage, piecesPerPeer: 2 } },
       on: {
         "peer.strike": { actions: ({ event }) => strikes.push((event as unknown as { key: string }).key) },
+        "coordinator.complete": { actions: () => completions.push(1) },
       },
     }),
   );
@@ -41,7 +43,17 @@ async function harness(pieces = 6) {
     };
   };
   const piece = (i: number) => data.slice(i * PIECE, Math.min((i + 1) * PIECE, data.length));
-  return { meta, data, storage, coordinator, parent, peer, piece, strikes };
+  return {
+    meta,
+    data,
+    storage,
+    coordinator,
+    parent,
+    peer,
+    piece,
+    strikes,
+    completed: () => completions.length === 1,
+  };
 }
 
 Deno.test("coordinator hands each peer pieces it has, never the same piece to two peers", async () => {
@@ -90,8 +102,8 @@ Deno.test("coordinator verifies and stores whole pieces, strikes the sender of a
   assert.deepEqual(again.sort(), [0, 2]);
   h.coordinator.send({ type: "peer.piece", key: "a", index: 0, data: h.piece(0) });
   h.coordinator.send({ type: "peer.piece", key: "a", index: 2, data: h.piece(2) });
-  const snap = await waitFor(h.coordinator, (s) => s.status === "done");
-  assert.equal(snap.value, "complete");
+  await waitFor(h.coordinator, (s) => s.value === "complete");
+  assert(h.completed(), "the parent was told");
   assert.deepEqual(h.storage.data, h.data);
   h.parent.stop();
 });

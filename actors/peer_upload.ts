@@ -1,0 +1,109 @@
+/**
+ * The serving half of a peer link: the requests a peer sends us, answered from verified data in order, one at a
+ * time, with the socket's back-pressure. Requests while we choke the peer are ignored (BEP 3); a request for a
+ * piece we lack is ignored; one out of range or over 16 KiB ends the connection; the queue is capped.
+ *
+ * @module
+ */
+
+import { BLOCK_SIZE } from "../src/blocks.ts";
+import type { LocalPieces } from "../src/local_pieces.ts";
+import { pieceSize } from "../src/metainfo.ts";
+import { encodeMessage } from "../src/wire.ts";
+
+/** Requests queued per peer before it is dropped for flooding. */
+export const MAX_QUEUED_REQUESTS = 256;
+
+export interface UploadInput {
+  pieceLength: number;
+  pieceCount: number;
+  totalLength: number;
+  ours: LocalPieces;
+  /** Reads `length` bytes at `offset` of the torrent's data. */
+  readBlock: (offset: number, length: number) => Promise<Uint8Array>;
+}
+
+interface Request {
+  index: number;
+  begin: number;
+  length: number;
+}
+
+export class UploadQueue {
+  #queue: Request[] = [];
+  #serving = false;
+  #choking = true;
+  /** Payload bytes sent to this peer. */
+  uploaded = 0;
+
+  constructor(
+    readonly input: UploadInput,
+    /** Sends bytes and resolves when the socket took them. */
+    readonly send: (bytes: Uint8Array) => Promise<void>,
+    /** Ends the connection with a reason. */
+    readonly fail: (reason: string) => void,
+  ) {}
+
+  get choking(): boolean {
+    return this.#choking;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  choke(): void {
+    if (this.#choking) return;
+    this.#choking = true;
+    this.#queue = [];
+    this.send(encodeMessage({ type: "choke" }));
+  }
+
+  unchoke(): void {
+    if (!this.#choking) return;
+    this.#choking = false;
+    this.send(encodeMessage({ type: "unchoke" }));
+  }
+
+  request(r: Request): void {
+    if (this.#choking) return;
+    const { index, begin, length } = r;
+    if (index >= this.input.pieceCount || length === 0 || length > BLOCK_SIZE) {
+      return this.fail(`request out of range (piece ${index}, ${length} bytes)`);
+    }
+    if (begin + length > pieceSize(this.input, index)) {
+      return this.fail(`request past the end of piece ${index}`);
+    }
+    if (!this.input.ours.have.has(index)) return;
+    if (this.#queue.length >= MAX_QUEUED_REQUESTS) {
+      return this.fail(`more than ${MAX_QUEUED_REQUESTS} requests queued`);
+    }
+    this.#queue.push(r);
+    this.#serve();
+  }
+
+  cancel(r: Request): void {
+    this.#queue = this.#queue.filter((q) =>
+      q.index !== r.index || q.begin !== r.begin || q.length !== r.length
+    );
+  }
+
+  async #serve(): Promise<void> {
+    if (this.#serving) return;
+    this.#serving = true;
+    try {
+      let r;
+      while (!this.#choking && (r = this.#queue.shift())) {
+        const block = await this.input.readBlock(r.index * this.input.pieceLength + r.begin, r.length);
+        if (this.#choking) break;
+        await this.send(encodeMessage({ type: "piece", index: r.index, begin: r.begin, block }));
+        this.uploaded += r.length;
+        this.input.ours.uploaded += r.length;
+      }
+    } catch (e) {
+      this.fail(`cannot serve a block: ${(e as Error).message}`);
+    } finally {
+      this.#serving = false;
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * What we have, shared by reference between the coordinator (which adds verified pieces) and every peer link
+ * (which announces them with `have`, serves them, and counts what it uploads). Links read the append-only log from
+ * their own cursor, so a verified piece costs no event per peer.
+ *
+ * @module
+ */
+
+import { Bitfield } from "./bitfield.ts";
+
+export class LocalPieces {
+  readonly have: Bitfield;
+  /** Indices in the order they were verified (this session), for links to announce. */
+  readonly log: number[] = [];
+  /** Payload bytes uploaded to all peers. */
+  uploaded = 0;
+
+  constructor(pieceCount: number, initial?: Bitfield) {
+    this.have = new Bitfield(pieceCount, initial?.bytes);
+  }
+
+  /** Records a verified piece; returns false when it was already there. */
+  add(index: number): boolean {
+    if (!this.have.set(index)) return false;
+    this.log.push(index);
+    return true;
+  }
+}
