@@ -187,7 +187,13 @@ export const peerMachine = setup({
         "link.bitfield": { actions: "report" },
         "link.have": { actions: "report" },
         "interest": { actions: "forwardToLink" },
-        "link.interest": { actions: assign({ peerInterested: ({ event }) => event.value }) },
+        "link.interest": {
+          // The supervisor fills a free upload slot at once rather than at its next tick.
+          actions: [
+            assign({ peerInterested: ({ event }) => event.value }),
+            sendParent(({ context }) => ({ type: "peer.interest", key: context.key })),
+          ],
+        },
         "link.rates": { actions: assign({ rates: ({ event }) => ({ down: event.down, up: event.up }) }) },
         "choke": { actions: ["forwardToLink", assign({ amChoking: true })] },
         "unchoke": { actions: ["forwardToLink", assign({ amChoking: false })] },

@@ -91,6 +91,7 @@ type Event =
   | PeerClosed
   | AcceptorEvent
   | { type: "peer.strike"; key: string; index: number }
+  | { type: "peer.interest"; key: string }
   | { type: "coordinator.complete" }
   | { type: "tick" }
   | { type: "tick.check" }
@@ -342,6 +343,7 @@ export const torrentMachine = setup({
         "stop": "stopping",
         "connect": { actions: "connectMore" },
         "peer.incoming": { actions: "accept" },
+        "peer.interest": { actions: "choke" },
         "tracker.peers": {
           actions: [
             ({ context, event }) => addPeers(context.book, context.active, event.peers, context.port),

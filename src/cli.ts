@@ -12,12 +12,17 @@ import { formatBytes, formatDuration, progressLine } from "./progress_format.ts"
 import type { PeerAddress } from "./tracker.ts";
 
 export const USAGE = `Usage: deno run -A mod.ts <file.torrent> <out> [options]
+       deno run -A mod.ts seed <file.torrent> <path> [options]
 
 Downloads a torrent. <out> is the file for a single-file torrent (or a folder to put it in), the folder for a
-multi-file torrent. Exits 0 only when every piece is verified on disk.
+multi-file torrent. Exits 0 only when every piece is verified on disk. Other peers can download from us while we
+download. "seed" checks the data at <path> and seeds it; incomplete data is an error.
 
 Options:
-  -p, --port <n>             port announced to trackers (default 6881)
+  -p, --port <n>             port to listen on, or the next free one (default 6881); announced to trackers
+      --seed                 keep seeding after the download completes, until Ctrl-C
+      --seed-ratio <r>       seed until we uploaded r times the torrent's size (implies --seed)
+      --seed-time <t>        seed for this long: 90s, 30m, 2h, 1h30m (implies --seed)
       --max-peers <n>        peers connected at once (default 50)
       --peer <host:port>     also dial this peer (repeatable)
       --no-peers-timeout <s> give up when no peer is connected for this long (default 120)
@@ -28,6 +33,27 @@ Options:
 `;
 
 class UsageError extends Error {}
+
+/** `90s`, `30m`, `2h`, `1h30m`, or a number of seconds, in milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
+  if (!m || text.trim() === "" || (!m[1] && !m[2] && !m[3])) {
+    throw new UsageError(`--seed-time "${text}" is not a duration like 90s, 30m, 2h or 1h30m`);
+  }
+  return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+}
+
+function seedOptions(
+  values: { seed?: boolean; "seed-ratio"?: string; "seed-time"?: string },
+): { ratio?: number; timeMs?: number } | undefined {
+  const ratioText = values["seed-ratio"], timeText = values["seed-time"];
+  if (!values.seed && ratioText === undefined && timeText === undefined) return undefined;
+  const ratio = ratioText === undefined ? undefined : Number(ratioText);
+  if (ratio !== undefined && !(ratio >= 0 && Number.isFinite(ratio))) {
+    throw new UsageError(`--seed-ratio must be a number from 0 up, got "${ratioText}"`);
+  }
+  return { ratio, timeMs: timeText === undefined ? undefined : parseDuration(timeText) };
+}
 
 function integer(
   value: string | undefined,
@@ -130,6 +156,9 @@ async function run(args: string[]): Promise<number> {
         peer: { type: "string", multiple: true },
         "no-peers-timeout": { type: "string" },
         check: { type: "boolean" },
+        seed: { type: "boolean" },
+        "seed-ratio": { type: "string" },
+        "seed-time": { type: "string" },
         quiet: { type: "boolean", short: "q" },
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
@@ -143,8 +172,15 @@ async function run(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (positionals.length !== 2) throw new UsageError("expected <file.torrent> and <out>");
+  const seedOnly = positionals[0] === "seed";
+  if (seedOnly) positionals.shift();
+  if (positionals.length !== 2) {
+    throw new UsageError(
+      seedOnly ? "expected seed <file.torrent> <path>" : "expected <file.torrent> and <out>",
+    );
+  }
   const [torrentPath, outArg] = positionals;
+  const seed = seedOptions(values);
   const port = integer(values.port, "port", 1, 65535, 6881);
   const maxPeers = integer(values["max-peers"], "max-peers", 1, 1000, 50);
   const noPeers = integer(values["no-peers-timeout"], "no-peers-timeout", 1, 86400, 120);
@@ -173,6 +209,8 @@ async function run(args: string[]): Promise<number> {
     noPeersTimeoutMs: noPeers * 1000,
     inspect,
     check: values.check,
+    seed: seed ?? (seedOnly ? {} : undefined),
+    seedOnly,
   });
   let interrupts = 0;
   const onSigint = () => {

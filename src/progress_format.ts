@@ -28,6 +28,7 @@ export interface ProgressFigures {
   connectedPeers: number;
   peers: number;
   knownPeers: number;
+  uploadedBytes: number;
 }
 
 /** One progress line; `barWidth` 0 leaves the bar out (for logs). */
@@ -38,10 +39,13 @@ export function progressLine(p: ProgressFigures, bytesPerSecond: number, barWidt
   const eta = bytesPerSecond > 0
     ? formatDuration((p.totalBytes - p.verifiedBytes) / bytesPerSecond)
     : "--:--";
-  const state = p.state === "running" ? "" : ` ${p.state}`;
+  const state = p.state === "active.downloading" ? "" : ` ${p.state.replace(/^active\./, "")}`;
+  const up = p.uploadedBytes > 0
+    ? `  up ${formatBytes(p.uploadedBytes)} (ratio ${(p.uploadedBytes / p.totalBytes).toFixed(2)})`
+    : "";
   return `${bar}${(fraction * 100).toFixed(1).padStart(5)}%  ${formatBytes(p.verifiedBytes)}/${
     formatBytes(p.totalBytes)
   }  ${
     formatBytes(bytesPerSecond)
-  }/s  peers ${p.connectedPeers}/${p.peers} (${p.knownPeers} known)  ETA ${eta}${state}`;
+  }/s  peers ${p.connectedPeers}/${p.peers} (${p.knownPeers} known)  ETA ${eta}${up}${state}`;
 }
