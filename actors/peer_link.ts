@@ -245,12 +245,19 @@ export class PeerLink {
         if (this.#announced) return this.emit({ type: "link.have", index: msg.index });
         this.#announced = true; // a peer that sends no bitfield starts with nothing: haves build it up
         return this.emit({ type: "link.bitfield", bitfield: this.#bitfield });
-      case "bitfield":
-        if (this.#announced) return this.#finish("bitfield after a bitfield or have");
-        this.#announced = true;
-        this.#bitfield = new Bitfield(this.input.pieceCount, msg.bits);
-        this.emit({ type: "link.bitfield", bitfield: this.#bitfield });
+      case "bitfield": {
+        const bits = new Bitfield(this.input.pieceCount, msg.bits); // throws on the wrong size or spare bits
+        if (!this.#announced) {
+          this.#announced = true;
+          this.#bitfield = bits;
+          return this.emit({ type: "link.bitfield", bitfield: bits });
+        }
+        // A bitfield after a bitfield or haves (aria2c sends one): peers only gain pieces, so it adds to what we knew.
+        for (let i = 0; i < this.input.pieceCount; i++) {
+          if (bits.has(i) && this.#bitfield.set(i)) this.emit({ type: "link.have", index: i });
+        }
         return;
+      }
       case "piece":
         return this.#block(msg.index, msg.begin, msg.block);
       case "interested":

@@ -12,7 +12,7 @@ import { pieceSize } from "../src/metainfo.ts";
 import { encodeMessage } from "../src/wire.ts";
 
 /** Requests queued per peer before it is dropped for flooding. */
-export const MAX_QUEUED_REQUESTS = 256;
+export const MAX_QUEUED_REQUESTS = 2048;
 
 export interface UploadInput {
   pieceLength: number;

@@ -5,8 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseMetainfo } from "../../src/metainfo.ts";
-import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import { prepare, SHAPES } from "./shapes.ts";
 import {
   freePort,
   installed,
@@ -20,47 +19,6 @@ import {
 } from "./swarm.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-
-interface Shape {
-  name: string;
-  pieceLength: number;
-  files: { path: string[]; size: number }[];
-  multiFile: boolean;
-}
-
-const SHAPES: Shape[] = [
-  {
-    name: "s16k.bin",
-    pieceLength: 16 * 1024,
-    multiFile: false,
-    files: [{ path: [], size: 1024 * 1024 + 777 }],
-  },
-  {
-    name: "s256k.bin",
-    pieceLength: 256 * 1024,
-    multiFile: false,
-    files: [{ path: [], size: 24 * 1024 * 1024 + 12345 }],
-  },
-  {
-    name: "m4m",
-    pieceLength: 4 * 1024 * 1024,
-    multiFile: true,
-    files: [
-      { path: ["big.bin"], size: 9 * 1024 * 1024 + 1 },
-      { path: ["docs", "readme.txt"], size: 3 * 1024 * 1024 + 5 },
-      { path: ["docs", "deep", "tail.dat"], size: 100_000 },
-    ],
-  },
-  {
-    name: "m64k",
-    pieceLength: 64 * 1024,
-    multiFile: true,
-    files: Array.from(
-      { length: 9 },
-      (_, i) => ({ path: [`part${i}`, `f${i}.bin`], size: 13_333 * (i + 1) * 7 }),
-    ),
-  },
-];
 
 const SEEDERS: {
   name: string;
@@ -81,37 +39,6 @@ const ready = installed("opentracker") && installed("mktorrent") &&
   new Deno.Command("/usr/bin/python3", { args: ["-c", "import libtorrent"] }).outputSync().success;
 
 /** Writes the shape's payload under `seedDir` and makes its torrent (mktorrent, or our builder for 16 KiB). */
-async function prepare(shape: Shape, seedDir: string, work: string, announce: string) {
-  const files = shape.files.map((f, i) => ({ path: f.path, data: payload(f.size, i + 11) }));
-  const base = `${seedDir}/${shape.name}`;
-  for (const f of files) {
-    const path = shape.multiFile ? `${base}/${f.path.join("/")}` : base;
-    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-    await Deno.writeFile(path, f.data);
-  }
-  const torrentPath = `${work}/${shape.name}.torrent`;
-  if (shape.pieceLength < 32 * 1024) {
-    // mktorrent 1.1 takes piece sizes from 32 KiB: build this one with our own encoder.
-    const { torrent } = await makeTorrent({
-      name: shape.name,
-      files: files.map((f) => ({ path: shape.multiFile ? f.path : [shape.name], data: f.data })),
-      pieceLength: shape.pieceLength,
-      announce,
-      multiFile: shape.multiFile,
-    });
-    await Deno.writeFile(torrentPath, torrent);
-  } else {
-    const out = await new Deno.Command("mktorrent", {
-      args: ["-p", "-a", announce, "-l", String(Math.log2(shape.pieceLength)), "-o", torrentPath, base],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert(out.success, new TextDecoder().decode(out.stderr));
-  }
-  const meta = await parseMetainfo(await Deno.readFile(torrentPath));
-  return { files, torrentPath, meta };
-}
-
 async function runClient(torrentPath: string, out: string): Promise<{ code: number; text: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [

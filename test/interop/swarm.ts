@@ -153,13 +153,34 @@ export async function startRtorrent(torrent: string, dir: string, session: strin
   return p;
 }
 
-/** How many seeders of `infoHash` the tracker lists now (its scrape's `complete`). */
-export async function scrapeSeeders(announce: string, infoHash: Uint8Array): Promise<number> {
+/** The tracker's scrape of `infoHash`: how many seeders (`complete`) and leechers (`incomplete`) it lists. */
+export async function scrape(
+  announce: string,
+  infoHash: Uint8Array,
+): Promise<{ complete: number; incomplete: number }> {
   const hash = Array.from(infoHash, (b) => "%" + b.toString(16).padStart(2, "0")).join("");
   const url = announce.replace("/announce", "/scrape") + `?info_hash=${hash}`;
   const body = new Uint8Array(await (await fetch(url)).arrayBuffer());
   const files = (bencode.decode(body) as { files?: Record<string, unknown> }).files ?? {};
-  return (Object.values(files)[0] as { complete?: number } | undefined)?.complete ?? 0;
+  const entry = Object.values(files)[0] as { complete?: number; incomplete?: number } | undefined;
+  return { complete: entry?.complete ?? 0, incomplete: entry?.incomplete ?? 0 };
+}
+
+/** How many seeders of `infoHash` the tracker lists now. */
+export async function scrapeSeeders(announce: string, infoHash: Uint8Array): Promise<number> {
+  return (await scrape(announce, infoHash)).complete;
+}
+
+/** Polls the scrape until the tracker lists `count` leechers. */
+export async function waitForLeechers(announce: string, infoHash: Uint8Array, count: number, ms = 20_000) {
+  const end = Date.now() + ms;
+  let incomplete = 0;
+  while (Date.now() < end) {
+    incomplete = (await scrape(announce, infoHash)).incomplete;
+    if (incomplete >= count) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the tracker lists ${incomplete} of ${count} leechers after ${ms} ms`);
 }
 
 /** Polls the tracker's scrape until it lists `count` seeders (seeders announce asynchronously after starting). */
@@ -172,4 +193,87 @@ export async function waitForSeeders(announce: string, infoHash: Uint8Array, cou
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`the tracker lists ${complete} of ${count} seeders after ${ms} ms`);
+}
+
+/** A downloader started by `startLeecher`; `done` resolves when its copy is complete. */
+export interface Leecher {
+  program: Program;
+  done: Promise<void>;
+}
+
+/** aria2c downloading `torrent` into `dir`; it exits by itself once complete (`--seed-time=0`). */
+export function startAria2Leecher(torrent: string, dir: string): Leecher {
+  const program = new Program("aria2c", "aria2c", [
+    "--enable-dht=false",
+    "--enable-dht6=false",
+    "--bt-enable-lpd=false",
+    "--enable-peer-exchange=false",
+    "--interface=127.0.0.1",
+    `--listen-port=${freePort()}`,
+    `--dir=${dir}`,
+    "--seed-time=0",
+    "--summary-interval=0",
+    "--console-log-level=warn",
+    "--file-allocation=none",
+    torrent,
+  ]);
+  return { program, done: exitedOk(program) };
+}
+
+/** libtorrent downloading `torrent` into `dir`; it exits once complete. */
+export function startLibtorrentLeecher(torrent: string, dir: string): Leecher {
+  const program = new Program("libtorrent", "/usr/bin/python3", [
+    `${HERE}lt_download.py`,
+    torrent,
+    dir,
+    String(freePort()),
+  ]);
+  return { program, done: exitedOk(program) };
+}
+
+/**
+ * transmission-cli downloading `torrent` into `dir`. It never exits by itself: its completion script writes a
+ * marker that `done` waits for. It ignores 127.0.0.0/8 peers from the tracker, so the seeder must dial it.
+ */
+export async function startTransmissionLeecher(torrent: string, dir: string, work: string): Promise<Leecher> {
+  const config = `${work}/tr-${crypto.randomUUID()}`;
+  await Deno.mkdir(config, { recursive: true });
+  const marker = `${config}/complete`;
+  await Deno.writeTextFile(`${config}/done.sh`, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+  await Deno.writeTextFile(
+    `${config}/settings.json`,
+    JSON.stringify({
+      "dht-enabled": false,
+      "lpd-enabled": false,
+      "pex-enabled": false,
+      "utp-enabled": false,
+      "port-forwarding-enabled": false,
+      "bind-address-ipv4": "127.0.0.1",
+      "encryption": 0,
+    }),
+  );
+  const program = new Program("transmission", "transmission-cli", [
+    "-g",
+    config,
+    "-w",
+    dir,
+    "-p",
+    String(freePort()),
+    "-f",
+    `${config}/done.sh`,
+    "-M",
+    torrent,
+  ]);
+  const done = (async () => {
+    for (;;) {
+      if (await Deno.stat(marker).then(() => true, () => false)) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return { program, done };
+}
+
+async function exitedOk(p: Program): Promise<void> {
+  const status = await p.child.status;
+  if (!status.success) throw new Error(`${p.name} exited with ${status.code}: ${await p.output}`);
 }

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { MAX_QUEUED_REQUESTS, UploadQueue } from "../../actors/peer_upload.ts";
+import { LocalPieces } from "../../src/local_pieces.ts";
+import { decodeMessage, type Message } from "../../src/wire.ts";
+
+const PIECE = 32768;
+
+function harness(have: number[] = [0, 1]) {
+  const ours = new LocalPieces(3);
+  have.forEach((i) => ours.add(i));
+  const sent: Message[] = [];
+  const failures: string[] = [];
+  const reads: number[] = [];
+  const queue = new UploadQueue(
+    {
+      pieceLength: PIECE,
+      pieceCount: 3,
+      totalLength: 2 * PIECE + 100,
+      ours,
+      readBlock: (offset, length) => {
+        reads.push(offset);
+        return Promise.resolve(new Uint8Array(length).fill(offset % 251));
+      },
+    },
+    (bytes) => {
+      sent.push(decodeMessage(bytes.subarray(4)));
+      return Promise.resolve();
+    },
+    (reason) => failures.push(reason),
+  );
+  return { queue, ours, sent, failures, reads };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+Deno.test("UploadQueue serves requests for verified pieces once it unchokes, and counts the bytes", async () => {
+  const h = harness();
+  h.queue.request({ index: 0, begin: 0, length: 16384 });
+  assert.equal(h.sent.length, 0, "ignored while choking (BEP 3)");
+  h.queue.unchoke();
+  h.queue.request({ index: 1, begin: 16384, length: 16384 });
+  h.queue.request({ index: 2, begin: 0, length: 100 }); // a piece we lack: ignored
+  await tick();
+  assert.deepEqual(h.sent.map((m) => m.type), ["unchoke", "piece"]);
+  const piece = h.sent[1] as Extract<Message, { type: "piece" }>;
+  assert.deepEqual([piece.index, piece.begin, piece.block.length], [1, 16384, 16384]);
+  assert.equal(h.queue.uploaded, 16384);
+  assert.equal(h.ours.uploaded, 16384);
+});
+
+Deno.test("UploadQueue honours cancel and drops its queue when it chokes", async () => {
+  const h = harness();
+  h.queue.unchoke();
+  h.queue.request({ index: 0, begin: 0, length: 16384 }); // starts serving at once
+  h.queue.request({ index: 0, begin: 16384, length: 16384 });
+  h.queue.request({ index: 1, begin: 0, length: 16384 });
+  h.queue.cancel({ index: 0, begin: 16384, length: 16384 });
+  h.queue.choke();
+  await tick();
+  assert.equal(h.queue.queued, 0);
+  assert.deepEqual(h.reads, [0], "only the block already in progress was read");
+});
+
+Deno.test("UploadQueue ends the connection for requests out of range, too long, or too many", () => {
+  for (
+    const [r, why] of [
+      [{ index: 5, begin: 0, length: 16384 }, /out of range/],
+      [{ index: 0, begin: 0, length: 16385 }, /out of range/],
+      [{ index: 0, begin: 0, length: 0 }, /out of range/],
+      [{ index: 0, begin: PIECE - 100, length: 16384 }, /past the end of piece 0/],
+    ] as const
+  ) {
+    const h = harness();
+    h.queue.unchoke();
+    h.queue.request(r);
+    assert.match(h.failures[0] ?? "", why);
+  }
+  const flood = harness();
+  flood.queue.unchoke();
+  for (let i = 0; i <= MAX_QUEUED_REQUESTS + 1; i++) {
+    flood.queue.request({ index: 1, begin: 0, length: 16384 });
+  }
+  assert.match(flood.failures[0] ?? "", /more than 2048 requests queued/);
+});
