@@ -96,6 +96,10 @@ export class FileStorage implements Storage {
       if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
       const stat = await Deno.stat(path).catch(() => null);
       if (stat && !stat.isFile) throw new Error(`${path} exists and is not a file`);
+      if (stat && stat.size > meta.files[i].length) {
+        // Never cut a file short: it is more likely the wrong file than ours.
+        throw new Error(`${path} holds ${stat.size} bytes, more than the torrent's ${meta.files[i].length}`);
+      }
       if (stat && stat.size > 0) existed = true;
       const file = await Deno.open(path, { read: true, write: true, create: true });
       try {

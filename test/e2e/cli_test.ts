@@ -143,3 +143,16 @@ Deno.test("CLI reports an output path it cannot create in one line and exits 1",
     await Deno.remove(f.dir, { recursive: true });
   }
 });
+
+Deno.test("CLI seed refuses incomplete data in one line and exits 1", async () => {
+  const f = await fixture();
+  try {
+    const partial = f.data.slice(0, 100_000);
+    await Deno.writeFile(`${f.dir}/cli.bin`, partial);
+    const r = await run(["seed", `${f.dir}/cli.torrent`, `${f.dir}/cli.bin`, "--port", "23456", "-q"]);
+    assert.equal(r.code, 1);
+    assertOneLineError(r.stderr, /cannot seed: only 3 of 31 pieces are on disk and verified/);
+  } finally {
+    await Deno.remove(f.dir, { recursive: true });
+  }
+});

@@ -70,3 +70,19 @@ Deno.test("windowsSafe() renames reserved device names, forbidden characters and
   assert.equal(windowsSafe("name. ."), "name___");
   assert.equal(windowsSafe("ordinary.txt"), "ordinary.txt");
 });
+
+Deno.test("FileStorage refuses a file longer than the torrent says rather than cut it short", async () => {
+  const { meta } = await multi();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/m`);
+    await Deno.writeFile(`${dir}/m/a.bin`, new Uint8Array(40_001).fill(1));
+    await assert.rejects(
+      FileStorage.open(meta, `${dir}/m`),
+      /a.bin holds 40001 bytes, more than the torrent's 40000/,
+    );
+    assert.equal((await Deno.stat(`${dir}/m/a.bin`)).size, 40_001);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
