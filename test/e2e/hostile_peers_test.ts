@@ -93,6 +93,7 @@ const CASES: Case[] = [
     name: "a message id we do not know",
     bad: { afterHandshake: encodeMessage({ type: "unknown", id: 99, payload: new Uint8Array(3) }) },
     dropped: null,
+    honestDelayMs: 30, // the honest peer is slow, so the kept one surely serves pieces too
   },
   {
     name: "a block we never asked for",
@@ -105,6 +106,7 @@ const CASES: Case[] = [
       }),
     },
     dropped: null,
+    honestDelayMs: 30, // the honest peer is slow, so the kept one surely serves pieces too
   },
   {
     name: "a bitfield after its haves (aria2c does this)",
@@ -116,6 +118,7 @@ const CASES: Case[] = [
       ),
     },
     dropped: null, // merged into what its haves said: peers only gain pieces
+    honestDelayMs: 30,
   },
   {
     name: "floods of keep-alives and repeated haves",
@@ -127,6 +130,7 @@ const CASES: Case[] = [
       ),
     },
     dropped: null,
+    honestDelayMs: 30, // the honest peer is slow, so the kept one surely serves pieces too
   },
 ];
 

@@ -78,15 +78,15 @@ Deno.test("a seed-only session refuses incomplete data", async () => {
   );
 });
 
-Deno.test("three leechers of ours share pieces among themselves, not only with the seeder", async () => {
-  const { meta, data } = await torrent(6 * 1024 * 1024, 32 * 1024);
-  // One regular slot and the optimistic one: the seeder cannot feed all three leechers at once.
+Deno.test("three leechers of ours share pieces among themselves when the seeder serves one at a time", async () => {
+  const { meta, data } = await torrent(16 * 1024 * 1024, 64 * 1024);
+  // No regular slot, only the optimistic one: the seeder feeds one leecher at a time, the others must share.
   const seeder = startDownload(meta, {
     storage: memory(data),
     seedOnly: true,
     listen: "127.0.0.1",
     port: 21100,
-    uploadSlots: 1,
+    uploadSlots: 0,
   });
   const seederPort = await port(seeder);
   const sources = new Map<number, Map<string, number>>(); // leecher → source key → pieces
