@@ -157,6 +157,12 @@ export const coordinatorMachine = setup({
     output: {} as { error?: string; stats: Stats },
   },
   actors: { verifier },
+  actions: {
+    register: ({ context, event }) => {
+      if (event.type !== "peer.hello") return;
+      context.peers.set(event.key, { ref: event.ref, ready: false, interested: false, assigned: new Set() });
+    },
+  },
   guards: {
     complete: ({ context }) => context.picker.complete,
   },
@@ -193,16 +199,7 @@ export const coordinatorMachine = setup({
         input: ({ context }) => ({ meta: context.meta, storage: context.storage }),
       },
       on: {
-        "peer.hello": {
-          actions: ({ context, event }) => {
-            context.peers.set(event.key, {
-              ref: event.ref,
-              ready: false,
-              interested: false,
-              assigned: new Set(),
-            });
-          },
-        },
+        "peer.hello": { actions: "register" },
         "peer.bitfield": {
           actions: enqueueActions(({ context, event, enqueue }) => {
             const p = context.peers.get(event.key);
@@ -308,16 +305,7 @@ export const coordinatorMachine = setup({
         }),
       ],
       on: {
-        "peer.hello": {
-          actions: ({ context, event }) => {
-            context.peers.set(event.key, {
-              ref: event.ref,
-              ready: false,
-              interested: false,
-              assigned: new Set(),
-            });
-          },
-        },
+        "peer.hello": { actions: "register" },
         "peer.gone": { actions: ({ context, event }) => context.peers.delete(event.key) },
       },
     },
