@@ -8,19 +8,10 @@ import time
 
 import libtorrent as lt
 
+from lt_session import loopback_session
+
 torrent, save_path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-session = lt.session({
-    "listen_interfaces": f"127.0.0.1:{port}",
-    "outgoing_interfaces": "127.0.0.1",
-    "enable_dht": False,
-    "enable_lsd": False,
-    "enable_upnp": False,
-    "enable_natpmp": False,
-    "enable_incoming_utp": False,
-    "enable_outgoing_utp": False,
-    "allow_multiple_connections_per_ip": True,
-    "alert_mask": 0,
-})
+session = loopback_session(port)
 params = lt.add_torrent_params()
 params.ti = lt.torrent_info(torrent)
 params.save_path = save_path

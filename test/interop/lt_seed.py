@@ -9,21 +9,11 @@ import time
 
 import libtorrent as lt
 
+from lt_session import loopback_session
+
 torrent, save_path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 upload_limit = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-session = lt.session({
-    "listen_interfaces": f"127.0.0.1:{port}",
-    "outgoing_interfaces": "127.0.0.1",
-    "enable_dht": False,
-    "enable_lsd": False,
-    "enable_upnp": False,
-    "enable_natpmp": False,
-    "enable_incoming_utp": False,
-    "enable_outgoing_utp": False,
-    "allow_multiple_connections_per_ip": True,
-    "alert_mask": 0,
-    "upload_rate_limit": upload_limit,
-})
+session = loopback_session(port, upload_limit)
 if upload_limit:
     # libtorrent exempts local peers from rate limits; put every address in the global class so the limit holds.
     peer_classes = lt.ip_filter()

@@ -1,0 +1,18 @@
+"""A libtorrent session for the interop tests: on 127.0.0.1 only, with DHT, LSD, UPnP, NAT-PMP and uTP off."""
+import libtorrent as lt
+
+
+def loopback_session(port, upload_limit=0):
+    return lt.session({
+        "listen_interfaces": f"127.0.0.1:{port}",
+        "outgoing_interfaces": "127.0.0.1",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "allow_multiple_connections_per_ip": True,
+        "alert_mask": 0,
+        "upload_rate_limit": upload_limit,
+    })
