@@ -8,11 +8,10 @@
 
 import { fromCallback } from "xstate";
 import { Bitfield } from "../src/bitfield.ts";
-import { BLOCK_SIZE, blockCount, blockLength } from "../src/blocks.ts";
 import { concat, equalBytes, toHex } from "../src/bytes.ts";
 import { FrameReader } from "../src/frame_reader.ts";
 import { LocalPieces } from "../src/local_pieces.ts";
-import { pieceSize } from "../src/metainfo.ts";
+import { PieceDownloads } from "./peer_download.ts";
 import { UploadQueue } from "./peer_upload.ts";
 import {
   decodeHandshake,
@@ -21,8 +20,6 @@ import {
   encodeMessage,
   HANDSHAKE_LENGTH,
   type Message,
-  REQUEST_FRAME_LENGTH,
-  writeRequest,
 } from "../src/wire.ts";
 
 /** What a link needs to know. */
@@ -71,15 +68,6 @@ export type LinkCommand =
   | { type: "choke" }
   | { type: "unchoke" };
 
-interface Job {
-  index: number;
-  data: Uint8Array;
-  blocks: number;
-  nextBlock: number;
-  received: Uint8Array;
-  remaining: number;
-}
-
 const MAX_FRAME = 128 * 1024 + 16;
 const KEEPALIVE_MS = 90_000;
 const IDLE_MS = 180_000;
@@ -99,11 +87,8 @@ export class PeerLink {
   #bitfield: Bitfield;
   /** True once the machine has this peer's bitfield: from a bitfield message, or the first have without one. */
   #announced = false;
-  #jobs = new Map<number, Job>();
-  #order: Job[] = [];
-  #outstanding = 0;
+  readonly downloads: PieceDownloads;
   #writes: Promise<void> = Promise.resolve();
-  #lastBlock = Date.now();
   #lastRecv = Date.now();
   #lastSend = Date.now();
   #timer?: ReturnType<typeof setInterval>;
@@ -116,14 +101,13 @@ export class PeerLink {
   #peerInterested = false;
   #ratesShown = false;
   #rateMark = { at: Date.now(), down: 0, up: 0 };
-  /** Payload bytes of blocks received, for rates. */
-  downloaded = 0;
 
   constructor(readonly input: LinkInput, readonly emit: (e: LinkEvent) => void) {
     this.#reader = new FrameReader(Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1));
     this.#bitfield = new Bitfield(input.pieceCount);
     this.maxRequests = input.maxRequests ?? 128;
     this.stallMs = input.stallMs ?? 30_000;
+    this.downloads = new PieceDownloads(input, this.maxRequests);
     this.ours = input.ours ?? new LocalPieces(input.pieceCount);
     const readBlock = input.readBlock ?? (() => Promise.reject(new Error("this link does not serve")));
     this.upload = new UploadQueue(
@@ -189,14 +173,14 @@ export class PeerLink {
         this.#send(encodeMessage({ type: cmd.type }));
         break;
       case "fetch":
-        for (const index of cmd.indices) this.#addJob(index);
+        for (const index of cmd.indices) this.downloads.add(index);
         this.#pump();
         break;
       case "cancel":
-        this.#cancelJob(cmd.index);
+        this.#cancel(cmd.index);
         break;
       case "drop":
-        this.#dropJobs();
+        this.downloads.drop();
         break;
       case "choke":
         this.upload.choke();
@@ -227,13 +211,13 @@ export class PeerLink {
       case "choke":
         if (this.#choked) return;
         this.#choked = true;
-        this.#dropJobs();
+        this.downloads.drop();
         this.emit({ type: "link.choked" });
         return;
       case "unchoke":
         if (!this.#choked) return;
         this.#choked = false;
-        this.#lastBlock = Date.now();
+        this.downloads.lastBlock = Date.now();
         this.emit({ type: "link.unchoked" });
         this.#pump();
         return;
@@ -277,88 +261,22 @@ export class PeerLink {
   }
 
   #block(index: number, begin: number, block: Uint8Array): void {
-    const job = this.#jobs.get(index);
-    if (!job || begin % BLOCK_SIZE !== 0) return; // not asked for: ignore
-    const b = begin / BLOCK_SIZE;
-    if (b >= job.nextBlock || job.received[b] || block.length !== blockLength(job.data.length, b)) return;
-    job.data.set(block, begin);
-    job.received[b] = 1;
-    job.remaining--;
-    this.#outstanding--;
-    this.downloaded += block.length;
-    this.#lastBlock = Date.now();
-    if (job.remaining === 0) {
-      this.#jobs.delete(index);
-      this.#order.splice(this.#order.indexOf(job), 1);
-      this.emit({ type: "link.piece", index, data: job.data });
-    }
-  }
-
-  #addJob(index: number): void {
-    if (this.#jobs.has(index)) return;
-    const length = pieceSize(this.input, index);
-    const blocks = blockCount(length);
-    const job = {
-      index,
-      data: new Uint8Array(length),
-      blocks,
-      nextBlock: 0,
-      received: new Uint8Array(blocks),
-      remaining: blocks,
-    };
-    this.#jobs.set(index, job);
-    this.#order.push(job);
+    const data = this.downloads.block(index, begin, block);
+    if (data) this.emit({ type: "link.piece", index, data });
   }
 
   /** Forgets one piece (another peer delivered it) and cancels its blocks still on the wire. */
-  #cancelJob(index: number): void {
-    const job = this.#jobs.get(index);
-    if (!job) return;
-    this.#jobs.delete(index);
-    this.#order.splice(this.#order.indexOf(job), 1);
-    const cancels: Uint8Array[] = [];
-    for (let b = 0; b < job.nextBlock; b++) {
-      if (job.received[b]) continue;
-      this.#outstanding--;
-      const length = blockLength(job.data.length, b);
-      cancels.push(encodeMessage({ type: "cancel", index, begin: b * BLOCK_SIZE, length }));
-    }
-    if (cancels.length > 0 && !this.#choked) this.#send(concat(cancels));
+  #cancel(index: number): void {
+    const cancels = this.downloads.cancel(index);
+    if (cancels && !this.#choked) this.#send(cancels);
     this.#pump();
-  }
-
-  #dropJobs(): void {
-    this.#jobs.clear();
-    this.#order = [];
-    this.#outstanding = 0;
   }
 
   /** Sends as many block requests as the pipeline allows, batched into one write. */
   #pump(): void {
     if (this.#choked || this.#closed) return;
-    const room = this.maxRequests - this.#outstanding;
-    if (room <= 0) return;
-    const batch = new Uint8Array(room * REQUEST_FRAME_LENGTH);
-    const view = new DataView(batch.buffer);
-    let n = 0;
-    for (const job of this.#order) {
-      while (n < room && job.nextBlock < job.blocks) {
-        const b = job.nextBlock++;
-        writeRequest(
-          view,
-          n * REQUEST_FRAME_LENGTH,
-          job.index,
-          b * BLOCK_SIZE,
-          blockLength(job.data.length, b),
-        );
-        n++;
-      }
-      if (n === room) break;
-    }
-    if (n === 0) return;
-    this.#outstanding += n;
-    if (this.#outstanding === n) this.#lastBlock = Date.now();
-    this.#send(batch.subarray(0, n * REQUEST_FRAME_LENGTH));
+    const requests = this.downloads.requests();
+    if (requests) this.#send(requests);
   }
 
   /** Queues bytes for the socket; resolves when they are written (the uploader waits on it: back-pressure). */
@@ -383,17 +301,17 @@ export class PeerLink {
   #checkTimers(): void {
     const now = Date.now();
     if (now - this.#lastRecv > IDLE_MS) return this.#finish("peer sent nothing for 3 minutes");
-    if (this.#outstanding > 0 && now - this.#lastBlock > this.stallMs) {
-      this.#lastBlock = now;
+    if (this.downloads.stalled(now, this.stallMs)) {
+      this.downloads.lastBlock = now;
       this.emit({ type: "link.stalled" });
     }
     this.#announceHaves();
     if (now - this.#lastSend > KEEPALIVE_MS) this.#send(encodeMessage({ type: "keep-alive" }));
     if (now - this.#rateMark.at >= 2000) {
       const seconds = (now - this.#rateMark.at) / 1000;
-      const down = (this.downloaded - this.#rateMark.down) / seconds,
+      const down = (this.downloads.downloaded - this.#rateMark.down) / seconds,
         up = (this.upload.uploaded - this.#rateMark.up) / seconds;
-      this.#rateMark = { at: now, down: this.downloaded, up: this.upload.uploaded };
+      this.#rateMark = { at: now, down: this.downloads.downloaded, up: this.upload.uploaded };
       if (down > 0 || up > 0 || this.#ratesShown) this.emit({ type: "link.rates", down, up });
       this.#ratesShown = down > 0 || up > 0;
     }

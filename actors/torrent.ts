@@ -162,8 +162,8 @@ export const torrentMachine = setup({
       const listener = input.listen === false ? undefined : bindListener(input.port, input.listen);
       return { storage, ours, listener };
     }),
-    finish: fromPromise<void, { ctx: Context; event?: "completed" | "stopped" }>(
-      async ({ input: { ctx, event } }) => {
+    finish: fromPromise<void, { ctx: Context; events: ("completed" | "stopped")[] }>(
+      async ({ input: { ctx, events } }) => {
         try {
           await ctx.storage?.sync();
         } finally {
@@ -171,7 +171,9 @@ export const torrentMachine = setup({
         }
         // Only after the data is flushed may the record vouch for it; a hint, so failing to write it is no error.
         if (ctx.ours) await ctx.input.resume?.save(ctx.input.meta, ctx.ours.have).catch(() => {});
-        if (event) await announceEvent(ctx.input.meta.trackers, { ...announceParams(ctx), event });
+        for (const event of events) {
+          await announceEvent(ctx.input.meta.trackers, { ...announceParams(ctx), event });
+        }
       },
     ),
   },
@@ -424,10 +426,13 @@ export const torrentMachine = setup({
           invoke: {
             src: "finish",
             // `completed` is announced by the session that completed the download, not by a rerun over complete
-            // data.
+            // data; a client that leaves now also says `stopped`, so trackers stop listing it as a seeder.
             input: ({ context }) => ({
               ctx: context,
-              event: (context.stats?.receivedBytes ?? 0) > 0 ? "completed" as const : undefined,
+              events: [
+                ...((context.stats?.receivedBytes ?? 0) > 0 ? ["completed" as const] : []),
+                ...(context.input.seed || context.input.seedOnly ? [] : ["stopped" as const]),
+              ],
             }),
             onDone: [
               { guard: "seeding", target: "seeding" },
@@ -462,7 +467,7 @@ export const torrentMachine = setup({
     stopping: {
       invoke: {
         src: "finish",
-        input: ({ context }) => ({ ctx: context, event: context.storage ? "stopped" as const : undefined }),
+        input: ({ context }) => ({ ctx: context, events: context.storage ? ["stopped" as const] : [] }),
         onDone: [
           { guard: "failed", target: "failed" },
           { guard: "complete", target: "done" },

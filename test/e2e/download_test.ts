@@ -24,8 +24,10 @@ Deno.test("download() fetches a single-file torrent from two seeders found throu
     assert.deepEqual(await Deno.readFile(`${dir}/single.bin`), data);
     const events = tracker.announces.map((a) => a.get("event"));
     assert.deepEqual(events[0], "started");
-    assert(events.includes("completed"), `events: ${events}`);
-    assert.deepEqual(tracker.announces.at(-1)!.get("left"), "0");
+    // completed once, then stopped as the client leaves; both with nothing left to download
+    assert.deepEqual(events.slice(-2), ["completed", "stopped"]);
+    assert.equal(events.filter((e) => e === "completed").length, 1);
+    assert.deepEqual(tracker.announces.slice(-2).map((a) => a.get("left")), ["0", "0"]);
   } finally {
     await Promise.all(seeders.map((s) => s.close()));
     await tracker.close();
@@ -79,7 +81,9 @@ Deno.test("download() bans a peer whose pieces fail the hash and finishes from t
     assert.deepEqual(await Deno.readFile(`${dir}/x.bin`), data);
     const entry = result.book.get(`127.0.0.1:${liar.port}`)!;
     assert(entry.banned, "the corrupting peer is banned");
-    assert.deepEqual(entry.strikes, 3);
+    // Banned at the third strike; pieces it had in flight then may add strikes, never an unban.
+    assert.equal(entry.lastReason, "banned after 3 corrupt pieces");
+    assert(entry.strikes >= 3);
     assert(result.stats!.hashFailures >= 3);
   } finally {
     await Promise.all([liar.close(), honest.close()]);

@@ -1,0 +1,144 @@
+/**
+ * The downloading half of a peer link: the pieces assigned to this peer, their blocks requested in order up to the
+ * pipeline's depth, and each block copied once from the receive buffer into its piece's buffer. No I/O: the link
+ * sends the request and cancel frames this returns, and hands it the blocks that arrive.
+ *
+ * @module
+ */
+
+import { BLOCK_SIZE, blockCount, blockLength } from "../src/blocks.ts";
+import { concat } from "../src/bytes.ts";
+import { pieceSize } from "../src/metainfo.ts";
+import { encodeMessage, REQUEST_FRAME_LENGTH, writeRequest } from "../src/wire.ts";
+
+interface Job {
+  index: number;
+  data: Uint8Array;
+  blocks: number;
+  nextBlock: number;
+  received: Uint8Array;
+  remaining: number;
+}
+
+export class PieceDownloads {
+  #jobs = new Map<number, Job>();
+  #order: Job[] = [];
+  /** Block requests sent and not yet answered. */
+  outstanding = 0;
+  /** When the last block arrived (or the pipeline last started from empty). */
+  lastBlock = Date.now();
+  /** Payload bytes of blocks received. */
+  downloaded = 0;
+
+  constructor(
+    readonly torrent: { pieceLength: number; pieceCount: number; totalLength: number },
+    readonly maxRequests: number,
+  ) {}
+
+  /** Pieces assigned and not yet complete. */
+  get pieces(): number {
+    return this.#jobs.size;
+  }
+
+  /** Takes piece `index` on (a second assignment of the same piece is ignored). */
+  add(index: number): void {
+    if (this.#jobs.has(index)) return;
+    const length = pieceSize(this.torrent, index);
+    const blocks = blockCount(length);
+    const job = {
+      index,
+      data: new Uint8Array(length),
+      blocks,
+      nextBlock: 0,
+      received: new Uint8Array(blocks),
+      remaining: blocks,
+    };
+    this.#jobs.set(index, job);
+    this.#order.push(job);
+  }
+
+  /**
+   * A block arrived: copies it into its piece. Returns the piece's bytes when this block completed it. A block we
+   * did not ask for (unknown piece, unaligned, not yet requested, a duplicate, the wrong length) is ignored.
+   */
+  block(index: number, begin: number, block: Uint8Array): Uint8Array | undefined {
+    const job = this.#jobs.get(index);
+    if (!job || begin % BLOCK_SIZE !== 0) return;
+    const b = begin / BLOCK_SIZE;
+    if (b >= job.nextBlock || job.received[b] || block.length !== blockLength(job.data.length, b)) return;
+    job.data.set(block, begin);
+    job.received[b] = 1;
+    job.remaining--;
+    this.outstanding--;
+    this.downloaded += block.length;
+    this.lastBlock = Date.now();
+    if (job.remaining > 0) return;
+    this.#remove(job);
+    return job.data;
+  }
+
+  /** Forgets piece `index` (another peer delivered it); returns cancel frames for its blocks still on the wire. */
+  cancel(index: number): Uint8Array | undefined {
+    const job = this.#jobs.get(index);
+    if (!job) return;
+    this.#remove(job);
+    const cancels: Uint8Array[] = [];
+    for (let b = 0; b < job.nextBlock; b++) {
+      if (job.received[b]) continue;
+      this.outstanding--;
+      cancels.push(
+        encodeMessage({
+          type: "cancel",
+          index,
+          begin: b * BLOCK_SIZE,
+          length: blockLength(job.data.length, b),
+        }),
+      );
+    }
+    return cancels.length > 0 ? concat(cancels) : undefined;
+  }
+
+  /** Forgets every piece (the peer choked us: its pending requests are void). */
+  drop(): void {
+    this.#jobs.clear();
+    this.#order = [];
+    this.outstanding = 0;
+  }
+
+  /** As many request frames as the pipeline has room for, in piece order, batched for one write; or undefined. */
+  requests(): Uint8Array | undefined {
+    const room = this.maxRequests - this.outstanding;
+    if (room <= 0) return;
+    const batch = new Uint8Array(room * REQUEST_FRAME_LENGTH);
+    const view = new DataView(batch.buffer);
+    let n = 0;
+    for (const job of this.#order) {
+      while (n < room && job.nextBlock < job.blocks) {
+        const b = job.nextBlock++;
+        writeRequest(
+          view,
+          n * REQUEST_FRAME_LENGTH,
+          job.index,
+          b * BLOCK_SIZE,
+          blockLength(job.data.length, b),
+        );
+        n++;
+      }
+      if (n === room) break;
+    }
+    if (n === 0) return;
+    this.outstanding += n;
+    if (this.outstanding === n) this.lastBlock = Date.now();
+    return batch.subarray(0, n * REQUEST_FRAME_LENGTH);
+  }
+
+  /** True when requests are outstanding and no block came for `stallMs`. */
+  stalled(now: number, stallMs: number): boolean {
+    return this.outstanding > 0 && now - this.lastBlock > stallMs;
+  }
+
+  #remove(job: Job): void {
+    this.#jobs.delete(job.index);
+    this.#order.splice(this.#order.indexOf(job), 1);
+  }
+}

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { PieceDownloads } from "../../actors/peer_download.ts";
+import { decodeMessage, type Message } from "../../src/wire.ts";
+
+// Three pieces of 40000 bytes (blocks 16384, 16384, 7232), the last piece short: 20000 bytes (16384, 3616).
+const TORRENT = { pieceLength: 40000, pieceCount: 3, totalLength: 100_000 };
+
+function frames(bytes: Uint8Array | undefined): Message[] {
+  const out: Message[] = [];
+  if (!bytes) return out;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; at < bytes.length;) {
+    const len = v.getUint32(at);
+    out.push(decodeMessage(bytes.subarray(at + 4, at + 4 + len)));
+    at += 4 + len;
+  }
+  return out;
+}
+
+Deno.test("PieceDownloads requests blocks in piece order up to the pipeline depth, short last blocks included", () => {
+  const d = new PieceDownloads(TORRENT, 4);
+  d.add(2);
+  d.add(0);
+  const sent = frames(d.requests());
+  assert.deepEqual(sent, [
+    { type: "request", index: 2, begin: 0, length: 16384 },
+    { type: "request", index: 2, begin: 16384, length: 3616 },
+    { type: "request", index: 0, begin: 0, length: 16384 },
+    { type: "request", index: 0, begin: 16384, length: 16384 },
+  ]);
+  assert.equal(d.requests(), undefined, "the pipeline is full");
+  assert.equal(d.outstanding, 4);
+});
+
+Deno.test("PieceDownloads assembles a piece from its blocks and ignores blocks it did not ask for", () => {
+  const d = new PieceDownloads(TORRENT, 10);
+  d.add(2);
+  d.requests();
+  assert.equal(d.block(1, 0, new Uint8Array(16384)), undefined, "a piece not assigned");
+  assert.equal(d.block(2, 100, new Uint8Array(16384)), undefined, "unaligned");
+  assert.equal(d.block(2, 16384, new Uint8Array(100)), undefined, "the wrong length");
+  assert.equal(d.block(2, 0, new Uint8Array(16384).fill(1)), undefined, "not complete yet");
+  assert.equal(d.block(2, 0, new Uint8Array(16384).fill(9)), undefined, "a duplicate is ignored");
+  const piece = d.block(2, 16384, new Uint8Array(3616).fill(2));
+  assert.equal(piece?.length, 20000);
+  assert.equal(piece![0], 1, "the duplicate did not overwrite");
+  assert.equal(piece![19999], 2);
+  assert.deepEqual([d.outstanding, d.pieces, d.downloaded], [0, 0, 20000]);
+});
+
+Deno.test("PieceDownloads cancels the blocks of a piece still on the wire, and reports a stall", () => {
+  const d = new PieceDownloads(TORRENT, 10);
+  d.add(0);
+  d.requests();
+  d.block(0, 0, new Uint8Array(16384));
+  assert.deepEqual(frames(d.cancel(0)), [
+    { type: "cancel", index: 0, begin: 16384, length: 16384 },
+    { type: "cancel", index: 0, begin: 32768, length: 7232 },
+  ]);
+  assert.equal(d.outstanding, 0);
+  d.add(1);
+  d.requests();
+  assert.equal(d.stalled(d.lastBlock + 1000, 500), true);
+  assert.equal(d.stalled(d.lastBlock + 100, 500), false);
+  d.drop();
+  assert.equal(d.stalled(d.lastBlock + 1000, 500), false, "nothing outstanding after a choke");
+});
