@@ -37,6 +37,8 @@ export interface DownloadOptions {
   trackerTimeoutMs?: number;
   /** First retry delay after a failed announce (default 5 s); doubles up to five minutes. */
   trackerRetryMs?: number;
+  /** First UDP tracker retransmission delay (BEP 15: 15 s). */
+  udpRetryMs?: number;
   /** Per-peer time-outs (connect, handshake, choked, stall); defaults in DEFAULT_TIMEOUTS. */
   timeouts?: Partial<PeerTimeouts>;
   maxStrikes?: number;
@@ -136,6 +138,7 @@ export class DownloadSession {
         noPeersTimeoutMs: options.noPeersTimeoutMs,
         trackerTimeoutMs: options.trackerTimeoutMs,
         trackerRetryMs: options.trackerRetryMs,
+        udpRetryMs: options.udpRetryMs,
         timeouts: options.timeouts,
         maxStrikes: options.maxStrikes,
         resume: options.resume ??

@@ -22,6 +22,8 @@ import type { Metainfo } from "../src/metainfo.ts";
 import type { ResumeStore } from "../src/resume.ts";
 import type { Storage } from "../src/storage.ts";
 import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
+import type { TrackerOptions } from "../src/trackers.ts";
+import { UdpTrackerClient } from "../src/udp_tracker_client.ts";
 import { acceptor, type AcceptorEvent, bindListener } from "./acceptor.ts";
 import { addPeers, type AddressEntry, recordClose } from "./address_book.ts";
 import { coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
@@ -46,9 +48,12 @@ export interface TorrentInput {
   peers?: PeerAddress[];
   /** Give up when no peer has been connected for this long while downloading. */
   noPeersTimeoutMs?: number;
+  /** Time budget of one HTTP announce; a UDP announce gets three times as long for its retransmissions. */
   trackerTimeoutMs?: number;
   /** First retry delay after a failed announce; doubles up to five minutes. */
   trackerRetryMs?: number;
+  /** First UDP retransmission delay (BEP 15: 15 s). */
+  udpRetryMs?: number;
   timeouts?: Partial<PeerTimeouts>;
   /** Strikes (pieces that failed the hash) before a peer is banned. */
   maxStrikes?: number;
@@ -74,6 +79,9 @@ interface Context {
   port: number;
   book: Map<string, AddressEntry>;
   active: Set<string>;
+  trackerOptions: TrackerOptions;
+  /** Trackers told `started`: they are told `completed` and `stopped` too. */
+  announced: Set<string>;
   lastPeerAt: number;
   lastTrackerError?: string;
   /** What the trackers said last, for a person watching: peers, an error or a warning. */
@@ -172,7 +180,7 @@ export const torrentMachine = setup({
         // Only after the data is flushed may the record vouch for it; a hint, so failing to write it is no error.
         if (ctx.ours) await ctx.input.resume?.save(ctx.input.meta, ctx.ours.have).catch(() => {});
         for (const event of events) {
-          await announceEvent(ctx.input.meta.trackers, { ...announceParams(ctx), event });
+          await announceEvent(ctx.announced, { ...announceParams(ctx), event }, ctx.trackerOptions);
         }
       },
     ),
@@ -270,6 +278,12 @@ export const torrentMachine = setup({
     port: input.port,
     book: new Map(),
     active: new Set(),
+    trackerOptions: {
+      udp: new UdpTrackerClient({ retryBaseMs: input.udpRetryMs }),
+      timeoutMs: input.trackerTimeoutMs ?? 15_000,
+      udpTimeoutMs: 3 * (input.trackerTimeoutMs ?? 15_000),
+    },
+    announced: new Set(),
     lastPeerAt: Date.now(),
     complete: false,
     ticks: 0,
@@ -333,7 +347,8 @@ export const torrentMachine = setup({
           src: "tracker",
           input: ({ context, self }) => ({
             trackers: context.input.meta.trackers,
-            timeoutMs: context.input.trackerTimeoutMs,
+            options: context.trackerOptions,
+            announced: context.announced,
             retryMs: context.input.trackerRetryMs,
             params: () => announceParams(context, self.getSnapshot().children.coordinator),
           }),

@@ -1,19 +1,23 @@
 /**
- * The tracker actor: announces `started` to the torrent's HTTP trackers, then again every `interval` (or sooner
- * when the supervisor asks for peers, no sooner than `min interval`), and reports the peers it learns. Failures are
- * retried with exponential back-off and reported, never fatal by themselves.
+ * The tracker actor: announces `started` along the torrent's tiers (BEP 12: first tier first, a tracker that answers
+ * moves to the front of its tier), then again every `interval` (or sooner when the supervisor asks for peers, no
+ * sooner than `min interval`), and reports the peers it learns. HTTP and UDP trackers alike. Failures are retried
+ * with exponential back-off and reported, never fatal by themselves.
  *
  * @module
  */
 
 import { fromCallback } from "xstate";
-import { announce, type AnnounceParams, type PeerAddress } from "../src/tracker.ts";
+import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
+import { announceTo, type TrackerOptions, TrackerTiers } from "../src/trackers.ts";
 
 export interface TrackerInput {
   trackers: string[][];
   params: () => Omit<AnnounceParams, "event">;
-  timeoutMs?: number;
-  /** First retry delay after a failure; doubles up to five minutes. */
+  options: TrackerOptions;
+  /** Trackers that have been told `started`; the actor adds to it, the supervisor tells them `stopped`. */
+  announced: Set<string>;
+  /** First retry delay after every tracker failed; doubles up to five minutes. */
   retryMs?: number;
 }
 
@@ -22,27 +26,22 @@ export type TrackerEvent =
   | { type: "tracker.error"; message: string }
   | { type: "tracker.warning"; message: string };
 
-/** The HTTP(S) trackers of a torrent, tier by tier (UDP trackers come with BEP 15 support). */
-export function httpTrackers(tiers: string[][]): string[] {
-  return tiers.flat().filter((url) => /^https?:\/\//i.test(url));
-}
-
-/** Announces `event` to every HTTP tracker, each with a short time-out; never rejects. */
+/** Announces `event` to each of `urls` at once, each with a short time budget; never rejects. */
 export async function announceEvent(
-  tiers: string[][],
+  urls: Iterable<string>,
   params: AnnounceParams,
-  timeoutMs = 5000,
+  options: TrackerOptions,
 ): Promise<void> {
-  await Promise.allSettled(httpTrackers(tiers).map((url) => announce(url, params, timeoutMs)));
+  const quick = { ...options, timeoutMs: Math.min(options.timeoutMs, 5000), udpTimeoutMs: undefined };
+  await Promise.allSettled([...urls].map((url) => announceTo(url, params, quick)));
 }
 
 export const trackerActor = fromCallback<{ type: "tracker.announce" }, TrackerInput, TrackerEvent>(
   ({ input, sendBack, receive }) => {
-    const urls = httpTrackers(input.trackers);
+    const tiers = new TrackerTiers(input.trackers);
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
     let failures = 0;
-    let started = false;
     let lastAnnounce = 0;
     let minInterval = 60;
     let running = false;
@@ -57,15 +56,13 @@ export const trackerActor = fromCallback<{ type: "tracker.announce" }, TrackerIn
       running = true;
       lastAnnounce = Date.now();
       const errors: string[] = [];
-      for (const url of urls) {
+      for (const url of tiers.order()) {
         try {
-          const res = await announce(
-            url,
-            { ...input.params(), event: started ? undefined : "started" },
-            input.timeoutMs,
-          );
+          const event = input.announced.has(url) ? undefined : "started";
+          const res = await announceTo(url, { ...input.params(), event }, input.options);
           if (stopped) return;
-          started = true;
+          input.announced.add(url);
+          tiers.answered(url);
           failures = 0;
           minInterval = res.minInterval ?? Math.min(60, res.interval);
           if (res.warning) sendBack({ type: "tracker.warning", message: `${url}: ${res.warning}` });
@@ -73,27 +70,28 @@ export const trackerActor = fromCallback<{ type: "tracker.announce" }, TrackerIn
           running = false;
           return schedule(res.interval * 1000);
         } catch (e) {
+          if (stopped) return;
           errors.push((e as Error).message);
         }
       }
-      if (stopped) return;
       running = false;
       failures++;
       sendBack({ type: "tracker.error", message: errors.join("; ") });
       schedule(Math.min((input.retryMs ?? 5000) * 2 ** (failures - 1), 300_000));
     }
 
+    const usable = tiers.order().length > 0;
     receive(() => {
-      if (urls.length > 0 && !running && Date.now() - lastAnnounce >= minInterval * 1000) schedule(0);
+      if (usable && !running && Date.now() - lastAnnounce >= minInterval * 1000) schedule(0);
     });
-    if (urls.length === 0) {
-      const udp = input.trackers.flat().length > 0;
+    if (usable) {
+      schedule(0);
+    } else {
+      const some = input.trackers.flat().length > 0;
       sendBack({
         type: "tracker.error",
-        message: udp ? "no HTTP tracker in the torrent (UDP trackers are not supported yet)" : "no tracker",
+        message: some ? "no tracker with a supported scheme" : "no tracker",
       });
-    } else {
-      schedule(0);
     }
     return () => {
       stopped = true;

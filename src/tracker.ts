@@ -8,6 +8,7 @@
 import bencode from "bencode";
 import { scanValue } from "./bencode_strict.ts";
 import { concat } from "./bytes.ts";
+import { decodeCompactPeers, type ScrapeCounts } from "./udp_tracker.ts";
 
 /** A peer's address as a tracker gives it. */
 export interface PeerAddress {
@@ -66,23 +67,6 @@ export function announceUrl(tracker: string, params: AnnounceParams): string {
 
 const decoder = new TextDecoder();
 
-function compactPeers(bytes: Uint8Array, size: 6 | 18): PeerAddress[] {
-  const peers: PeerAddress[] = [];
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = 0; at + size <= bytes.length; at += size) {
-    let host: string;
-    if (size === 6) {
-      host = Array.from(bytes.subarray(at, at + 4)).join(".");
-    } else {
-      const groups = [];
-      for (let g = 0; g < 8; g++) groups.push(v.getUint16(at + 2 * g).toString(16));
-      host = groups.join(":");
-    }
-    peers.push({ host, port: v.getUint16(at + size - 2) });
-  }
-  return peers;
-}
-
 function dictionaryPeers(list: unknown[]): PeerAddress[] {
   const peers: PeerAddress[] = [];
   for (const p of list) {
@@ -94,11 +78,7 @@ function dictionaryPeers(list: unknown[]): PeerAddress[] {
   return peers;
 }
 
-/**
- * Parses a tracker's bencoded answer. Throws Error with the tracker's own words for a `failure reason`, and
- * SyntaxError for a body that is not a bencoded dictionary.
- */
-export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
+function decodeDictionary(body: Uint8Array): Record<string, unknown> {
   let dict: Record<string, unknown>;
   try {
     if (body[0] !== 0x64 || scanValue(body, 0) !== body.length) throw new SyntaxError("not a dictionary");
@@ -109,10 +89,19 @@ export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
   }
   const failure = dict["failure reason"];
   if (failure instanceof Uint8Array) throw new Error(`tracker refused: ${decoder.decode(failure)}`);
+  return dict;
+}
+
+/**
+ * Parses a tracker's bencoded answer. Throws Error with the tracker's own words for a `failure reason`, and
+ * SyntaxError for a body that is not a bencoded dictionary.
+ */
+export function parseAnnounceResponse(body: Uint8Array): AnnounceResponse {
+  const dict = decodeDictionary(body);
   const peers: PeerAddress[] = [];
-  if (dict.peers instanceof Uint8Array) peers.push(...compactPeers(dict.peers, 6));
+  if (dict.peers instanceof Uint8Array) peers.push(...decodeCompactPeers(dict.peers, false));
   else if (Array.isArray(dict.peers)) peers.push(...dictionaryPeers(dict.peers));
-  if (dict.peers6 instanceof Uint8Array) peers.push(...compactPeers(dict.peers6, 18));
+  if (dict.peers6 instanceof Uint8Array) peers.push(...decodeCompactPeers(dict.peers6, true));
   const num = (k: string) => typeof dict[k] === "number" ? dict[k] as number : undefined;
   const warning = dict["warning message"];
   return {
@@ -131,10 +120,45 @@ export async function announce(
   params: AnnounceParams,
   timeoutMs = 15_000,
 ): Promise<AnnounceResponse> {
+  return parseAnnounceResponse(await get(announceUrl(tracker, params), tracker, timeoutMs));
+}
+
+/** The scrape URL of an HTTP announce URL, by the convention of BEP 48: `…/announce` becomes `…/scrape`. */
+export function scrapeUrl(tracker: string): string | undefined {
+  const match = /^(https?:\/\/[^?#]*\/)announce([^/?#]*)(\?[^#]*)?$/i.exec(tracker);
+  return match ? `${match[1]}scrape${match[2]}${match[3] ?? ""}` : undefined;
+}
+
+/**
+ * Reads the counts from a scrape answer for one torrent (we scrape one at a time: its entry is the only one, and
+ * bencode@4 turns binary keys into lossy strings). Throws like `parseAnnounceResponse`.
+ */
+export function parseScrapeResponse(body: Uint8Array): ScrapeCounts {
+  const files = decodeDictionary(body).files;
+  if (typeof files !== "object" || files === null) throw new SyntaxError("scrape answer without files");
+  const entry = Object.values(files as Record<string, Record<string, unknown>>)[0];
+  if (!entry) throw new Error("tracker does not know this torrent");
+  const num = (k: string) => typeof entry[k] === "number" ? entry[k] as number : 0;
+  return { seeders: num("complete"), completed: num("downloaded"), leechers: num("incomplete") };
+}
+
+/** Scrapes one torrent from an HTTP(S) tracker that supports it. */
+export async function scrape(
+  tracker: string,
+  infoHash: Uint8Array,
+  timeoutMs = 15_000,
+): Promise<ScrapeCounts> {
+  const url = scrapeUrl(tracker);
+  if (!url) throw new Error(`tracker ${tracker} has no scrape URL`);
+  const query = `info_hash=${percentEncodeBytes(infoHash)}`;
+  return parseScrapeResponse(await get(url + (url.includes("?") ? "&" : "?") + query, tracker, timeoutMs));
+}
+
+async function get(url: string, tracker: string, timeoutMs: number): Promise<Uint8Array> {
   if (!/^https?:\/\//i.test(tracker)) throw new TypeError(`unsupported tracker URL ${tracker}`);
   let res: Response;
   try {
-    res = await fetch(announceUrl(tracker, params), { signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     const why = (e as Error).name === "TimeoutError"
       ? `no answer in ${timeoutMs / 1000} s`
@@ -145,7 +169,7 @@ export async function announce(
     await res.body?.cancel();
     throw new Error(`tracker ${tracker} answered HTTP ${res.status}`);
   }
-  return parseAnnounceResponse(await readLimited(res, MAX_RESPONSE, tracker));
+  return await readLimited(res, MAX_RESPONSE, tracker);
 }
 
 /** A tracker answer larger than this is refused (a peer list of 100,000 IPv4 peers is 600 KB). */

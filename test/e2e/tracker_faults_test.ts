@@ -10,6 +10,7 @@ import { parseMetainfo } from "../../src/metainfo.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
 import { startTracker, type TrackerFault } from "../helpers/test_tracker.ts";
+import { startUdpTracker } from "../helpers/udp_test_tracker.ts";
 
 const CASES: [TrackerFault[], RegExp[]][] = [
   [["http-503", "http-503"], [/answered HTTP 503/]],
@@ -81,3 +82,50 @@ Deno.test("a tracker that lists no peers does not lose the peers we already have
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tiers: a dead first tier (HTTP and UDP) falls through to a UDP tracker, which is told stopped", async () => {
+  const pieceLength = 32 * 1024;
+  const { torrent, data } = await makeTorrent({
+    name: "u.bin",
+    files: [{ path: ["u.bin"], data: payload(250_000, 6) }],
+    pieceLength,
+  });
+  const meta0 = await parseMetainfo(torrent);
+  const seeder = startSeeder({ infoHash: meta0.infoHash, data, pieceLength });
+  const udp = await startUdpTracker([{ host: "127.0.0.1", port: seeder.port }], { drop: 1 });
+  const silentUdp = await startUdpTracker([], { drop: Infinity });
+  const deadHttp = await freeHttpUrl();
+  const dir = await Deno.makeTempDir();
+  const errors: string[] = [];
+  try {
+    const meta = { ...meta0, trackers: [[deadHttp, silentUdp.url], [udp.url]] };
+    const result = await startDownload(meta, {
+      out: `${dir}/u.bin`,
+      trackerTimeoutMs: 200,
+      udpRetryMs: 40,
+      inspect(e) {
+        if (e.type === "@xstate.event" && e.event.type === "tracker.error") errors.push(e.event.message);
+      },
+    }).done;
+    assert(result.ok, result.error);
+    assert.deepEqual(await Deno.readFile(`${dir}/u.bin`), data);
+    assert.deepEqual(errors, [], "one tier answering is not an error");
+    assert(silentUdp.received.length >= 2, "the silent UDP tracker got a retransmission");
+    // started, then completed and stopped when the client leaves (BEP 15 events 2, 1, 3).
+    assert.deepEqual(udp.announces.map((a) => a.event), [2, 1, 3]);
+  } finally {
+    await seeder.close();
+    udp.close();
+    silentUdp.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** An http:// URL on a port nobody listens on: connections are refused at once. */
+async function freeHttpUrl(): Promise<string> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  await Promise.resolve();
+  return `http://127.0.0.1:${port}/announce`;
+}
