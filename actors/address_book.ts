@@ -16,7 +16,12 @@ export interface AddressEntry {
   strikes: number;
   banned: boolean;
   lastReason?: string;
+  /** Where we heard of it first. */
+  source: PeerSource;
 }
+
+/** How an address reached the book. */
+export type PeerSource = "tracker" | "pex" | "given";
 
 /** The most addresses the book keeps, whatever trackers send. */
 export const MAX_ADDRESSES = 5000;
@@ -39,6 +44,7 @@ export function addPeers(
   active: Set<string>,
   peers: PeerAddress[],
   ourPort: number,
+  source: PeerSource = "tracker",
   max = MAX_ADDRESSES,
 ): void {
   for (const p of peers) {
@@ -49,7 +55,7 @@ export function addPeers(
       if (!spare) continue;
       book.delete(spare[0]);
     }
-    book.set(key, { host: p.host, port: p.port, failures: 0, retryAt: 0, strikes: 0, banned: false });
+    book.set(key, { host: p.host, port: p.port, failures: 0, retryAt: 0, strikes: 0, banned: false, source });
   }
 }
 

@@ -12,11 +12,15 @@ import { filePaths, FileStorage, type Storage } from "../src/storage.ts";
 import type { PeerAddress } from "../src/tracker.ts";
 import { coordinatorStats, type Stats } from "./coordinator.ts";
 import type { PeerContext, PeerTimeouts } from "./peer.ts";
-import { type AddressEntry, torrentMachine } from "./torrent.ts";
+import { type AddressEntry, type OpenedStorage, torrentMachine } from "./torrent.ts";
+import type { Magnet } from "../src/magnet.ts";
 
 export interface DownloadOptions {
-  /** The output file (single-file torrent) or folder (multi-file torrent). Ignored when `storage` is given. */
-  out?: string;
+  /**
+   * The output file (single-file torrent) or folder (multi-file torrent), or a function that chooses it once the
+   * metadata is known (a magnet link's comes from peers). Ignored when `storage` is given.
+   */
+  out?: string | ((meta: Metainfo) => string | Promise<string>);
   /** Where pieces go instead of files under `out`. */
   storage?: (meta: Metainfo) => Promise<{ storage: Storage; existed: boolean }>;
   /** Port to listen on, or the next free one (default 6881); the port we get is announced. */
@@ -46,14 +50,18 @@ export interface DownloadOptions {
   check?: boolean;
   /** Where the verified-piece hint lives (default: beside `out`, when `out` is given). */
   resume?: ResumeStore;
+  /** How often peers are told about our other peers (BEP 11: at most once a minute, the default). */
+  pexIntervalMs?: number;
   /** Receives XState inspection events for every actor (live views, traces). */
   inspect?: (event: InspectionEvent) => void;
 }
 
 /** A snapshot of a download for display. */
 export interface Progress {
-  /** The supervisor's state: checking, running, completing, done, stopping, stopped or failed. */
+  /** The supervisor's state: metadata, checking, active.downloading, active.seeding, done, stopped, failed… */
   state: string;
+  /** How the metadata fetch of a magnet link goes. */
+  metadata?: string;
   totalBytes: number;
   verifiedBytes: number;
   receivedBytes: number;
@@ -118,14 +126,26 @@ export class DownloadSession {
   readonly actor: Actor<typeof torrentMachine>;
   readonly done: Promise<DownloadResult>;
 
-  constructor(readonly meta: Metainfo, options: DownloadOptions) {
-    const openStorage = options.storage ?? ((m: Metainfo) => {
+  /** The output path, once chosen (at once for a .torrent, after the metadata for a magnet link). */
+  out?: string;
+
+  constructor(source: Metainfo | Magnet, options: DownloadOptions) {
+    const isMagnet = !("pieceCount" in source);
+    const openStorage = async (m: Metainfo): Promise<OpenedStorage> => {
+      if (options.storage) return { ...await options.storage(m), resume: options.resume };
       if (!options.out) throw new TypeError("download needs `out` or `storage`");
-      return FileStorage.open(m, options.out);
-    });
+      const out = typeof options.out === "string" ? options.out : await options.out(m);
+      this.out = out;
+      const opened = await FileStorage.open(m, out);
+      return { ...opened, resume: options.resume ?? new FileResume(resumePath(out), filePaths(m, out)) };
+    };
+    if (typeof options.out === "string") this.out = options.out;
     this.actor = createActor(torrentMachine, {
       input: {
-        meta,
+        meta: isMagnet ? undefined : source,
+        magnet: isMagnet ? source : undefined,
+        peers: [...(isMagnet ? source.peers : []), ...(options.peers ?? [])],
+        pexIntervalMs: options.pexIntervalMs,
         peerId: options.peerId ?? makePeerId(),
         port: options.port ?? 6881,
         openStorage,
@@ -134,17 +154,12 @@ export class DownloadSession {
         seedOnly: options.seedOnly,
         uploadSlots: options.uploadSlots,
         maxPeers: options.maxPeers,
-        peers: options.peers,
         noPeersTimeoutMs: options.noPeersTimeoutMs,
         trackerTimeoutMs: options.trackerTimeoutMs,
         trackerRetryMs: options.trackerRetryMs,
         udpRetryMs: options.udpRetryMs,
         timeouts: options.timeouts,
         maxStrikes: options.maxStrikes,
-        resume: options.resume ??
-          (options.out && !options.storage
-            ? new FileResume(resumePath(options.out), filePaths(meta, options.out))
-            : undefined),
         forceCheck: options.check,
       },
       inspect: options.inspect,
@@ -172,6 +187,11 @@ export class DownloadSession {
     this.actor.send({ type: "stop" });
   }
 
+  /** The torrent's metadata: at once for a .torrent, once fetched for a magnet link. */
+  get meta(): Metainfo | undefined {
+    return this.actor.getSnapshot().context.meta;
+  }
+
   /** The download's progress now. */
   progress(): Progress {
     const snap = this.actor.getSnapshot();
@@ -180,8 +200,9 @@ export class DownloadSession {
     const peers = this.peers();
     return {
       state: stateName(snap.value),
-      totalBytes: this.meta.totalLength,
-      pieceCount: this.meta.pieceCount,
+      metadata: snap.context.metadataStatus,
+      totalBytes: this.meta?.totalLength ?? 0,
+      pieceCount: this.meta?.pieceCount ?? 0,
       ...stats,
       peers: peers.length,
       connectedPeers: peers.filter((p) => p.state.startsWith("connected")).length,
@@ -197,7 +218,7 @@ export class DownloadSession {
     const now = Date.now();
     const views: PeerView[] = [];
     for (const [id, child] of Object.entries(this.actor.getSnapshot().children)) {
-      if (id === "coordinator" || id === "tracker" || !child) continue;
+      if (id === "coordinator" || id === "tracker" || id === "metadata" || !child) continue;
       const snap = child.getSnapshot() as { value?: unknown; context?: PeerContext };
       const ctx = snap?.context;
       if (!ctx?.key) continue;
@@ -217,7 +238,7 @@ export class DownloadSession {
   }
 }
 
-/** Starts downloading `meta`; see `DownloadSession`. */
-export function startDownload(meta: Metainfo, options: DownloadOptions): DownloadSession {
-  return new DownloadSession(meta, options);
+/** Starts downloading a torrent, or a magnet link (its metadata first); see `DownloadSession`. */
+export function startDownload(source: Metainfo | Magnet, options: DownloadOptions): DownloadSession {
+  return new DownloadSession(source, options);
 }

@@ -13,6 +13,7 @@
 import { type AnyActorRef, assign, sendParent, sendTo, setup } from "xstate";
 import type { CoordinatorOrder } from "./coordinator.ts";
 import { type LinkEvent, type LinkInput, peerLink } from "./peer_link.ts";
+import type { PeerAddress } from "../src/tracker.ts";
 
 export interface PeerInput {
   /** `host:port`, the peer's identity in the swarm. */
@@ -56,6 +57,8 @@ export interface PeerContext {
   rates: { down: number; up: number };
   /** True when the peer dialled us. */
   incoming: boolean;
+  /** The port the peer listens on, from its extension handshake (BEP 10). */
+  listenPort?: number;
   reason?: string;
   since: number;
 }
@@ -66,6 +69,13 @@ export type PeerCommand =
   | { type: "close" }
   | { type: "choke" }
   | { type: "unchoke" };
+
+/** Peers this peer told us about (BEP 11). */
+export interface PeerPex {
+  type: "peer.pex";
+  key: string;
+  peers: PeerAddress[];
+}
 
 /** What a peer reports to its supervisor when it ends. */
 export interface PeerClosed {
@@ -195,6 +205,18 @@ export const peerMachine = setup({
           ],
         },
         "link.rates": { actions: assign({ rates: ({ event }) => ({ down: event.down, up: event.up }) }) },
+        "link.extended": {
+          actions: assign({
+            listenPort: ({ event }) => event.port,
+            client: ({ context, event }) =>
+              context.client === "unknown" && event.client ? event.client : context.client,
+          }),
+        },
+        "link.pex": {
+          actions: sendParent((
+            { context, event },
+          ) => ({ type: "peer.pex", key: context.key, peers: event.peers } satisfies PeerPex)),
+        },
         "choke": { actions: ["forwardToLink", assign({ amChoking: true })] },
         "unchoke": { actions: ["forwardToLink", assign({ amChoking: false })] },
       },

@@ -18,6 +18,9 @@ interface Job {
   nextBlock: number;
   received: Uint8Array;
   remaining: number;
+  /** Blocks the peer rejected (fast extension), to ask once more after the others. */
+  retry: number[];
+  rejected: Set<number>;
 }
 
 export class PieceDownloads {
@@ -52,6 +55,8 @@ export class PieceDownloads {
       nextBlock: 0,
       received: new Uint8Array(blocks),
       remaining: blocks,
+      retry: [],
+      rejected: new Set<number>(),
     };
     this.#jobs.set(index, job);
     this.#order.push(job);
@@ -65,7 +70,10 @@ export class PieceDownloads {
     const job = this.#jobs.get(index);
     if (!job || begin % BLOCK_SIZE !== 0) return;
     const b = begin / BLOCK_SIZE;
-    if (b >= job.nextBlock || job.received[b] || block.length !== blockLength(job.data.length, b)) return;
+    if (
+      b >= job.nextBlock || job.received[b] || job.retry.includes(b) ||
+      block.length !== blockLength(job.data.length, b)
+    ) return;
     job.data.set(block, begin);
     job.received[b] = 1;
     job.remaining--;
@@ -84,7 +92,7 @@ export class PieceDownloads {
     this.#remove(job);
     const cancels: Uint8Array[] = [];
     for (let b = 0; b < job.nextBlock; b++) {
-      if (job.received[b]) continue;
+      if (job.received[b] || job.retry.includes(b)) continue;
       this.outstanding--;
       cancels.push(
         encodeMessage({
@@ -96,6 +104,23 @@ export class PieceDownloads {
       );
     }
     return cancels.length > 0 ? concat(cancels) : undefined;
+  }
+
+  /**
+   * The peer rejected a request (fast extension): the block is asked for once more, after the others. Returns false
+   * when it was already rejected once: the peer will not serve it. A reject for nothing outstanding is ignored.
+   */
+  reject(index: number, begin: number, length: number): boolean {
+    const job = this.#jobs.get(index);
+    if (!job || begin % BLOCK_SIZE !== 0) return true;
+    const b = begin / BLOCK_SIZE;
+    if (b >= job.nextBlock || job.received[b] || job.retry.includes(b)) return true;
+    if (length !== blockLength(job.data.length, b)) return true;
+    if (job.rejected.has(b)) return false;
+    job.rejected.add(b);
+    job.retry.push(b);
+    this.outstanding--;
+    return true;
   }
 
   /** Forgets every piece (the peer choked us: its pending requests are void). */
@@ -113,8 +138,8 @@ export class PieceDownloads {
     const view = new DataView(batch.buffer);
     let n = 0;
     for (const job of this.#order) {
-      while (n < room && job.nextBlock < job.blocks) {
-        const b = job.nextBlock++;
+      while (n < room && (job.nextBlock < job.blocks || job.retry.length > 0)) {
+        const b = job.nextBlock < job.blocks ? job.nextBlock++ : job.retry.shift()!;
         writeRequest(
           view,
           n * REQUEST_FRAME_LENGTH,

@@ -12,18 +12,22 @@ import { concat, equalBytes, toHex } from "../src/bytes.ts";
 import { FrameReader } from "../src/frame_reader.ts";
 import { LocalPieces } from "../src/local_pieces.ts";
 import { PieceDownloads } from "./peer_download.ts";
-import { UploadQueue } from "./peer_upload.ts";
+import { type ExtensionEvent, type ExtensionInput, PeerExtensions } from "./peer_ext.ts";
+import { MAX_QUEUED_REQUESTS, UploadQueue } from "./peer_upload.ts";
 import {
   decodeHandshake,
   decodeMessage,
   encodeHandshake,
   encodeMessage,
+  type Handshake,
   HANDSHAKE_LENGTH,
   type Message,
+  ourReserved,
+  supports,
 } from "../src/wire.ts";
 
 /** What a link needs to know. */
-export interface LinkInput {
+export interface LinkInput extends ExtensionInput {
   host: string;
   port: number;
   infoHash: Uint8Array;
@@ -56,7 +60,8 @@ export type LinkEvent =
   | { type: "link.interest"; value: boolean }
   /** Payload bytes per second over the last seconds, each way. */
   | { type: "link.rates"; down: number; up: number }
-  | { type: "link.closed"; reason: string };
+  | { type: "link.closed"; reason: string }
+  | ExtensionEvent;
 
 /** Commands the peer machine sends to its link. */
 export type LinkCommand =
@@ -99,6 +104,9 @@ export class PeerLink {
   /** How far into `ours.log` this peer has been told. */
   #haveCursor = 0;
   #peerInterested = false;
+  /** Both sides speak the fast extension (BEP 6). */
+  #fast = false;
+  #ext?: PeerExtensions;
   #ratesShown = false;
   #rateMark = { at: Date.now(), down: 0, up: 0 };
 
@@ -126,12 +134,21 @@ export class PeerLink {
       if (this.#closed) return this.#conn.close();
       this.#conn.setNoDelay(true);
       this.emit({ type: "link.connected" });
-      const ours = encodeHandshake(this.input.infoHash, this.input.peerId);
+      const ours = encodeHandshake(this.input.infoHash, this.input.peerId, ourReserved());
       if (!incoming) this.#send(ours);
-      await this.#handshake();
+      const hs = await this.#handshake();
       if (incoming) this.#send(ours);
+      this.#fast = supports(hs.reserved, "fast");
+      this.upload.fast = this.#fast;
+      if (supports(hs.reserved, "extended")) {
+        const remote = { host: this.input.host, port: this.input.port };
+        this.#ext = new PeerExtensions(this.input, remote, (bytes) => this.#send(bytes), this.emit);
+        this.#send(this.#ext.handshake(MAX_QUEUED_REQUESTS));
+      }
       this.#haveCursor = this.ours.log.length;
-      if (this.ours.have.count > 0) {
+      if (this.#fast && this.ours.have.complete) this.#send(encodeMessage({ type: "have-all" }));
+      else if (this.#fast && this.ours.have.count === 0) this.#send(encodeMessage({ type: "have-none" }));
+      else if (this.ours.have.count > 0) {
         this.#send(encodeMessage({ type: "bitfield", bits: this.ours.have.bytes }));
       }
       this.#timer = setInterval(() => this.#checkTimers(), 1000);
@@ -151,7 +168,7 @@ export class PeerLink {
     }
   }
 
-  async #handshake(): Promise<void> {
+  async #handshake(): Promise<Handshake> {
     let bytes;
     while ((bytes = this.#reader.take(HANDSHAKE_LENGTH)) === null) {
       const n = await this.#conn!.read(this.#reader.space());
@@ -162,6 +179,7 @@ export class PeerLink {
     if (!equalBytes(hs.infoHash, this.input.infoHash)) throw new Error("peer answered for another infohash");
     if (equalBytes(hs.peerId, this.input.peerId)) throw new Error("connected to ourselves");
     this.emit({ type: "link.handshaken", peerId: toHex(hs.peerId), client: clientName(hs.peerId) });
+    return hs;
   }
 
   /** Obeys a command from the peer machine. */
@@ -229,8 +247,16 @@ export class PeerLink {
         if (this.#announced) return this.emit({ type: "link.have", index: msg.index });
         this.#announced = true; // a peer that sends no bitfield starts with nothing: haves build it up
         return this.emit({ type: "link.bitfield", bitfield: this.#bitfield });
+      case "have-all":
+      case "have-none":
       case "bitfield": {
-        const bits = new Bitfield(this.input.pieceCount, msg.bits); // throws on the wrong size or spare bits
+        if (msg.type !== "bitfield" && !this.#fast) {
+          return this.#finish(`${msg.type} without the fast extension`);
+        }
+        // A bitfield throws on the wrong size or spare bits.
+        const bits = msg.type === "bitfield"
+          ? new Bitfield(this.input.pieceCount, msg.bits)
+          : Bitfield.filled(this.input.pieceCount, msg.type === "have-all");
         if (!this.#announced) {
           this.#announced = true;
           this.#bitfield = bits;
@@ -255,8 +281,17 @@ export class PeerLink {
         return this.upload.request(msg);
       case "cancel":
         return this.upload.cancel(msg);
+      case "reject":
+        if (!this.#fast) return this.#finish("reject without the fast extension");
+        if (!this.downloads.reject(msg.index, msg.begin, msg.length)) {
+          return this.#finish(`peer rejected piece ${msg.index} block ${msg.begin} twice`);
+        }
+        return this.#pump();
+      case "extended":
+        if (!this.#ext) return this.#finish("extended message without the extension protocol");
+        return this.#ext.handle(msg.ext, msg.payload);
       default:
-        return; // port and extensions we do not speak
+        return; // port, suggest and allowed-fast (we only download when unchoked), and ids we do not speak
     }
   }
 
@@ -306,6 +341,7 @@ export class PeerLink {
       this.emit({ type: "link.stalled" });
     }
     this.#announceHaves();
+    this.#ext?.tick(now);
     if (now - this.#lastSend > KEEPALIVE_MS) this.#send(encodeMessage({ type: "keep-alive" }));
     if (now - this.#rateMark.at >= 2000) {
       const seconds = (now - this.#rateMark.at) / 1000;

@@ -1,7 +1,8 @@
 /**
  * The serving half of a peer link: the requests a peer sends us, answered from verified data in order, one at a
- * time, with the socket's back-pressure. Requests while we choke the peer are ignored (BEP 3); a request for a
- * piece we lack is ignored; one out of range or over 16 KiB ends the connection; the queue is capped.
+ * time, with the socket's back-pressure. Requests while we choke the peer, and requests for a piece we lack, are
+ * ignored (BEP 3), or answered with `reject` when the peer speaks the fast extension (BEP 6), as are the requests
+ * still queued when we choke it; one out of range or over 16 KiB ends the connection; the queue is capped.
  *
  * @module
  */
@@ -35,6 +36,8 @@ export class UploadQueue {
   #choking = true;
   /** Payload bytes sent to this peer. */
   uploaded = 0;
+  /** Both sides speak the fast extension: requests we do not serve are rejected, not dropped in silence. */
+  fast = false;
 
   constructor(
     readonly input: UploadInput,
@@ -55,8 +58,16 @@ export class UploadQueue {
   choke(): void {
     if (this.#choking) return;
     this.#choking = true;
+    const dropped = this.#queue;
     this.#queue = [];
     this.send(encodeMessage({ type: "choke" }));
+    for (const r of dropped) this.#reject(r);
+  }
+
+  #reject(r: Request): void {
+    if (this.fast) {
+      this.send(encodeMessage({ type: "reject", index: r.index, begin: r.begin, length: r.length }));
+    }
   }
 
   unchoke(): void {
@@ -66,7 +77,7 @@ export class UploadQueue {
   }
 
   request(r: Request): void {
-    if (this.#choking) return;
+    if (this.#choking) return this.#reject(r);
     const { index, begin, length } = r;
     if (index >= this.input.pieceCount || length === 0 || length > BLOCK_SIZE) {
       return this.fail(`request out of range (piece ${index}, ${length} bytes)`);
@@ -74,7 +85,7 @@ export class UploadQueue {
     if (begin + length > pieceSize(this.input, index)) {
       return this.fail(`request past the end of piece ${index}`);
     }
-    if (!this.input.ours.have.has(index)) return;
+    if (!this.input.ours.have.has(index)) return this.#reject(r);
     if (this.#queue.length >= MAX_QUEUED_REQUESTS) {
       return this.fail(`more than ${MAX_QUEUED_REQUESTS} requests queued`);
     }

@@ -1,11 +1,14 @@
 /**
  * The supervisor: one torrent's lifecycle.
  *
+ *   metadata → parsingMetadata ─┐                      (magnet links only)
+ *   checking ←──────────────────┘
  *   checking → active.downloading → active.completing → active.seeding ─→ done
  *       │                                    └─────────────────────────→ done   (not seeding)
  *       │            └───────── stop ──────────→ stopping → stopped (or done, when complete)
  *       └────────────┴──────────────────────────→ failed   (disk error, no peers in time)
  *
+ * In `metadata` it invokes the metadata fetcher and a tracker actor, and hands the fetcher every peer it learns.
  * In `active` it invokes the coordinator (pieces), the tracker actor (peers), the acceptor (incoming connections)
  * and a one-second tick. It keeps an address book of every peer it has heard of, spawns one peer actor per address
  * up to `maxPeers` (reconnecting with back-off, never to a banned peer), takes peers that dial us, and runs the
@@ -14,11 +17,21 @@
  * @module
  */
 
-import { type AnyActorRef, assign, enqueueActions, fromCallback, fromPromise, raise, setup } from "xstate";
+import {
+  type AnyActorRef,
+  assign,
+  enqueueActions,
+  fromCallback,
+  fromPromise,
+  raise,
+  sendTo,
+  setup,
+} from "xstate";
 import { checkPieces } from "../src/check.ts";
 import { chooseUnchoked } from "../src/choker.ts";
 import { LocalPieces } from "../src/local_pieces.ts";
-import type { Metainfo } from "../src/metainfo.ts";
+import { type Magnet, torrentFromMetadata } from "../src/magnet.ts";
+import { type Metainfo, parseMetainfo } from "../src/metainfo.ts";
 import type { ResumeStore } from "../src/resume.ts";
 import type { Storage } from "../src/storage.ts";
 import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
@@ -26,23 +39,35 @@ import type { TrackerOptions } from "../src/trackers.ts";
 import { UdpTrackerClient } from "../src/udp_tracker_client.ts";
 import { acceptor, type AcceptorEvent, bindListener } from "./acceptor.ts";
 import { addPeers, type AddressEntry, recordClose } from "./address_book.ts";
+import { type MetadataEvent, metadataFetcher } from "./metadata.ts";
 import { coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
 import type { LinkInput } from "./peer_link.ts";
-import { type PeerClosed, type PeerContext, peerMachine, type PeerTimeouts } from "./peer.ts";
+import { type PeerClosed, type PeerContext, peerMachine, type PeerPex, type PeerTimeouts } from "./peer.ts";
 import { announceEvent, trackerActor, type TrackerEvent } from "./tracker.ts";
 
 export type { AddressEntry } from "./address_book.ts";
 export { addPeers } from "./address_book.ts";
 
+/** What a torrent's storage opening gives: the storage, whether data was there, and its resume record. */
+export interface OpenedStorage {
+  storage: Storage;
+  existed: boolean;
+  /** Keeps the verified-piece hint across clean restarts. */
+  resume?: ResumeStore;
+}
+
 export interface TorrentInput {
-  meta: Metainfo;
+  /** The torrent; absent for a magnet link until its metadata is fetched. */
+  meta?: Metainfo;
+  /** The magnet link to fetch the metadata for, when there is no `meta`. */
+  magnet?: Magnet;
   peerId: Uint8Array;
   /** Port to listen on (or the next free one); the port we get is the one announced. */
   port: number;
   /** Address to listen on (default all interfaces); `false` to accept no connections. */
   listen?: string | false;
   /** Opens the torrent's storage; `existed` asks for a check of the data already there. */
-  openStorage: (meta: Metainfo) => Promise<{ storage: Storage; existed: boolean }>;
+  openStorage: (meta: Metainfo) => Promise<OpenedStorage>;
   maxPeers?: number;
   /** Peers to dial besides those the trackers give. */
   peers?: PeerAddress[];
@@ -57,8 +82,6 @@ export interface TorrentInput {
   timeouts?: Partial<PeerTimeouts>;
   /** Strikes (pieces that failed the hash) before a peer is banned. */
   maxStrikes?: number;
-  /** Keeps the verified-piece hint across clean restarts. */
-  resume?: ResumeStore;
   /** Hash all existing data even when the resume record vouches for it. */
   forceCheck?: boolean;
   /** Keep seeding after completion: until stopped, or until a ratio or a time is reached. */
@@ -67,10 +90,16 @@ export interface TorrentInput {
   seedOnly?: boolean;
   /** Regular unchoke slots (default 4), plus one optimistic. */
   uploadSlots?: number;
+  /** How often peers are told about our other peers (BEP 11: at most once a minute, the default). */
+  pexIntervalMs?: number;
 }
 
 interface Context {
   input: TorrentInput;
+  meta?: Metainfo;
+  resume?: ResumeStore;
+  /** How the metadata fetch of a magnet link goes, for a person watching. */
+  metadataStatus?: string;
   maxPeers: number;
   storage?: Storage;
   ours?: LocalPieces;
@@ -97,10 +126,12 @@ interface Context {
 type Event =
   | TrackerEvent
   | PeerClosed
+  | PeerPex
   | AcceptorEvent
   | { type: "peer.strike"; key: string; index: number }
   | { type: "peer.interest"; key: string }
   | { type: "coordinator.complete" }
+  | MetadataEvent
   | { type: "tick" }
   | { type: "tick.check" }
   | { type: "connect" }
@@ -115,8 +146,9 @@ const ticker = fromCallback(({ sendBack }) => {
 });
 
 /** The link input every peer of this torrent shares, less the address and the socket. */
-function linkBase(ctx: Context): Omit<LinkInput, "host" | "port"> {
-  const { meta, peerId } = ctx.input;
+function linkBase(ctx: Context, self: AnyActorRef): Omit<LinkInput, "host" | "port"> {
+  const { peerId } = ctx.input;
+  const meta = ctx.meta!;
   const storage = ctx.storage!;
   return {
     infoHash: meta.infoHash,
@@ -126,7 +158,20 @@ function linkBase(ctx: Context): Omit<LinkInput, "host" | "port"> {
     totalLength: meta.totalLength,
     ours: ctx.ours,
     readBlock: (offset, length) => storage.read(offset, length),
+    metadata: meta.rawInfo,
+    private: meta.private,
+    listenPort: ctx.listener ? ctx.port : undefined,
+    pexPeers: () => pexPeers(ctx, self.getSnapshot().children),
+    pexIntervalMs: ctx.input.pexIntervalMs,
   };
+}
+
+/** The peers we are connected to, at their listen addresses (an incoming peer's only if it told us its port). */
+function pexPeers(ctx: Context, children: Record<string, AnyActorRef | undefined>): PeerAddress[] {
+  return peerContexts(ctx, children).flatMap((p) => {
+    const port = p.incoming ? p.listenPort : p.link.port;
+    return port ? [{ host: p.link.host, port }] : [];
+  });
 }
 
 function peerContexts(ctx: Context, children: Record<string, AnyActorRef | undefined>): PeerContext[] {
@@ -152,24 +197,26 @@ export const torrentMachine = setup({
     acceptor,
     ticker,
     open: fromPromise<
-      { storage: Storage; ours: LocalPieces; listener?: Deno.TcpListener },
-      { input: TorrentInput }
-    >(async ({ input: { input } }) => {
-      const { storage, existed } = await input.openStorage(input.meta);
-      let ours = new LocalPieces(input.meta.pieceCount);
+      { storage: Storage; resume?: ResumeStore; ours: LocalPieces; listener?: Deno.TcpListener },
+      { input: TorrentInput; meta: Metainfo; listener?: Deno.TcpListener }
+    >(async ({ input: { input, meta, listener } }) => {
+      const { storage, existed, resume } = await input.openStorage(meta);
+      let ours = new LocalPieces(meta.pieceCount);
       if (existed) {
-        const hint = input.forceCheck ? undefined : await input.resume?.load(input.meta);
-        ours = new LocalPieces(input.meta.pieceCount, hint ?? await checkPieces(input.meta, storage));
+        const hint = input.forceCheck ? undefined : await resume?.load(meta);
+        ours = new LocalPieces(meta.pieceCount, hint ?? await checkPieces(meta, storage));
       }
       if (input.seedOnly && !ours.have.complete) {
         storage.close();
-        throw new SeedError(
-          `only ${ours.have.count} of ${input.meta.pieceCount} pieces are on disk and verified`,
-        );
+        throw new SeedError(`only ${ours.have.count} of ${meta.pieceCount} pieces are on disk and verified`);
       }
-      const listener = input.listen === false ? undefined : bindListener(input.port, input.listen);
-      return { storage, ours, listener };
+      listener ??= input.listen === false ? undefined : bindListener(input.port, input.listen);
+      return { storage, resume, ours, listener };
     }),
+    metadata: metadataFetcher,
+    parseMetadata: fromPromise<Metainfo, { info: Uint8Array; trackers: string[][] }>(({ input }) =>
+      parseMetainfo(torrentFromMetadata(input.info, input.trackers))
+    ),
     finish: fromPromise<void, { ctx: Context; events: ("completed" | "stopped")[] }>(
       async ({ input: { ctx, events } }) => {
         try {
@@ -178,7 +225,7 @@ export const torrentMachine = setup({
           ctx.storage?.close(); // a seeder's reads reopen the files
         }
         // Only after the data is flushed may the record vouch for it; a hint, so failing to write it is no error.
-        if (ctx.ours) await ctx.input.resume?.save(ctx.input.meta, ctx.ours.have).catch(() => {});
+        if (ctx.ours) await ctx.resume?.save(ctx.meta!, ctx.ours.have).catch(() => {});
         for (const event of events) {
           await announceEvent(ctx.announced, { ...announceParams(ctx), event }, ctx.trackerOptions);
         }
@@ -186,7 +233,12 @@ export const torrentMachine = setup({
     ),
   },
   actions: {
-    connectMore: enqueueActions(({ context, enqueue, system }) => {
+    /** Hands every address we know that is not banned to the metadata fetcher. */
+    offerPeers: sendTo("metadata", ({ context }) => ({
+      type: "peers" as const,
+      peers: [...context.book.values()].filter((e) => !e.banned).map(({ host, port }) => ({ host, port })),
+    })),
+    connectMore: enqueueActions(({ context, enqueue, system, self }) => {
       const coordinator = system.get("coordinator");
       if (!coordinator) return;
       // Complete and not seeding: there is nobody left to dial.
@@ -196,14 +248,14 @@ export const torrentMachine = setup({
         if (context.active.size >= context.maxPeers) break;
         if (entry.banned || entry.retryAt > now || context.active.has(key)) continue;
         context.active.add(key);
-        const link = { ...linkBase(context), host: entry.host, port: entry.port };
+        const link = { ...linkBase(context, self), host: entry.host, port: entry.port };
         enqueue.spawnChild("peer", {
           id: key,
           input: { key, coordinator, timeouts: context.input.timeouts, link },
         });
       }
     }),
-    accept: enqueueActions(({ context, event, enqueue, system }) => {
+    accept: enqueueActions(({ context, event, enqueue, system, self }) => {
       const { conn } = event as AcceptorEvent;
       const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
       const key = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
@@ -213,7 +265,7 @@ export const torrentMachine = setup({
         return;
       }
       context.active.add(key);
-      const link = { ...linkBase(context), host: hostname, port, conn };
+      const link = { ...linkBase(context, self), host: hostname, port, conn };
       enqueue.spawnChild("peer", {
         id: key,
         input: { key, coordinator, timeouts: context.input.timeouts, link },
@@ -274,6 +326,7 @@ export const torrentMachine = setup({
   id: "torrent",
   context: ({ input }) => ({
     input,
+    meta: input.meta,
     maxPeers: input.maxPeers ?? 50,
     port: input.port,
     book: new Map(),
@@ -289,17 +342,126 @@ export const torrentMachine = setup({
     ticks: 0,
   }),
   output: ({ context }) => ({ ok: context.error === undefined, error: context.error, stats: context.stats }),
-  initial: "checking",
+  initial: "start",
   states: {
+    start: {
+      always: [{ guard: ({ context }) => context.meta !== undefined, target: "checking" }, {
+        target: "metadata",
+      }],
+    },
+    metadata: {
+      // A magnet link: find peers (trackers, x.pe, --peer, PEX) and fetch the info dictionary from them.
+      entry: [
+        ({ context }) => {
+          // Listen already, so the port we announce is the one we keep.
+          if (context.input.listen !== false) {
+            context.listener = bindListener(context.input.port, context.input.listen);
+            context.port = (context.listener.addr as Deno.NetAddr).port;
+          }
+          addPeers(context.book, context.active, context.input.peers ?? [], context.port, "given");
+        },
+      ],
+      invoke: [
+        {
+          id: "metadata",
+          src: "metadata",
+          input: ({ context }) => ({
+            infoHash: context.input.magnet!.infoHash,
+            peerId: context.input.peerId,
+            listenPort: context.listener ? context.port : undefined,
+            peers: [...context.book.values()].map(({ host, port }) => ({ host, port })),
+          }),
+        },
+        {
+          id: "tracker",
+          src: "tracker",
+          input: ({ context }) => ({
+            trackers: context.input.magnet!.trackers,
+            options: context.trackerOptions,
+            announced: context.announced,
+            retryMs: context.input.trackerRetryMs,
+            params: () => announceParams(context),
+          }),
+        },
+        { src: "ticker" },
+      ],
+      on: {
+        "stop": "stopping",
+        "tracker.peers": {
+          actions: [
+            ({ context, event }) => addPeers(context.book, context.active, event.peers, context.port),
+            assign({ trackerStatus: ({ event }) => `${event.peers.length} peers from ${event.tracker}` }),
+            "offerPeers",
+          ],
+        },
+        "metadata.peers": {
+          actions: [
+            ({ context, event }) => addPeers(context.book, context.active, event.peers, context.port, "pex"),
+            "offerPeers",
+          ],
+        },
+        "tracker.error": {
+          actions: assign({
+            lastTrackerError: ({ event }) => event.message,
+            trackerStatus: ({ event }) => `error: ${event.message} (retrying)`,
+          }),
+        },
+        "metadata.progress": {
+          actions: assign({
+            metadataStatus: ({ event }) =>
+              `${event.connected} peers, ${event.withMetadata} with metadata, ${event.received}/${event.pieces} pieces`,
+            lastPeerAt: ({ context, event }) => event.withMetadata > 0 ? Date.now() : context.lastPeerAt,
+          }),
+        },
+        "tick": {
+          actions: [
+            assign({ ticks: ({ context }) => context.ticks + 1 }),
+            enqueueActions(({ context, enqueue }) => {
+              if (context.ticks % 5 === 1) enqueue("offerPeers");
+              const timeout = context.input.noPeersTimeoutMs ?? 120_000;
+              if (Date.now() - context.lastPeerAt > timeout) {
+                const why = context.lastTrackerError
+                  ? ` (last tracker error: ${context.lastTrackerError})`
+                  : "";
+                enqueue.assign({
+                  error: `no peer sent the metadata in ${Math.round(timeout / 1000)} s${why}`,
+                });
+                enqueue.raise({ type: "stop" });
+              }
+            }),
+          ],
+        },
+        "metadata.done": "parsingMetadata",
+      },
+    },
+    parsingMetadata: {
+      on: { stop: "stopping" },
+      invoke: {
+        src: "parseMetadata",
+        input: ({ context, event }) => ({
+          info: (event as Extract<Event, { type: "metadata.done" }>).info,
+          trackers: context.input.magnet!.trackers,
+        }),
+        onDone: { target: "checking", actions: assign({ meta: ({ event }) => event.output }) },
+        onError: {
+          target: "failed",
+          actions: assign({
+            error: ({ event }) =>
+              `the metadata peers sent is not a valid torrent: ${(event.error as Error).message}`,
+          }),
+        },
+      },
+    },
     checking: {
       on: { stop: "stopping" },
       invoke: {
         src: "open",
-        input: ({ context }) => ({ input: context.input }),
+        input: ({ context }) => ({ input: context.input, meta: context.meta!, listener: context.listener }),
         onDone: {
           target: "active",
           actions: assign({
             storage: ({ event }) => event.output.storage,
+            resume: ({ event }) => event.output.resume,
             ours: ({ event }) => event.output.ours,
             listener: ({ event }) => event.output.listener,
             port: ({ context, event }) => (event.output.listener?.addr as Deno.NetAddr)?.port ?? context.port,
@@ -319,7 +481,8 @@ export const torrentMachine = setup({
     active: {
       entry: [
         assign({ lastPeerAt: () => Date.now() }),
-        ({ context }) => addPeers(context.book, context.active, context.input.peers ?? [], context.port),
+        ({ context }) =>
+          addPeers(context.book, context.active, context.input.peers ?? [], context.port, "given"),
         raise({ type: "connect" }, { delay: 0 }),
       ],
       exit: ["captureStats", "stopPeers"],
@@ -329,7 +492,7 @@ export const torrentMachine = setup({
           systemId: "coordinator",
           src: "coordinator",
           input: ({ context }) => ({
-            meta: context.input.meta,
+            meta: context.meta!,
             storage: context.storage!,
             ours: context.ours,
           }),
@@ -346,7 +509,7 @@ export const torrentMachine = setup({
           id: "tracker",
           src: "tracker",
           input: ({ context, self }) => ({
-            trackers: context.input.meta.trackers,
+            trackers: context.meta!.trackers,
             options: context.trackerOptions,
             announced: context.announced,
             retryMs: context.input.trackerRetryMs,
@@ -361,6 +524,12 @@ export const torrentMachine = setup({
         "connect": { actions: "connectMore" },
         "peer.incoming": { actions: "accept" },
         "peer.interest": { actions: "choke" },
+        "peer.pex": {
+          actions: [
+            ({ context, event }) => addPeers(context.book, context.active, event.peers, context.port, "pex"),
+            "connectMore",
+          ],
+        },
         "tracker.peers": {
           actions: [
             ({ context, event }) => addPeers(context.book, context.active, event.peers, context.port),
@@ -469,7 +638,7 @@ export const torrentMachine = setup({
                 enqueueActions(({ context, enqueue }) => {
                   const { ratio, timeMs } = context.input.seed ?? {};
                   const uploaded = context.ours?.uploaded ?? 0;
-                  const byRatio = ratio !== undefined && uploaded >= ratio * context.input.meta.totalLength;
+                  const byRatio = ratio !== undefined && uploaded >= ratio * context.meta!.totalLength;
                   const byTime = timeMs !== undefined && Date.now() - context.seedingSince! >= timeMs;
                   if (byRatio || byTime) enqueue.raise({ type: "stop" });
                 }),
@@ -482,7 +651,8 @@ export const torrentMachine = setup({
     stopping: {
       invoke: {
         src: "finish",
-        input: ({ context }) => ({ ctx: context, events: context.storage ? ["stopped" as const] : [] }),
+        // Only trackers that heard `started` are told (none, when we stop before the first announce).
+        input: ({ context }) => ({ ctx: context, events: ["stopped" as const] }),
         onDone: [
           { guard: "failed", target: "failed" },
           { guard: "complete", target: "done" },
@@ -504,11 +674,12 @@ export const torrentMachine = setup({
 function announceParams(ctx: Context, coordinator?: AnyActorRef): Omit<AnnounceParams, "event"> {
   const verified = (coordinatorStats(coordinator) ?? ctx.stats)?.verifiedBytes ?? 0;
   return {
-    infoHash: ctx.input.meta.infoHash,
+    infoHash: ctx.meta?.infoHash ?? ctx.input.magnet!.infoHash,
     peerId: ctx.input.peerId,
     port: ctx.port,
     uploaded: ctx.ours?.uploaded ?? 0,
     downloaded: verified,
-    left: ctx.input.meta.totalLength - verified,
+    // Before the metadata, the size is unknown; anything but 0 (which would make us a seeder) will do.
+    left: ctx.meta ? ctx.meta.totalLength - verified : 16384,
   };
 }

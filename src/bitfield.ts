@@ -18,6 +18,13 @@ export class Bitfield {
     }
   }
 
+  /** Every piece (`all`) or none, as have-all and have-none say (BEP 6). */
+  static filled(size: number, all: boolean): Bitfield {
+    const b = new Bitfield(size);
+    if (all) { for (let i = 0; i < size; i++) b.set(i); }
+    return b;
+  }
+
   /** True when piece `i` is in the set. */
   has(i: number): boolean {
     return (this.bytes[i >> 3] & (0x80 >> (i & 7))) !== 0;

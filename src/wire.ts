@@ -18,6 +18,14 @@ export type Message =
   | { type: "piece"; index: number; begin: number; block: Uint8Array } // <len=0009+X><id=7><index><begin><block>
   | { type: "cancel"; index: number; begin: number; length: number } // <len=0013><id=8><index><begin><length>
   | { type: "port"; port: number } // <len=0003><id=9><listen-port>
+  // The fast extension (BEP 6), once both handshakes set reserved bit 0x04 of byte 7:
+  | { type: "suggest"; index: number } // <len=0005><id=13><index>
+  | { type: "have-all" } //         <len=0001><id=14>
+  | { type: "have-none" } //        <len=0001><id=15>
+  | { type: "reject"; index: number; begin: number; length: number } // <len=0013><id=16><index><begin><length>
+  | { type: "allowed-fast"; index: number } // <len=0005><id=17><index>
+  // The extension protocol (BEP 10), once both handshakes set reserved bit 0x10 of byte 5:
+  | { type: "extended"; ext: number; payload: Uint8Array } // <len=0002+X><id=20><ext id><payload>
   | { type: "unknown"; id: number; payload: Uint8Array }; // any other id (extensions we do not speak)
 
 const IDS = {
@@ -31,9 +39,33 @@ const IDS = {
   "piece": 7,
   "cancel": 8,
   "port": 9,
+  "suggest": 13,
+  "have-all": 14,
+  "have-none": 15,
+  "reject": 16,
+  "allowed-fast": 17,
+  "extended": 20,
 } as const;
 
-const NAMES = Object.keys(IDS) as (keyof typeof IDS)[];
+const NAMES: Record<number, keyof typeof IDS> = Object.fromEntries(
+  Object.entries(IDS).map(([name, id]) => [id, name as keyof typeof IDS]),
+);
+
+/** Reserved handshake bits: byte 5 & 0x10 is the extension protocol (BEP 10), byte 7 & 0x04 the fast extension. */
+export const RESERVED = { extended: { byte: 5, bit: 0x10 }, fast: { byte: 7, bit: 0x04 } } as const;
+
+/** Our reserved bytes: we speak both extensions. */
+export function ourReserved(): Uint8Array {
+  const reserved = new Uint8Array(8);
+  reserved[RESERVED.extended.byte] |= RESERVED.extended.bit;
+  reserved[RESERVED.fast.byte] |= RESERVED.fast.bit;
+  return reserved;
+}
+
+/** Whether a peer's reserved bytes announce `feature`. */
+export function supports(reserved: Uint8Array, feature: keyof typeof RESERVED): boolean {
+  return (reserved[RESERVED[feature].byte] & RESERVED[feature].bit) !== 0;
+}
 
 /** The 19-byte protocol string that opens every handshake. */
 export const PROTOCOL = new TextEncoder().encode("BitTorrent protocol");
@@ -51,7 +83,7 @@ export interface Handshake {
 export function encodeHandshake(
   infoHash: Uint8Array,
   peerId: Uint8Array,
-  reserved = new Uint8Array(8),
+  reserved: Uint8Array = new Uint8Array(8),
 ): Uint8Array {
   const out = new Uint8Array(HANDSHAKE_LENGTH);
   out[0] = PROTOCOL.length;
@@ -91,14 +123,19 @@ export function decodeMessage(payload: Uint8Array): Message {
     case "unchoke":
     case "interested":
     case "not-interested":
+    case "have-all":
+    case "have-none":
       expectLength(payload, 1, type);
       return { type };
     case "have":
+    case "suggest":
+    case "allowed-fast":
       return { type, index: expectLength(payload, 5, type).getUint32(1) };
     case "bitfield":
       return { type, bits: payload.subarray(1) };
     case "request":
-    case "cancel": {
+    case "cancel":
+    case "reject": {
       const v = expectLength(payload, 13, type);
       return { type, index: v.getUint32(1), begin: v.getUint32(5), length: v.getUint32(9) };
     }
@@ -109,6 +146,9 @@ export function decodeMessage(payload: Uint8Array): Message {
     }
     case "port":
       return { type, port: expectLength(payload, 3, type).getUint16(1) };
+    case "extended":
+      if (payload.length < 2) throw new RangeError("extended message without an extension id");
+      return { type, ext: payload[1], payload: payload.subarray(2) };
     default:
       return { type: "unknown", id, payload: payload.subarray(1) };
   }
@@ -120,6 +160,8 @@ export function encodeMessage(msg: Message): Uint8Array {
   let body: Uint8Array;
   switch (msg.type) {
     case "have":
+    case "suggest":
+    case "allowed-fast":
       body = new Uint8Array(5);
       new DataView(body.buffer).setUint32(1, msg.index);
       break;
@@ -129,6 +171,7 @@ export function encodeMessage(msg: Message): Uint8Array {
       break;
     case "request":
     case "cancel":
+    case "reject":
       body = new Uint8Array(13);
       writeRequestBody(new DataView(body.buffer), 0, msg.index, msg.begin, msg.length);
       break;
@@ -143,6 +186,11 @@ export function encodeMessage(msg: Message): Uint8Array {
     case "port":
       body = new Uint8Array(3);
       new DataView(body.buffer).setUint16(1, msg.port);
+      break;
+    case "extended":
+      body = new Uint8Array(2 + msg.payload.length);
+      body[1] = msg.ext;
+      body.set(msg.payload, 2);
       break;
     case "unknown":
       body = new Uint8Array(1 + msg.payload.length);

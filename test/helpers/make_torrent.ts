@@ -36,6 +36,7 @@ export async function makeTorrent(opts: {
   pieceLength: number;
   announce?: string;
   multiFile?: boolean;
+  private?: boolean;
 }): Promise<{ torrent: Uint8Array; data: Uint8Array }> {
   const data = concat(opts.files.map((f) => f.data));
   const info: Record<string, unknown> = {
@@ -48,6 +49,7 @@ export async function makeTorrent(opts: {
   } else {
     info.length = data.length;
   }
+  if (opts.private) info.private = 1;
   const top: Record<string, unknown> = { info };
   if (opts.announce) top.announce = opts.announce;
   return { torrent: bencode.encode(top), data };

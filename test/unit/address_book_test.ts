@@ -7,19 +7,19 @@ const peers = (from: number, n: number) =>
 Deno.test("addPeers() keeps the book bounded whatever trackers send", () => {
   const book = new Map<string, AddressEntry>();
   for (let round = 0; round < 20; round++) {
-    addPeers(book, new Set(), peers(1000 + round * 100, 100), 6881, 500);
+    addPeers(book, new Set(), peers(1000 + round * 100, 100), 6881, "tracker", 500);
   }
   assert.equal(book.size, 500);
 });
 
 Deno.test("addPeers() lets a new address replace a failed, idle one, never a banned or connected one", () => {
   const book = new Map<string, AddressEntry>();
-  addPeers(book, new Set(), peers(1, 3), 6881, 3);
+  addPeers(book, new Set(), peers(1, 3), 6881, "tracker", 3);
   book.get("10.0.0.1:1")!.failures = 2; // failed, idle: replaceable
   book.get("10.0.0.1:2")!.failures = 2;
   book.get("10.0.0.1:2")!.banned = true; // banned: stays banned
   book.get("10.0.0.1:3")!.failures = 1; // failed but connected again
-  addPeers(book, new Set(["10.0.0.1:3"]), peers(10, 2), 6881, 3);
+  addPeers(book, new Set(["10.0.0.1:3"]), peers(10, 2), 6881, "tracker", 3);
   assert.deepEqual([...book.keys()].sort(), ["10.0.0.1:10", "10.0.0.1:2", "10.0.0.1:3"]);
 });
 

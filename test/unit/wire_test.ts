@@ -28,7 +28,16 @@ const VECTORS: [Message, string][] = [
     "0000000d 08 00000001 00004000 00004000", //                               <len=13><id=8><index><begin><length>
   ],
   [{ type: "port", port: 6881 }, "00000003 09 1ae1"], //                       <len=3><id=9><port>
-  [{ type: "unknown", id: 20, payload: h("0064") }, "00000003 14 0064"], //    <len=3><id=20><payload> (BEP 10)
+  [{ type: "suggest", index: 7 }, "00000005 0d 00000007"], //                 <len=5><id=13><index> (BEP 6)
+  [{ type: "have-all" }, "00000001 0e"], //                                    <len=1><id=14>
+  [{ type: "have-none" }, "00000001 0f"], //                                   <len=1><id=15>
+  [
+    { type: "reject", index: 1, begin: 0x4000, length: 0x4000 },
+    "0000000d 10 00000001 00004000 00004000", //                               <len=13><id=16><index><begin><length>
+  ],
+  [{ type: "allowed-fast", index: 9 }, "00000005 11 00000009"], //             <len=5><id=17><index>
+  [{ type: "extended", ext: 0, payload: h("6465") }, "00000004 14 00 6465"], // <len=4><id=20><ext=0><payload> (BEP 10)
+  [{ type: "unknown", id: 21, payload: h("0064") }, "00000003 15 0064"], //    <len=3><id=21><payload>
 ];
 
 for (const [msg, hex] of VECTORS) {

@@ -1,0 +1,162 @@
+/**
+ * Magnet links and peer exchange between sessions of ours: a magnet download fetches the metadata from a seeder,
+ * checks it against the infohash and downloads; a peer that sends metadata of the wrong hash is dropped; and a
+ * leecher told of one seeder learns the second one through that seeder's PEX.
+ */
+
+import assert from "node:assert/strict";
+import { type DownloadSession, startDownload } from "../../actors/client.ts";
+import { parseMagnet } from "../../src/magnet.ts";
+import { type Metainfo, parseMetainfo } from "../../src/metainfo.ts";
+import { MemoryStorage } from "../../src/storage.ts";
+import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+
+async function torrent(size: number, pieceLength: number, name = "m.bin", isPrivate = false) {
+  const { torrent, data } = await makeTorrent({
+    name,
+    files: [{ path: [name], data: payload(size, 41) }],
+    pieceLength,
+    private: isPrivate,
+  });
+  return { meta: await parseMetainfo(torrent), data };
+}
+
+function seed(meta: Metainfo, data: Uint8Array, peers: { host: string; port: number }[] = []) {
+  return startDownload(meta, {
+    storage: (m) => {
+      const storage = new MemoryStorage(m.totalLength);
+      storage.data.set(data);
+      return Promise.resolve({ storage, existed: true });
+    },
+    seedOnly: true,
+    seed: {},
+    listen: "127.0.0.1",
+    port: 0,
+    peers,
+    pexIntervalMs: 200,
+  });
+}
+
+async function port(session: DownloadSession): Promise<number> {
+  while (!session.progress().state.startsWith("active")) await new Promise((r) => setTimeout(r, 10));
+  return session.progress().port;
+}
+
+function leech(
+  source: Parameters<typeof startDownload>[0],
+  peers: { host: string; port: number }[],
+  stay = false,
+) {
+  let storage: MemoryStorage | undefined;
+  const session = startDownload(source, {
+    seed: stay ? {} : undefined,
+    storage: (m) => {
+      storage = new MemoryStorage(m.totalLength);
+      return Promise.resolve({ storage, existed: false });
+    },
+    listen: "127.0.0.1",
+    port: 0,
+    peers,
+    noPeersTimeoutMs: 20_000,
+    pexIntervalMs: 200,
+  });
+  return { session, data: () => storage?.data };
+}
+
+Deno.test("a magnet link with x.pe fetches the metadata (several ut_metadata pieces) and downloads", async () => {
+  // 2,000 pieces of 16 KiB: 40,000 bytes of piece hashes, so the metadata comes in three ut_metadata pieces.
+  const { meta, data } = await torrent(2000 * 16384 - 77, 16384);
+  assert(meta.rawInfo.length > 2 * 16384);
+  const seeder = seed(meta, data);
+  try {
+    const p = await port(seeder);
+    const magnet = parseMagnet(`magnet:?xt=urn:btih:${meta.infoHashHex}&dn=m.bin&x.pe=127.0.0.1:${p}`);
+    const states: string[] = [];
+    const { session, data: got } = leech(magnet, []);
+    session.actor.subscribe((s) => {
+      const v = typeof s.value === "string" ? s.value : Object.keys(s.value)[0];
+      if (states.at(-1) !== v) states.push(v);
+    });
+    const result = await session.done;
+    assert(result.ok, result.error);
+    assert.deepEqual(got(), data);
+    assert.equal(session.meta!.infoHashHex, meta.infoHashHex);
+    assert.deepEqual(session.meta!.rawInfo, meta.rawInfo);
+    assert.deepEqual(states.slice(0, 3), ["metadata", "parsingMetadata", "checking"]);
+  } finally {
+    seeder.stop();
+    await seeder.done;
+  }
+});
+
+Deno.test("a magnet link with no peer that answers fails in one line after the no-peers time", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const deadPort = listener.addr.port;
+  listener.close();
+  const session = startDownload(
+    parseMagnet(`magnet:?xt=urn:btih:${"ab".repeat(20)}&x.pe=127.0.0.1:${deadPort}`),
+    {
+      storage: (m) => Promise.resolve({ storage: new MemoryStorage(m.totalLength), existed: false }),
+      listen: false,
+      noPeersTimeoutMs: 1500,
+    },
+  );
+  const result = await session.done;
+  assert.equal(result.ok, false);
+  assert.match(result.error!, /^no peer sent the metadata in 2 s/);
+});
+
+/** Waits until the session is connected to `key`, or `ms` passed; returns whether it is. */
+async function connectedTo(session: DownloadSession, key: string, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (session.peers().some((p) => p.key === key && p.state.startsWith("connected"))) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+Deno.test("a leecher told of one seeder learns of the other through PEX and connects to it", async () => {
+  const { meta, data } = await torrent(1024 * 1024, 32 * 1024, "p.bin");
+  const a = seed(meta, data);
+  const aPort = await port(a);
+  const b = seed(meta, data, [{ host: "127.0.0.1", port: aPort }]); // b dials a: a knows b's listen address
+  const bPort = await port(b);
+  assert(await connectedTo(a, `127.0.0.1:${bPort}`, 5000) || await connectedTo(b, `127.0.0.1:${aPort}`, 100));
+  const { session, data: got } = leech(meta, [{ host: "127.0.0.1", port: aPort }], true);
+  try {
+    assert(await connectedTo(session, `127.0.0.1:${bPort}`, 10_000), "the leecher never connected to b");
+    const book = session.actor.getSnapshot().context.book;
+    assert.equal(book.get(`127.0.0.1:${bPort}`)?.source, "pex");
+    session.stop();
+    const result = await session.done;
+    assert(result.ok, result.error);
+    assert.deepEqual(got(), data);
+  } finally {
+    session.stop();
+    a.stop();
+    b.stop();
+    await Promise.all([a.done, b.done, session.done]);
+  }
+});
+
+Deno.test("a private torrent's peers do not exchange peers", async () => {
+  const { meta, data } = await torrent(1024 * 1024, 32 * 1024, "q.bin", true);
+  assert(meta.private);
+  const a = seed(meta, data);
+  const aPort = await port(a);
+  const b = seed(meta, data, [{ host: "127.0.0.1", port: aPort }]);
+  const bPort = await port(b);
+  assert(await connectedTo(b, `127.0.0.1:${aPort}`, 5000));
+  const { session } = leech(meta, [{ host: "127.0.0.1", port: aPort }], true);
+  try {
+    // Five PEX intervals with a connected to both b and the leecher: a public torrent would have told it by now.
+    assert.equal(await connectedTo(session, `127.0.0.1:${bPort}`, 1000), false);
+    assert.equal(session.actor.getSnapshot().context.book.has(`127.0.0.1:${bPort}`), false);
+  } finally {
+    session.stop();
+    a.stop();
+    b.stop();
+    await Promise.all([a.done, b.done, session.done]);
+  }
+});
