@@ -12,6 +12,12 @@ import {
 } from "../../src/wire.ts";
 import { FrameReader } from "../../src/frame_reader.ts";
 import { Bitfield } from "../../src/bitfield.ts";
+import {
+  decodeExtHandshake,
+  decodeMetadataMessage,
+  encodeExtHandshake,
+  encodeMetadataMessage,
+} from "../../src/extension.ts";
 
 export interface SeederOptions {
   infoHash: Uint8Array;
@@ -38,6 +44,17 @@ export interface SeederOptions {
    * send half of the first block and close the connection.
    */
   onRequest?: "serve" | "ignore" | "trickle" | "close-mid-block";
+  /** Speaks the fast extension (BEP 6): have-all instead of a full bitfield. */
+  fast?: boolean;
+  /** With `fast`: rejects requests for these pieces (every time), and the first `rejectFirst` requests. */
+  rejectPieces?: Set<number>;
+  rejectFirst?: number;
+  /** Speaks the extension protocol and serves this metadata over ut_metadata (BEP 9). */
+  metadata?: Uint8Array;
+  /** Flips a byte of the metadata it serves. */
+  corruptMetadata?: boolean;
+  /** Waits this long before each metadata answer. */
+  metadataDelayMs?: number;
 }
 
 export interface ScriptedSeeder {
@@ -45,6 +62,8 @@ export interface ScriptedSeeder {
   /** Blocks served, by piece index. */
   served: Map<number, number>;
   connections: number;
+  /** Types of the messages it received, in order (`extended` ones as `extended:<ext id>`). */
+  seen: string[];
   close(): Promise<void>;
 }
 
@@ -57,6 +76,7 @@ export function startSeeder(opts: SeederOptions): ScriptedSeeder {
     port: (listener.addr as Deno.NetAddr).port,
     served: new Map(),
     connections: 0,
+    seen: [],
     async close() {
       listener.close();
       for (const c of conns) {
@@ -85,15 +105,52 @@ export function startSeeder(opts: SeederOptions): ScriptedSeeder {
         reader.filled(n);
       }
       const theirs = decodeHandshake(hs);
-      await write(conn, encodeHandshake(opts.answerInfoHash ?? theirs.infoHash, peerId));
+      const reserved = new Uint8Array(8);
+      if (opts.fast) reserved[7] |= 0x04;
+      if (opts.metadata) reserved[5] |= 0x10;
+      await write(conn, encodeHandshake(opts.answerInfoHash ?? theirs.infoHash, peerId, reserved));
+      let utMetadata = 0;
+      if (opts.metadata) {
+        const payload = encodeExtHandshake({ m: { ut_metadata: 3 }, metadataSize: opts.metadata.length });
+        await write(conn, encodeMessage({ type: "extended", ext: 0, payload }));
+      }
       const bits = new Bitfield(pieceCount);
       for (let i = 0; i < pieceCount; i++) if (!opts.pieces || opts.pieces.has(i)) bits.set(i);
       if (opts.afterHandshake) await write(conn, opts.afterHandshake);
-      if (!opts.noBitfield) await write(conn, encodeMessage({ type: "bitfield", bits: bits.bytes }));
+      if (opts.fast && bits.complete) await write(conn, encodeMessage({ type: "have-all" }));
+      else if (!opts.noBitfield) await write(conn, encodeMessage({ type: "bitfield", bits: bits.bytes }));
+      let rejectFirst = opts.rejectFirst ?? 0;
       for (;;) {
         let frame;
         while ((frame = reader.next()) !== null) {
           const msg = decodeMessage(frame);
+          seeder.seen.push(msg.type === "extended" ? `extended:${msg.ext}` : msg.type);
+          if (msg.type === "extended" && msg.ext === 0) {
+            utMetadata = decodeExtHandshake(msg.payload).m.ut_metadata ?? 0;
+          }
+          if (msg.type === "extended" && msg.ext === 3 && opts.metadata && utMetadata) {
+            const req = decodeMetadataMessage(msg.payload);
+            if (opts.metadataDelayMs) await new Promise((r) => setTimeout(r, opts.metadataDelayMs));
+            const data = opts.metadata.slice(req.piece * 16384, (req.piece + 1) * 16384);
+            if (opts.corruptMetadata) data[0] ^= 0xff;
+            const answer = encodeMetadataMessage({
+              kind: "data",
+              piece: req.piece,
+              totalSize: opts.metadata.length,
+              data,
+            });
+            await write(conn, encodeMessage({ type: "extended", ext: utMetadata, payload: answer }));
+          }
+          if (
+            msg.type === "request" && opts.fast &&
+            (opts.rejectPieces?.has(msg.index) || rejectFirst-- > 0)
+          ) {
+            await write(
+              conn,
+              encodeMessage({ type: "reject", index: msg.index, begin: msg.begin, length: msg.length }),
+            );
+            continue;
+          }
           if (msg.type === "interested" && !opts.neverUnchoke) {
             await write(conn, encodeMessage({ type: "unchoke" }));
           }
