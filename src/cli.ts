@@ -7,16 +7,20 @@
 import { parseArgs } from "node:util";
 import type { InspectionEvent } from "xstate";
 import { type DownloadSession, startDownload } from "../actors/client.ts";
-import { parseMetainfo } from "./metainfo.ts";
+import { isMagnet, type Magnet, parseMagnet, torrentFromMetadata } from "./magnet.ts";
+import { type Metainfo, parseMetainfo } from "./metainfo.ts";
+import { printInfo } from "./cli_info.ts";
 import { formatBytes, formatDuration, progressLine } from "./progress_format.ts";
 import type { PeerAddress } from "./tracker.ts";
 
-export const USAGE = `Usage: deno run -A mod.ts <file.torrent> <out> [options]
+export const USAGE = `Usage: deno run -A mod.ts <file.torrent | magnet:?…> <out> [options]
        deno run -A mod.ts seed <file.torrent> <path> [options]
+       deno run -A mod.ts info <file.torrent | magnet:?…> [--no-scrape]
 
-Downloads a torrent. <out> is the file for a single-file torrent (or a folder to put it in), the folder for a
-multi-file torrent. Exits 0 only when every piece is verified on disk. Other peers can download from us while we
-download. "seed" checks the data at <path> and seeds it; incomplete data is an error.
+Downloads a torrent, or a magnet link (its metadata first, from peers). <out> is the file for a single-file
+torrent (or a folder to put it in), the folder for a multi-file torrent. Exits 0 only when every piece is verified
+on disk. Other peers can download from us while we download. "seed" checks the data at <path> and seeds it;
+incomplete data is an error. "info" prints what the torrent says and what its trackers count.
 
 Options:
   -p, --port <n>             port to listen on, or the next free one (default 6881); announced to trackers
@@ -27,6 +31,7 @@ Options:
       --peer <host:port>     also dial this peer (repeatable)
       --no-peers-timeout <s> give up when no peer is connected for this long (default 120)
       --check                hash all existing data, even after a clean stop
+      --save-torrent <file>  write the .torrent (for a magnet link: once its metadata is fetched)
   -q, --quiet                print only errors and the final line
   -v, --verbose              log every peer actor's state changes
   -h, --help                 show this help
@@ -76,6 +81,27 @@ export function parsePeer(text: string): PeerAddress {
   const port = m ? Number(m[2]) : 0;
   if (!m || port < 1 || port > 65535) throw new UsageError(`--peer "${text}" is not host:port`);
   return { host: m[1], port };
+}
+
+/** A .torrent file's metainfo, or a magnet link. */
+async function readSource(arg: string): Promise<Metainfo | Magnet> {
+  if (isMagnet(arg)) return parseMagnet(arg);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(arg);
+  } catch (e) {
+    throw new Error(`cannot read ${arg}: ${(e as Error).message}`);
+  }
+  return await parseMetainfo(bytes);
+}
+
+/** Writes the .torrent of `meta`: its info dictionary byte for byte, with its trackers. */
+async function saveTorrent(path: string, meta: Metainfo): Promise<void> {
+  try {
+    await Deno.writeFile(path, torrentFromMetadata(meta.rawInfo, meta.trackers));
+  } catch (e) {
+    throw new Error(`cannot write ${path}: ${(e as Error).message}`);
+  }
 }
 
 async function resolveOut(out: string, name: string, multiFile: boolean): Promise<string> {
@@ -156,6 +182,8 @@ async function run(args: string[]): Promise<number> {
         peer: { type: "string", multiple: true },
         "no-peers-timeout": { type: "string" },
         check: { type: "boolean" },
+        "save-torrent": { type: "string" },
+        "no-scrape": { type: "boolean" },
         seed: { type: "boolean" },
         "seed-ratio": { type: "string" },
         "seed-time": { type: "string" },
@@ -172,37 +200,52 @@ async function run(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (positionals[0] === "info") {
+    if (positionals.length !== 2) throw new UsageError("expected info <file.torrent | magnet link>");
+    await printInfo(await readSource(positionals[1]), !values["no-scrape"]);
+    return 0;
+  }
   const seedOnly = positionals[0] === "seed";
   if (seedOnly) positionals.shift();
   if (positionals.length !== 2) {
     throw new UsageError(
-      seedOnly ? "expected seed <file.torrent> <path>" : "expected <file.torrent> and <out>",
+      seedOnly ? "expected seed <file.torrent> <path>" : "expected <file.torrent or magnet link> and <out>",
     );
   }
   const [torrentPath, outArg] = positionals;
+  if (seedOnly && isMagnet(torrentPath)) {
+    throw new UsageError("seed needs a .torrent file, not a magnet link");
+  }
   const seed = seedOptions(values);
   const port = integer(values.port, "port", 1, 65535, 6881);
   const maxPeers = integer(values["max-peers"], "max-peers", 1, 1000, 50);
   const noPeers = integer(values["no-peers-timeout"], "no-peers-timeout", 1, 86400, 120);
   const peers = (values.peer ?? []).map(parsePeer);
 
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(torrentPath);
-  } catch (e) {
-    throw new Error(`cannot read ${torrentPath}: ${(e as Error).message}`);
-  }
-  const meta = await parseMetainfo(bytes);
-  const out = await resolveOut(outArg, meta.name, meta.multiFile);
+  const source = await readSource(torrentPath);
   const quiet = values.quiet ?? false;
-  if (!quiet) {
-    console.error(`${meta.name}: ${formatBytes(meta.totalLength)} in ${meta.pieceCount} pieces → ${out}`);
+  const header = (meta: Metainfo, out: string) => {
+    if (!quiet) {
+      console.error(`${meta.name}: ${formatBytes(meta.totalLength)} in ${meta.pieceCount} pieces → ${out}`);
+    }
+  };
+  let out = "";
+  const chooseOut = async (meta: Metainfo) => {
+    out = await resolveOut(outArg, meta.name, meta.multiFile);
+    header(meta, out);
+    if (values["save-torrent"]) await saveTorrent(values["save-torrent"], meta);
+    return out;
+  };
+  if (!quiet && !("pieceCount" in source)) {
+    console.error(
+      `magnet ${source.infoHashHex}${source.name ? ` (${source.name})` : ""}: fetching metadata…`,
+    );
   }
 
   const started = Date.now();
   const inspect = values.verbose ? peerLogger() : undefined;
-  const session = startDownload(meta, {
-    out,
+  const session = startDownload(source, {
+    out: chooseOut,
     port,
     maxPeers,
     peers,
@@ -223,7 +266,8 @@ async function run(args: string[]): Promise<number> {
   unwatch();
   Deno.removeSignalListener("SIGINT", onSigint);
 
-  if (result.ok) {
+  const meta = session.meta;
+  if (result.ok && meta) {
     const seconds = (Date.now() - started) / 1000;
     const received = result.stats?.receivedBytes ?? 0;
     const fetched = received > 0
@@ -236,6 +280,10 @@ async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (result.error) throw new Error(result.error);
+  if (!out) {
+    console.error("Stopped before the metadata arrived: nothing written");
+    return 130;
+  }
   console.error(`Stopped: ${formatBytes(session.progress().verifiedBytes)} verified and kept in ${out}`);
   return 130;
 }

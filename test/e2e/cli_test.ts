@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { parseMetainfo } from "../../src/metainfo.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
+import { startUdpTracker } from "../helpers/udp_test_tracker.ts";
+import bencode from "bencode";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 
@@ -31,13 +33,13 @@ function assertOneLineError(stderr: string, pattern: RegExp) {
 Deno.test("CLI --help prints the usage and exits 0", async () => {
   const r = await run(["--help"]);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /Usage: deno run -A mod.ts <file.torrent> <out>/);
+  assert.match(r.stdout, /Usage: deno run -A mod.ts <file.torrent \| magnet:\?…> <out>/);
 });
 
 Deno.test("CLI without arguments or with a bad option exits 2 with one line", async () => {
   const a = await run([]);
   assert.equal(a.code, 2);
-  assertOneLineError(a.stderr, /expected <file.torrent> and <out>/);
+  assertOneLineError(a.stderr, /expected <file.torrent or magnet link> and <out>/);
   const b = await run(["x.torrent", "out", "--port", "99999"]);
   assert.equal(b.code, 2);
   assertOneLineError(b.stderr, /--port must be a whole number from 1 to 65535/);
@@ -154,5 +156,72 @@ Deno.test("CLI seed refuses incomplete data in one line and exits 1", async () =
     assertOneLineError(r.stderr, /cannot seed: only 3 of 31 pieces are on disk and verified/);
   } finally {
     await Deno.remove(f.dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI info prints a torrent's facts and each tracker's scrape counts (UDP here)", async () => {
+  const { torrent } = await makeTorrent({
+    name: "info.bin",
+    files: [{ path: ["info.bin"], data: payload(100_000, 9) }],
+    pieceLength: 16384,
+  });
+  const tracker = await startUdpTracker([], {}, { seeders: 12, completed: 34, leechers: 5 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const dict = bencode.decode(torrent) as Record<string, unknown>;
+    dict["announce-list"] = [[tracker.url], ["wss://unsupported.example/announce"]];
+    const path = `${dir}/info.torrent`;
+    await Deno.writeFile(path, bencode.encode(dict));
+    const meta = await parseMetainfo(await Deno.readFile(path));
+    const r = await run(["info", path]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`infohash: +${meta.infoHashHex}`));
+    assert.match(r.stdout, /pieces: +7 × 16.0 KiB/);
+    assert.match(r.stdout, new RegExp(`tier 1: ${tracker.url} +seeders 12, leechers 5, completed 34`));
+    assert.match(r.stdout, /tier 2: wss:\/\/unsupported.example\/announce +\(unsupported scheme\)/);
+    const m = await run([
+      "info",
+      `magnet:?xt=urn:btih:${meta.infoHashHex}&dn=x&x.pe=127.0.0.1:7`,
+      "--no-scrape",
+    ]);
+    assert.equal(m.code, 0, m.stderr);
+    assert.match(m.stdout, /peers: +127.0.0.1:7/);
+    const bad = await run(["info", "magnet:?dn=nothing"]);
+    assert.equal(bad.code, 1);
+    assertOneLineError(bad.stderr, /Cannot parse magnet link: no xt=urn:btih: infohash/);
+  } finally {
+    tracker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI downloads a magnet link and --save-torrent writes a .torrent with the same infohash", async () => {
+  const pieceLength = 32 * 1024;
+  const { torrent, data } = await makeTorrent({
+    name: "mag.bin",
+    files: [{ path: ["mag.bin"], data: payload(500_000, 13) }],
+    pieceLength,
+  });
+  const meta = await parseMetainfo(torrent);
+  const seeder = startSeeder({ infoHash: meta.infoHash, data, pieceLength, metadata: meta.rawInfo });
+  const dir = await Deno.makeTempDir();
+  try {
+    const magnet = `magnet:?xt=urn:btih:${meta.infoHashHex}&dn=mag.bin&x.pe=127.0.0.1:${seeder.port}`;
+    const r = await run([
+      magnet,
+      dir,
+      "--save-torrent",
+      `${dir}/saved.torrent`,
+      "--port",
+      String(21000 + Math.floor(Math.random() * 5000)),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await Deno.readFile(`${dir}/mag.bin`), data);
+    const saved = await parseMetainfo(await Deno.readFile(`${dir}/saved.torrent`));
+    assert.equal(saved.infoHashHex, meta.infoHashHex);
+    assert.match(r.stderr, /fetching metadata/);
+  } finally {
+    await seeder.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
