@@ -14,6 +14,7 @@ import { coordinatorStats, type Stats } from "./coordinator.ts";
 import type { PeerContext, PeerTimeouts } from "./peer.ts";
 import { type AddressEntry, type OpenedStorage, torrentMachine } from "./torrent.ts";
 import type { Magnet } from "../src/magnet.ts";
+import type { Message } from "../src/wire.ts";
 
 export interface DownloadOptions {
   /**
@@ -54,6 +55,8 @@ export interface DownloadOptions {
   pexIntervalMs?: number;
   /** Receives XState inspection events for every actor (live views, traces). */
   inspect?: (event: InspectionEvent) => void;
+  /** Sees every peer wire message after the handshakes, each way, with the peer's key (debugging). */
+  wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
 }
 
 /** A snapshot of a download for display. */
@@ -146,6 +149,7 @@ export class DownloadSession {
         magnet: isMagnet ? source : undefined,
         peers: [...(isMagnet ? source.peers : []), ...(options.peers ?? [])],
         pexIntervalMs: options.pexIntervalMs,
+        wireTrace: options.wireTrace,
         peerId: options.peerId ?? makePeerId(),
         port: options.port ?? 6881,
         openStorage,

@@ -44,6 +44,8 @@ export interface LinkInput extends ExtensionInput {
   /** What we have and serve; absent for a link that only downloads. */
   ours?: LocalPieces;
   readBlock?: (offset: number, length: number) => Promise<Uint8Array>;
+  /** Sees every message after the handshake, each way (for debugging; outgoing frames are decoded again). */
+  trace?: (direction: "in" | "out", msg: Message) => void;
 }
 
 /** Events a link sends to its peer machine. */
@@ -135,9 +137,9 @@ export class PeerLink {
       this.#conn.setNoDelay(true);
       this.emit({ type: "link.connected" });
       const ours = encodeHandshake(this.input.infoHash, this.input.peerId, ourReserved());
-      if (!incoming) this.#send(ours);
+      if (!incoming) this.#send(ours, false);
       const hs = await this.#handshake();
-      if (incoming) this.#send(ours);
+      if (incoming) this.#send(ours, false);
       this.#fast = supports(hs.reserved, "fast");
       this.upload.fast = this.#fast;
       if (supports(hs.reserved, "extended")) {
@@ -225,6 +227,7 @@ export class PeerLink {
   }
 
   #handle(msg: Message): void {
+    this.input.trace?.("in", msg);
     switch (msg.type) {
       case "choke":
         if (this.#choked) return;
@@ -315,8 +318,14 @@ export class PeerLink {
   }
 
   /** Queues bytes for the socket; resolves when they are written (the uploader waits on it: back-pressure). */
-  #send(bytes: Uint8Array): Promise<void> {
+  #send(bytes: Uint8Array, framed = true): Promise<void> {
     this.#lastSend = Date.now();
+    if (this.input.trace && framed) {
+      const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let at = 0; at + 4 <= bytes.length; at += 4 + v.getUint32(at)) {
+        this.input.trace("out", decodeMessage(bytes.subarray(at + 4, at + 4 + v.getUint32(at))));
+      }
+    }
     this.#writes = this.#writes.then(async () => {
       let at = 0;
       while (at < bytes.length && !this.#closed) at += await this.#conn!.write(bytes.subarray(at));

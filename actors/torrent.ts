@@ -35,6 +35,7 @@ import { type Metainfo, parseMetainfo } from "../src/metainfo.ts";
 import type { ResumeStore } from "../src/resume.ts";
 import type { Storage } from "../src/storage.ts";
 import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
+import type { Message } from "../src/wire.ts";
 import type { TrackerOptions } from "../src/trackers.ts";
 import { UdpTrackerClient } from "../src/udp_tracker_client.ts";
 import { acceptor, type AcceptorEvent, bindListener } from "./acceptor.ts";
@@ -92,6 +93,8 @@ export interface TorrentInput {
   uploadSlots?: number;
   /** How often peers are told about our other peers (BEP 11: at most once a minute, the default). */
   pexIntervalMs?: number;
+  /** Sees every peer wire message after the handshakes, each way (debugging). */
+  wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
 }
 
 interface Context {
@@ -100,6 +103,8 @@ interface Context {
   resume?: ResumeStore;
   /** How the metadata fetch of a magnet link goes, for a person watching. */
   metadataStatus?: string;
+  /** Peers connected for the metadata that have it. */
+  metadataPeers?: number;
   maxPeers: number;
   storage?: Storage;
   ours?: LocalPieces;
@@ -146,7 +151,8 @@ const ticker = fromCallback(({ sendBack }) => {
 });
 
 /** The link input every peer of this torrent shares, less the address and the socket. */
-function linkBase(ctx: Context, self: AnyActorRef): Omit<LinkInput, "host" | "port"> {
+function linkBase(ctx: Context, self: AnyActorRef, key: string): Omit<LinkInput, "host" | "port"> {
+  const wireTrace = ctx.input.wireTrace;
   const { peerId } = ctx.input;
   const meta = ctx.meta!;
   const storage = ctx.storage!;
@@ -163,6 +169,7 @@ function linkBase(ctx: Context, self: AnyActorRef): Omit<LinkInput, "host" | "po
     listenPort: ctx.listener ? ctx.port : undefined,
     pexPeers: () => pexPeers(ctx, self.getSnapshot().children),
     pexIntervalMs: ctx.input.pexIntervalMs,
+    trace: wireTrace && ((direction, msg) => wireTrace(key, direction, msg)),
   };
 }
 
@@ -248,7 +255,7 @@ export const torrentMachine = setup({
         if (context.active.size >= context.maxPeers) break;
         if (entry.banned || entry.retryAt > now || context.active.has(key)) continue;
         context.active.add(key);
-        const link = { ...linkBase(context, self), host: entry.host, port: entry.port };
+        const link = { ...linkBase(context, self, key), host: entry.host, port: entry.port };
         enqueue.spawnChild("peer", {
           id: key,
           input: { key, coordinator, timeouts: context.input.timeouts, link },
@@ -265,7 +272,7 @@ export const torrentMachine = setup({
         return;
       }
       context.active.add(key);
-      const link = { ...linkBase(context, self), host: hostname, port, conn };
+      const link = { ...linkBase(context, self, key), host: hostname, port, conn };
       enqueue.spawnChild("peer", {
         id: key,
         input: { key, coordinator, timeouts: context.input.timeouts, link },
@@ -411,6 +418,7 @@ export const torrentMachine = setup({
             metadataStatus: ({ event }) =>
               `${event.connected} peers, ${event.withMetadata} with metadata, ${event.received}/${event.pieces} pieces`,
             lastPeerAt: ({ context, event }) => event.withMetadata > 0 ? Date.now() : context.lastPeerAt,
+            metadataPeers: ({ event }) => event.withMetadata,
           }),
         },
         "tick": {
@@ -418,6 +426,8 @@ export const torrentMachine = setup({
             assign({ ticks: ({ context }) => context.ticks + 1 }),
             enqueueActions(({ context, enqueue }) => {
               if (context.ticks % 5 === 1) enqueue("offerPeers");
+              // No peer with the metadata yet: ask the trackers again (no sooner than their min interval).
+              if (!context.metadataPeers) enqueue.sendTo("tracker", { type: "tracker.announce" });
               const timeout = context.input.noPeersTimeoutMs ?? 120_000;
               if (Date.now() - context.lastPeerAt > timeout) {
                 const why = context.lastTrackerError

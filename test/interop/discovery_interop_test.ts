@@ -10,7 +10,18 @@ import { parseMetainfo } from "../../src/metainfo.ts";
 import { scrapeFrom } from "../../src/trackers.ts";
 import { UdpTrackerClient } from "../../src/udp_tracker_client.ts";
 import { prepare, SHAPES } from "./shapes.ts";
-import { freePort, installed, startLibtorrent, startOpentracker, waitForSeeders } from "./swarm.ts";
+import {
+  freePort,
+  installed,
+  Program,
+  scrapeSeeders,
+  startAria2,
+  startLibtorrent,
+  startLibtorrentLeecher,
+  startOpentracker,
+  startRtorrent,
+  waitForSeeders,
+} from "./swarm.ts";
 
 const ready = installed("opentracker") && installed("mktorrent") &&
   new Deno.Command("/usr/bin/python3", { args: ["-c", "import libtorrent"] }).outputSync().success;
@@ -69,6 +80,209 @@ Deno.test({
     } finally {
       await seeder.stop();
       await tracker.stop();
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});
+
+/** Runs our CLI on `args`; returns its exit code and output. */
+async function runCli(args: string[]): Promise<{ code: number; text: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}mod.ts`, ...args, "--port", String(freePort()), "--no-peers-timeout", "30"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      Deno.kill(child.pid, "SIGKILL");
+    } catch { /* exited */ }
+  }, 90_000);
+  const result = await child.output();
+  clearTimeout(timer);
+  return {
+    code: result.code,
+    text: new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr),
+  };
+}
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+const SEEDERS: {
+  name: string;
+  program: string;
+  start: (t: string, d: string, w: string) => Promise<Program>;
+}[] = [
+  { name: "libtorrent", program: "/usr/bin/python3", start: (t, d) => startLibtorrent(t, d) },
+  { name: "aria2c", program: "aria2c", start: (t, d) => startAria2(t, d) },
+  {
+    name: "rtorrent",
+    program: "rtorrent",
+    start: (t, d, w) => startRtorrent(t, d, `${w}/rt-${crypto.randomUUID()}`),
+  },
+];
+
+Deno.test({
+  name:
+    "magnet links: metadata and data from libtorrent, aria2c and rtorrent (x.pe, and the tracker over UDP)",
+  ignore: !ready || !SEEDERS.every((s) => installed(s.program)),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const work = await Deno.makeTempDir({ prefix: "magnet-" });
+    await Deno.chmod(work, 0o755);
+    const trackerPort = freePort();
+    const http = `http://127.0.0.1:${trackerPort}/announce`;
+    const udp = `udp://127.0.0.1:${trackerPort}/announce`;
+    const shape = SHAPES.find((s) => s.name === "m4m")!; // multi-file: 3 files in nested folders
+    const { files, torrentPath, meta } = await prepare(shape, `${work}/seed`, work, http, false);
+    const tracker = await startOpentracker(`${work}/tracker`, trackerPort, [meta.infoHashHex]);
+    const matrix: string[] = [];
+    try {
+      for (const seeder of SEEDERS) {
+        for (const path of ["x.pe", "tr (UDP)"]) {
+          await t.step(`${seeder.name} via ${path}`, async () => {
+            const stale = await scrapeSeeders(http, meta.infoHash);
+            const program = await seeder.start(torrentPath, `${work}/seed`, work);
+            try {
+              let magnet = `magnet:?xt=urn:btih:${meta.infoHashHex}&dn=${shape.name}`;
+              if (path === "x.pe") magnet += `&x.pe=127.0.0.1:${program.port}`;
+              else {
+                // A seeder of an earlier step may still be listed: wait for this one too.
+                await waitForSeeders(http, meta.infoHash, stale + 1);
+                magnet += `&tr=${encodeURIComponent(udp)}`;
+              }
+              const out = `${work}/dl-${crypto.randomUUID()}`;
+              await Deno.mkdir(out);
+              const { code, text } = await runCli([magnet, out, "--save-torrent", `${out}.torrent`, "-q"]);
+              assert.equal(code, 0, text);
+              for (const f of files) {
+                assert.deepEqual(await Deno.readFile(`${out}/${f.path.join("/")}`), f.data);
+              }
+              const saved = await parseMetainfo(await Deno.readFile(`${out}.torrent`));
+              assert.equal(saved.infoHashHex, meta.infoHashHex);
+              matrix.push(`magnet from ${seeder.name} via ${path}: ok`);
+            } finally {
+              await program.stop();
+            }
+          });
+        }
+      }
+    } finally {
+      await tracker.stop();
+      console.log(matrix.join("\n"));
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "libtorrent fetches a magnet link's metadata and data from our seeder (we serve ut_metadata)",
+  ignore: !ready,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const work = await Deno.makeTempDir({ prefix: "serve-metadata-" });
+    const shape = SHAPES.find((s) => s.name === "m64k")!;
+    const { files, meta } = await prepare(shape, `${work}/seed`, work, "http://127.0.0.1:9/announce", false);
+    const seeder = startDownload(meta, {
+      out: `${work}/seed/${shape.name}`,
+      seedOnly: true,
+      seed: {},
+      listen: "127.0.0.1",
+      port: freePort(),
+    });
+    try {
+      while (!seeder.progress().state.startsWith("active")) await new Promise((r) => setTimeout(r, 20));
+      const magnet = `magnet:?xt=urn:btih:${meta.infoHashHex}&x.pe=127.0.0.1:${seeder.progress().port}`;
+      const leecher = startLibtorrentLeecher(magnet, `${work}/lt`);
+      const timer = setTimeout(() => leecher.program.stop(), 60_000);
+      try {
+        await leecher.done;
+      } finally {
+        clearTimeout(timer);
+        await leecher.program.stop();
+      }
+      for (const f of files) {
+        assert.deepEqual(await Deno.readFile(`${work}/lt/${shape.name}/${f.path.join("/")}`), f.data);
+      }
+      const theirs = await parseMetainfo(await Deno.readFile(`${work}/lt/lt.torrent`));
+      assert.equal(theirs.infoHashHex, meta.infoHashHex);
+    } finally {
+      seeder.stop();
+      await seeder.done;
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "PEX from libtorrent: told only of libtorrent, our client learns another leecher from it and connects",
+  ignore: !ready,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const work = await Deno.makeTempDir({ prefix: "pex-" });
+    await Deno.chmod(work, 0o755);
+    const shape = SHAPES.find((s) => s.name === "s256k.bin")!;
+    const { files, torrentPath, meta } = await prepare(
+      shape,
+      `${work}/seed`,
+      work,
+      "http://127.0.0.1:9/a",
+      false,
+    );
+    // Held to 300 KB/s, so our client is still downloading from it when it sends its peer list.
+    const lt = await startLibtorrent(torrentPath, `${work}/seed`, 300_000);
+    // A second client of ours dials libtorrent too and tells it its listen port in the extension handshake. It
+    // must be a leecher: libtorrent drops connections between seeds, and PEX lists only connected peers.
+    const other = startDownload(meta, {
+      out: `${work}/other/${shape.name}`,
+      listen: "127.0.0.1",
+      port: freePort(),
+      peers: [{ host: "127.0.0.1", port: lt.port! }],
+    });
+    const trace: string[] = [];
+    let session: ReturnType<typeof startDownload> | undefined;
+    try {
+      while (!other.progress().state.startsWith("active")) await new Promise((r) => setTimeout(r, 20));
+      const otherKey = `127.0.0.1:${other.progress().port}`;
+      session = startDownload(meta, {
+        out: `${work}/dl/${shape.name}`,
+        port: freePort(),
+        listen: "127.0.0.1",
+        peers: [{ host: "127.0.0.1", port: lt.port! }],
+        wireTrace: (key, dir, msg) => {
+          if (key === `127.0.0.1:${lt.port}` && !["piece", "request", "have"].includes(msg.type)) {
+            trace.push(`${dir} ${msg.type}${msg.type === "extended" ? ":" + msg.ext : ""}`);
+          }
+        },
+      });
+      const end = Date.now() + 75_000; // libtorrent sends PEX at most once a minute
+      let learned;
+      while (Date.now() < end) {
+        learned = session.actor.getSnapshot().context.book.get(otherKey);
+        if (learned && session.peers().some((p) => p.key === otherKey && p.state.startsWith("connected"))) {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert(learned, `never heard of ${otherKey}; libtorrent said: ${trace.join(", ")}`);
+      assert.equal(learned.source, "pex");
+      assert(session.peers().some((p) => p.key === otherKey && p.state.startsWith("connected")));
+      assert(trace.includes("in extended:2"), "libtorrent's ut_pex message came with our id for it");
+      // The fast extension with libtorrent, as the trace saw it: libtorrent has everything, we had nothing.
+      assert(trace.includes("in have-all"), trace.join(", "));
+      assert(trace.includes("out have-none"), trace.join(", "));
+      assert(trace.includes("in extended:0") && trace.includes("out extended:0"), trace.join(", "));
+      assert(trace.includes("in allowed-fast"), trace.join(", "));
+      console.log(`trace with libtorrent: ${[...new Set(trace)].join(", ")}`);
+    } finally {
+      session?.stop();
+      other.stop();
+      await Promise.all([session?.done, other.done]);
+      await lt.stop();
       await Deno.remove(work, { recursive: true });
     }
   },

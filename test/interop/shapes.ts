@@ -45,7 +45,14 @@ export const SHAPES: Shape[] = [
   },
 ];
 
-export async function prepare(shape: Shape, seedDir: string, work: string, announce: string) {
+/** Writes the shape's payload under `seedDir` and makes its torrent, private unless `isPrivate` is false. */
+export async function prepare(
+  shape: Shape,
+  seedDir: string,
+  work: string,
+  announce: string,
+  isPrivate = true,
+) {
   const files = shape.files.map((f, i) => ({ path: f.path, data: payload(f.size, i + 11) }));
   const base = `${seedDir}/${shape.name}`;
   for (const f of files) {
@@ -62,11 +69,15 @@ export async function prepare(shape: Shape, seedDir: string, work: string, annou
       pieceLength: shape.pieceLength,
       announce,
       multiFile: shape.multiFile,
+      private: isPrivate,
     });
     await Deno.writeFile(torrentPath, torrent);
   } else {
     const out = await new Deno.Command("mktorrent", {
-      args: ["-p", "-a", announce, "-l", String(Math.log2(shape.pieceLength)), "-o", torrentPath, base],
+      args: [
+        ...(isPrivate ? ["-p"] : []),
+        ...["-a", announce, "-l", String(Math.log2(shape.pieceLength)), "-o", torrentPath, base],
+      ],
       stdout: "null",
       stderr: "piped",
     }).output();

@@ -55,6 +55,8 @@ export class Program {
       .then(([o, e]) => o + e);
   }
   readonly output: Promise<string>;
+  /** The port it listens on, for the programs that listen. */
+  port?: number;
 
   get pid(): number {
     return this.child.pid;
@@ -102,6 +104,7 @@ export async function startLibtorrent(torrent: string, dir: string, uploadLimit 
   const port = freePort();
   const args = [`${HERE}lt_seed.py`, torrent, dir, String(port), String(uploadLimit)];
   const p = new Program("libtorrent", "/usr/bin/python3", args);
+  p.port = port;
   await waitForPort(port);
   return p;
 }
@@ -126,6 +129,7 @@ export async function startAria2(torrent: string, dir: string, uploadLimit = 0):
     `--max-upload-limit=${uploadLimit}`,
     torrent,
   ]);
+  p.port = port;
   await waitForPort(port);
   return p;
 }
@@ -149,6 +153,7 @@ export async function startRtorrent(torrent: string, dir: string, session: strin
   ].join("\n");
   await Deno.writeTextFile(`${session}/rtorrent.rc`, rc + "\n");
   const p = new Program("rtorrent", "rtorrent", ["-n", "-o", `import=${session}/rtorrent.rc`]);
+  p.port = port;
   await waitForPort(port);
   return p;
 }
@@ -221,7 +226,7 @@ export function startAria2Leecher(torrent: string, dir: string): Leecher {
   return { program, done: exitedOk(program) };
 }
 
-/** libtorrent downloading `torrent` into `dir`; it exits once complete. */
+/** libtorrent downloading `torrent` (a file, or a magnet link) into `dir`; it exits once complete. */
 export function startLibtorrentLeecher(torrent: string, dir: string): Leecher {
   const program = new Program("libtorrent", "/usr/bin/python3", [
     `${HERE}lt_download.py`,
