@@ -17,178 +17,32 @@
  * @module
  */
 
-import {
-  type AnyActorRef,
-  assign,
-  enqueueActions,
-  fromCallback,
-  fromPromise,
-  raise,
-  sendTo,
-  setup,
-} from "xstate";
-import { checkPieces } from "../src/check.ts";
+import { assign, enqueueActions, raise, sendTo, setup } from "xstate";
 import { chooseUnchoked } from "../src/choker.ts";
-import { LocalPieces } from "../src/local_pieces.ts";
-import { type Magnet, torrentFromMetadata } from "../src/magnet.ts";
-import { type Metainfo, parseMetainfo } from "../src/metainfo.ts";
-import type { ResumeStore } from "../src/resume.ts";
-import type { Storage } from "../src/storage.ts";
-import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
-import type { Message } from "../src/wire.ts";
-import type { TrackerOptions } from "../src/trackers.ts";
 import { UdpTrackerClient } from "../src/udp_tracker_client.ts";
 import { acceptor, type AcceptorEvent, bindListener } from "./acceptor.ts";
-import { addPeers, type AddressEntry, recordClose } from "./address_book.ts";
-import { type MetadataEvent, metadataFetcher } from "./metadata.ts";
+import { addPeers, recordClose } from "./address_book.ts";
 import { coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
-import type { LinkInput } from "./peer_link.ts";
-import { type PeerClosed, type PeerContext, peerMachine, type PeerPex, type PeerTimeouts } from "./peer.ts";
-import { announceEvent, trackerActor, type TrackerEvent } from "./tracker.ts";
+import { metadataFetcher } from "./metadata.ts";
+import { peerMachine } from "./peer.ts";
+import { trackerActor } from "./tracker.ts";
+import {
+  announceParams,
+  finishJob,
+  linkBase,
+  openJob,
+  parseMetadataJob,
+  peerContexts,
+  SeedError,
+  ticker,
+  type TorrentContext as Context,
+  type TorrentEvent as Event,
+  type TorrentInput,
+} from "./torrent_context.ts";
 
 export type { AddressEntry } from "./address_book.ts";
 export { addPeers } from "./address_book.ts";
-
-/** What a torrent's storage opening gives: the storage, whether data was there, and its resume record. */
-export interface OpenedStorage {
-  storage: Storage;
-  existed: boolean;
-  /** Keeps the verified-piece hint across clean restarts. */
-  resume?: ResumeStore;
-}
-
-export interface TorrentInput {
-  /** The torrent; absent for a magnet link until its metadata is fetched. */
-  meta?: Metainfo;
-  /** The magnet link to fetch the metadata for, when there is no `meta`. */
-  magnet?: Magnet;
-  peerId: Uint8Array;
-  /** Port to listen on (or the next free one); the port we get is the one announced. */
-  port: number;
-  /** Address to listen on (default all interfaces); `false` to accept no connections. */
-  listen?: string | false;
-  /** Opens the torrent's storage; `existed` asks for a check of the data already there. */
-  openStorage: (meta: Metainfo) => Promise<OpenedStorage>;
-  maxPeers?: number;
-  /** Peers to dial besides those the trackers give. */
-  peers?: PeerAddress[];
-  /** Give up when no peer has been connected for this long while downloading. */
-  noPeersTimeoutMs?: number;
-  /** Time budget of one HTTP announce; a UDP announce gets three times as long for its retransmissions. */
-  trackerTimeoutMs?: number;
-  /** First retry delay after a failed announce; doubles up to five minutes. */
-  trackerRetryMs?: number;
-  /** First UDP retransmission delay (BEP 15: 15 s). */
-  udpRetryMs?: number;
-  timeouts?: Partial<PeerTimeouts>;
-  /** Strikes (pieces that failed the hash) before a peer is banned. */
-  maxStrikes?: number;
-  /** Hash all existing data even when the resume record vouches for it. */
-  forceCheck?: boolean;
-  /** Keep seeding after completion: until stopped, or until a ratio or a time is reached. */
-  seed?: { ratio?: number; timeMs?: number };
-  /** Seed existing data only: incomplete data is an error, nothing is downloaded. */
-  seedOnly?: boolean;
-  /** Regular unchoke slots (default 4), plus one optimistic. */
-  uploadSlots?: number;
-  /** How often peers are told about our other peers (BEP 11: at most once a minute, the default). */
-  pexIntervalMs?: number;
-  /** Sees every peer wire message after the handshakes, each way (debugging). */
-  wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
-}
-
-interface Context {
-  input: TorrentInput;
-  meta?: Metainfo;
-  resume?: ResumeStore;
-  /** How the metadata fetch of a magnet link goes, for a person watching. */
-  metadataStatus?: string;
-  /** Peers connected for the metadata that have it. */
-  metadataPeers?: number;
-  maxPeers: number;
-  storage?: Storage;
-  ours?: LocalPieces;
-  listener?: Deno.TcpListener;
-  /** The port we listen on, or the requested one when we do not listen. */
-  port: number;
-  book: Map<string, AddressEntry>;
-  active: Set<string>;
-  trackerOptions: TrackerOptions;
-  /** Trackers told `started`: they are told `completed` and `stopped` too. */
-  announced: Set<string>;
-  lastPeerAt: number;
-  lastTrackerError?: string;
-  /** What the trackers said last, for a person watching: peers, an error or a warning. */
-  trackerStatus?: string;
-  error?: string;
-  stats?: Stats;
-  complete: boolean;
-  seedingSince?: number;
-  ticks: number;
-  optimistic?: string;
-}
-
-type Event =
-  | TrackerEvent
-  | PeerClosed
-  | PeerPex
-  | AcceptorEvent
-  | { type: "peer.strike"; key: string; index: number }
-  | { type: "peer.interest"; key: string }
-  | { type: "coordinator.complete" }
-  | MetadataEvent
-  | { type: "tick" }
-  | { type: "tick.check" }
-  | { type: "connect" }
-  | { type: "stop" };
-
-/** Data that cannot be seeded because it is incomplete. */
-class SeedError extends Error {}
-
-const ticker = fromCallback(({ sendBack }) => {
-  const id = setInterval(() => sendBack({ type: "tick" }), 1000);
-  return () => clearInterval(id);
-});
-
-/** The link input every peer of this torrent shares, less the address and the socket. */
-function linkBase(ctx: Context, self: AnyActorRef, key: string): Omit<LinkInput, "host" | "port"> {
-  const wireTrace = ctx.input.wireTrace;
-  const { peerId } = ctx.input;
-  const meta = ctx.meta!;
-  const storage = ctx.storage!;
-  return {
-    infoHash: meta.infoHash,
-    peerId,
-    pieceLength: meta.pieceLength,
-    pieceCount: meta.pieceCount,
-    totalLength: meta.totalLength,
-    ours: ctx.ours,
-    readBlock: (offset, length) => storage.read(offset, length),
-    metadata: meta.rawInfo,
-    private: meta.private,
-    listenPort: ctx.listener ? ctx.port : undefined,
-    pexPeers: () => pexPeers(ctx, self.getSnapshot().children),
-    pexIntervalMs: ctx.input.pexIntervalMs,
-    trace: wireTrace && ((direction, msg) => wireTrace(key, direction, msg)),
-  };
-}
-
-/** The peers we are connected to, at their listen addresses (an incoming peer's only if it told us its port). */
-function pexPeers(ctx: Context, children: Record<string, AnyActorRef | undefined>): PeerAddress[] {
-  return peerContexts(ctx, children).flatMap((p) => {
-    const port = p.incoming ? p.listenPort : p.link.port;
-    return port ? [{ host: p.link.host, port }] : [];
-  });
-}
-
-function peerContexts(ctx: Context, children: Record<string, AnyActorRef | undefined>): PeerContext[] {
-  const out: PeerContext[] = [];
-  for (const key of ctx.active) {
-    const snap = children[key]?.getSnapshot() as { context?: PeerContext; matches?: (s: string) => boolean };
-    if (snap?.context && snap.matches?.("connected")) out.push(snap.context);
-  }
-  return out;
-}
+export type { OpenedStorage, TorrentInput } from "./torrent_context.ts";
 
 export const torrentMachine = setup({
   types: {
@@ -203,41 +57,10 @@ export const torrentMachine = setup({
     tracker: trackerActor,
     acceptor,
     ticker,
-    open: fromPromise<
-      { storage: Storage; resume?: ResumeStore; ours: LocalPieces; listener?: Deno.TcpListener },
-      { input: TorrentInput; meta: Metainfo; listener?: Deno.TcpListener }
-    >(async ({ input: { input, meta, listener } }) => {
-      const { storage, existed, resume } = await input.openStorage(meta);
-      let ours = new LocalPieces(meta.pieceCount);
-      if (existed) {
-        const hint = input.forceCheck ? undefined : await resume?.load(meta);
-        ours = new LocalPieces(meta.pieceCount, hint ?? await checkPieces(meta, storage));
-      }
-      if (input.seedOnly && !ours.have.complete) {
-        storage.close();
-        throw new SeedError(`only ${ours.have.count} of ${meta.pieceCount} pieces are on disk and verified`);
-      }
-      listener ??= input.listen === false ? undefined : bindListener(input.port, input.listen);
-      return { storage, resume, ours, listener };
-    }),
+    open: openJob,
     metadata: metadataFetcher,
-    parseMetadata: fromPromise<Metainfo, { info: Uint8Array; trackers: string[][] }>(({ input }) =>
-      parseMetainfo(torrentFromMetadata(input.info, input.trackers))
-    ),
-    finish: fromPromise<void, { ctx: Context; events: ("completed" | "stopped")[] }>(
-      async ({ input: { ctx, events } }) => {
-        try {
-          await ctx.storage?.sync();
-        } finally {
-          ctx.storage?.close(); // a seeder's reads reopen the files
-        }
-        // Only after the data is flushed may the record vouch for it; a hint, so failing to write it is no error.
-        if (ctx.ours) await ctx.resume?.save(ctx.meta!, ctx.ours.have).catch(() => {});
-        for (const event of events) {
-          await announceEvent(ctx.announced, { ...announceParams(ctx), event }, ctx.trackerOptions);
-        }
-      },
-    ),
+    parseMetadata: parseMetadataJob,
+    finish: finishJob,
   },
   actions: {
     /** Hands every address we know that is not banned to the metadata fetcher. */
@@ -680,16 +503,3 @@ export const torrentMachine = setup({
     failed: { type: "final", entry: ["closeListener", ({ context }) => context.storage?.close()] },
   },
 });
-
-function announceParams(ctx: Context, coordinator?: AnyActorRef): Omit<AnnounceParams, "event"> {
-  const verified = (coordinatorStats(coordinator) ?? ctx.stats)?.verifiedBytes ?? 0;
-  return {
-    infoHash: ctx.meta?.infoHash ?? ctx.input.magnet!.infoHash,
-    peerId: ctx.input.peerId,
-    port: ctx.port,
-    uploaded: ctx.ours?.uploaded ?? 0,
-    downloaded: verified,
-    // Before the metadata, the size is unknown; anything but 0 (which would make us a seeder) will do.
-    left: ctx.meta ? ctx.meta.totalLength - verified : 16384,
-  };
-}

@@ -226,7 +226,7 @@ Deno.test({
     const work = await Deno.makeTempDir({ prefix: "pex-" });
     await Deno.chmod(work, 0o755);
     const shape = SHAPES.find((s) => s.name === "s256k.bin")!;
-    const { files, torrentPath, meta } = await prepare(
+    const { torrentPath, meta } = await prepare(
       shape,
       `${work}/seed`,
       work,
