@@ -79,7 +79,17 @@ export class PeerExtensions {
   handle(ext: number, payload: Uint8Array): void {
     if (ext === 0) {
       const first = this.peer === undefined;
-      this.peer = decodeExtHandshake(payload);
+      const h = decodeExtHandshake(payload);
+      // A later handshake updates only what it names; an extension id of 0 turns that extension off (BEP 10).
+      const m = { ...this.peer?.m, ...h.m };
+      for (const [name, id] of Object.entries(m)) if (id === 0) delete m[name];
+      this.peer = {
+        m,
+        metadataSize: h.metadataSize ?? this.peer?.metadataSize,
+        port: h.port ?? this.peer?.port,
+        client: h.client ?? this.peer?.client,
+        reqq: h.reqq ?? this.peer?.reqq,
+      };
       if (first) {
         this.emit({
           type: "link.extended",

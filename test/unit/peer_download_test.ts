@@ -65,3 +65,26 @@ Deno.test("PieceDownloads cancels the blocks of a piece still on the wire, and r
   d.drop();
   assert.equal(d.stalled(d.lastBlock + 1000, 500), false, "nothing outstanding after a choke");
 });
+
+Deno.test("PieceDownloads asks a rejected block once more, after the others, and reports a second reject", () => {
+  const d = new PieceDownloads(TORRENT, 10);
+  d.add(2);
+  d.requests();
+  assert.equal(d.reject(2, 0, 3616), true, "a reject of the wrong length is ignored");
+  assert.equal(d.reject(1, 0, 16384), true, "a reject for a piece not assigned is ignored");
+  assert.equal(d.outstanding, 2);
+  assert.equal(d.reject(2, 0, 16384), true);
+  assert.equal(d.outstanding, 1);
+  assert.equal(d.block(2, 0, new Uint8Array(16384)), undefined, "a block after its reject is not taken");
+  assert.deepEqual(frames(d.requests()), [{ type: "request", index: 2, begin: 0, length: 16384 }]);
+  assert.equal(d.reject(2, 0, 16384), false, "rejected twice");
+});
+
+Deno.test("PieceDownloads cancels a piece without cancelling blocks that were rejected", () => {
+  const d = new PieceDownloads(TORRENT, 10);
+  d.add(0);
+  d.requests();
+  d.reject(0, 16384, 16384);
+  assert.deepEqual(frames(d.cancel(0)).map((m) => m.type === "cancel" && m.begin), [0, 32768]);
+  assert.equal(d.outstanding, 0);
+});
