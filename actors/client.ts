@@ -10,7 +10,9 @@ import type { Metainfo } from "../src/metainfo.ts";
 import { FileResume, resumePath, type ResumeStore } from "../src/resume.ts";
 import { filePaths, FileStorage, type Storage } from "../src/storage.ts";
 import type { PeerAddress } from "../src/tracker.ts";
-import { coordinatorStats, type Stats } from "./coordinator.ts";
+import { coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator.ts";
+import type { Sample } from "../src/ui/trace.ts";
+import type { Bitfield } from "../src/bitfield.ts";
 import type { PeerContext, PeerTimeouts } from "./peer.ts";
 import { type AddressEntry, type OpenedStorage, torrentMachine } from "./torrent.ts";
 import type { Magnet } from "../src/magnet.ts";
@@ -124,6 +126,13 @@ function stateName(value: unknown): string {
   return `${k}.${stateName(v)}`;
 }
 
+/** A piece map from what we have, when the coordinator is gone. */
+function haveMap(have: Bitfield | undefined, pieceCount: number): string {
+  let out = "";
+  for (let i = 0; i < pieceCount; i++) out += have?.has(i) ? "v" : ".";
+  return out;
+}
+
 /** A running download. */
 export class DownloadSession {
   readonly actor: Actor<typeof torrentMachine>;
@@ -214,6 +223,31 @@ export class DownloadSession {
       uploadedBytes: snap.context.ours?.uploaded ?? 0,
       port: snap.context.port,
       tracker: snap.context.trackerStatus,
+    };
+  }
+
+  /** The numbers a live view or a trace samples: progress, the piece map and every peer's rates. */
+  sample(): Sample {
+    const p = this.progress();
+    const snap = this.actor.getSnapshot();
+    const meta = this.meta;
+    return {
+      state: p.state,
+      totalBytes: p.totalBytes,
+      verifiedBytes: p.verifiedBytes,
+      uploadedBytes: p.uploadedBytes,
+      knownPeers: p.knownPeers,
+      pieces: coordinatorPieceMap(snap.children.coordinator) ??
+        haveMap(snap.context.ours?.have, meta?.pieceCount ?? 0),
+      peers: this.peers().filter((v) => v.state.startsWith("connected")).map((v) => ({
+        id: v.key,
+        client: v.client,
+        down: Math.round(v.rates.down),
+        up: Math.round(v.rates.up),
+        pieces: v.pieces,
+        incoming: v.incoming,
+      })),
+      tracker: p.tracker ?? p.metadata,
     };
   }
 

@@ -324,6 +324,11 @@ export function coordinatorHave(ref: AnyActorRef | undefined): Bitfield | undefi
   return have;
 }
 
+/** The coordinator's piece map (see `PiecePicker.map`), read from its snapshot. */
+export function coordinatorPieceMap(ref: AnyActorRef | undefined): string | undefined {
+  return (ref?.getSnapshot()?.context as { picker?: PiecePicker } | undefined)?.picker?.map();
+}
+
 /** The counters of a coordinator actor, read from its snapshot; undefined when there is no such actor. */
 export function coordinatorStats(ref: AnyActorRef | undefined): Stats | undefined {
   return (ref?.getSnapshot()?.context as { stats?: Stats } | undefined)?.stats;

@@ -10,17 +10,21 @@ import { type DownloadSession, startDownload } from "../actors/client.ts";
 import { isMagnet, type Magnet, parseMagnet, torrentFromMetadata } from "./magnet.ts";
 import { type Metainfo, parseMetainfo } from "./metainfo.ts";
 import { printInfo } from "./cli_info.ts";
+import { looksLikeAddress, Observers, replay, viz } from "./cli_ui.ts";
 import { formatBytes, formatDuration, progressLine } from "./progress_format.ts";
 import type { PeerAddress } from "./tracker.ts";
 
 export const USAGE = `Usage: deno run -A mod.ts <file.torrent | magnet:?…> <out> [options]
        deno run -A mod.ts seed <file.torrent> <path> [options]
        deno run -A mod.ts info <file.torrent | magnet:?…> [--no-scrape]
+       deno run -A mod.ts replay <trace.jsonl> [--ui host:port]
+       deno run -A mod.ts viz <dir>
 
 Downloads a torrent, or a magnet link (its metadata first, from peers). <out> is the file for a single-file
 torrent (or a folder to put it in), the folder for a multi-file torrent. Exits 0 only when every piece is verified
 on disk. Other peers can download from us while we download. "seed" checks the data at <path> and seeds it;
-incomplete data is an error. "info" prints what the torrent says and what its trackers count.
+incomplete data is an error. "info" prints what the torrent says and what its trackers count. "replay" shows
+a recorded --trace in the live view. "viz" writes each state machine's diagram (Mermaid and SVG) under <dir>.
 
 Options:
   -p, --port <n>             port to listen on, or the next free one (default 6881); announced to trackers
@@ -32,6 +36,9 @@ Options:
       --no-peers-timeout <s> give up when no peer is connected for this long (default 120)
       --check                hash all existing data, even after a clean stop
       --save-torrent <file>  write the .torrent (for a magnet link: once its metadata is fetched)
+      --ui [host:port]       serve a live view of every actor (default 127.0.0.1 and a free port)
+      --trace <file.jsonl>   record every actor's transitions (and samples of the numbers) as JSON lines
+      --inspect-ws <url>     send XState inspection events to a Stately WebSocket inspector at <url>
   -q, --quiet                print only errors and the final line
   -v, --verbose              log every peer actor's state changes
   -h, --help                 show this help
@@ -173,6 +180,10 @@ export async function main(args: string[]): Promise<number> {
 async function run(args: string[]): Promise<number> {
   let parsed;
   try {
+    // `--ui` takes an optional address: alone, it means a free port on 127.0.0.1.
+    args = args.flatMap((a, i) =>
+      a === "--ui" && !looksLikeAddress(args[i + 1]) ? ["--ui=127.0.0.1:0"] : [a]
+    );
     parsed = parseArgs({
       args,
       allowPositionals: true,
@@ -184,6 +195,9 @@ async function run(args: string[]): Promise<number> {
         check: { type: "boolean" },
         "save-torrent": { type: "string" },
         "no-scrape": { type: "boolean" },
+        ui: { type: "string" },
+        trace: { type: "string" },
+        "inspect-ws": { type: "string" },
         seed: { type: "boolean" },
         "seed-ratio": { type: "string" },
         "seed-time": { type: "string" },
@@ -199,6 +213,17 @@ async function run(args: string[]): Promise<number> {
   if (values.help) {
     console.log(USAGE);
     return 0;
+  }
+  if (values.ui !== undefined && !looksLikeAddress(values.ui)) {
+    throw new UsageError(`--ui "${values.ui}" is not host:port`);
+  }
+  if (positionals[0] === "replay") {
+    if (positionals.length !== 2) throw new UsageError("expected replay <trace.jsonl>");
+    return await replay(positionals[1], values.ui);
+  }
+  if (positionals[0] === "viz") {
+    if (positionals.length !== 2) throw new UsageError("expected viz <dir>");
+    return await viz(positionals[1]);
   }
   if (positionals[0] === "info") {
     if (positionals.length !== 2) throw new UsageError("expected info <file.torrent | magnet link>");
@@ -243,7 +268,11 @@ async function run(args: string[]): Promise<number> {
   }
 
   const started = Date.now();
-  const inspect = values.verbose ? peerLogger() : undefined;
+  const observers = await Observers.create(
+    { ui: values.ui, trace: values.trace, inspectWs: values["inspect-ws"] },
+    values.verbose ? peerLogger() : undefined,
+  );
+  const inspect = observers.inspect;
   const session = startDownload(source, {
     out: chooseOut,
     port,
@@ -261,9 +290,11 @@ async function run(args: string[]): Promise<number> {
     session.stop();
   };
   Deno.addSignalListener("SIGINT", onSigint);
+  observers.attach(session);
   const unwatch = watch(session, quiet);
   const result = await session.done;
   unwatch();
+  await observers.close(session);
   Deno.removeSignalListener("SIGINT", onSigint);
 
   const meta = session.meta;

@@ -26,6 +26,24 @@ export class PiecePicker {
   /** The peer whose copy of a piece last failed the hash. */
   #failedBy = new Map<number, string>();
 
+  /** One character per piece for a piece map: `.` missing, `r` requested, `h` hashing, `v` verified, `x` failed. */
+  map(): string {
+    let out = "";
+    for (let i = 0; i < this.pieceCount; i++) {
+      const s = this.state[i];
+      out += s === PieceState.Verified
+        ? "v"
+        : s === PieceState.Verifying
+        ? "h"
+        : s === PieceState.Active
+        ? "r"
+        : this.#failedBy.has(i)
+        ? "x"
+        : ".";
+    }
+    return out;
+  }
+
   constructor(readonly pieceCount: number, have?: Bitfield) {
     this.state = new Uint8Array(pieceCount);
     if (have) {

@@ -1,0 +1,164 @@
+/**
+ * The CLI's observers of a run: the live view (`--ui`), the trace file (`--trace`), Stately's WebSocket inspector
+ * (`--inspect-ws`), and the `replay` and `viz` commands. Part of the CLI: it prints.
+ *
+ * @module
+ */
+
+import { createWebSocketInspector } from "@statelyai/inspect";
+import type { InspectionEvent } from "xstate";
+import type { DownloadSession } from "../actors/client.ts";
+import { MACHINES } from "../actors/machines.ts";
+import { chartOf, toSvg } from "./ui/charts.ts";
+import { machineDocs } from "./ui/docs.ts";
+import { serveUi, type UiServer } from "./ui/server.ts";
+import { parseTrace, type TraceRecord, TraceRecorder } from "./ui/trace.ts";
+import { SwarmView } from "./ui/view.ts";
+
+/** `host:port`, `:port` or `port` (host 127.0.0.1); throws TypeError for anything else. */
+export function parseListenAddress(text: string): { hostname: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[A-Za-z0-9.-]+)?:)?(\d+)$/.exec(text);
+  const port = m ? Number(m[2]) : -1;
+  if (!m || port > 65535) throw new TypeError(`"${text}" is not host:port`);
+  return { hostname: m[1]?.replace(/^\[|\]$/g, "") || "127.0.0.1", port };
+}
+
+/** True when `text` can be the optional address after `--ui`. */
+export function looksLikeAddress(text: string | undefined): boolean {
+  return text !== undefined && /^(?:(\[[^\]]+\]|[A-Za-z0-9.-]+)?:)?\d+$/.test(text);
+}
+
+const charts = () => Object.entries(MACHINES).map(([name, m]) => toSvg(chartOf(name, m)));
+
+export interface ObserverOptions {
+  ui?: string;
+  trace?: string;
+  inspectWs?: string;
+}
+
+/** Whatever watches a run: built before the session (its `inspect` goes to the actors), attached after. */
+export class Observers {
+  #recorder?: TraceRecorder;
+  #view?: SwarmView;
+  #server?: UiServer;
+  #trace?: Deno.FsFile;
+  #lines: string[] = [];
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #ws?: ReturnType<typeof createWebSocketInspector>;
+  #inspectors: ((e: InspectionEvent) => void)[] = [];
+  #torrentSeen = false;
+
+  static async create(options: ObserverOptions, extra?: (e: InspectionEvent) => void): Promise<Observers> {
+    const o = new Observers();
+    if (extra) o.#inspectors.push(extra);
+    if (options.ui !== undefined || options.trace !== undefined) {
+      const sinks: ((r: TraceRecord) => void)[] = [];
+      if (options.trace !== undefined) {
+        try {
+          o.#trace = await Deno.open(options.trace, { write: true, create: true, truncate: true });
+        } catch (e) {
+          throw new Error(`cannot write the trace ${options.trace}: ${(e as Error).message}`);
+        }
+        sinks.push((r) => o.#lines.push(JSON.stringify(r)));
+        o.#timers.push(setInterval(() => o.#flush(), 250));
+      }
+      if (options.ui !== undefined) {
+        const view = o.#view = new SwarmView();
+        sinks.push((r) => view.apply(r));
+        const { hostname, port } = parseListenAddress(options.ui);
+        try {
+          o.#server = await serveUi({ hostname, port, charts: charts(), source: { live: view } });
+        } catch (e) {
+          throw new Error(`cannot serve the live view on ${options.ui}: ${(e as Error).message}`);
+        }
+        console.error(`live view: ${o.#server.url}`);
+      }
+      o.#recorder = new TraceRecorder((r) => sinks.forEach((sink) => sink(r)));
+      o.#inspectors.push(o.#recorder.inspect);
+    }
+    if (options.inspectWs !== undefined) {
+      o.#ws = createWebSocketInspector({ url: options.inspectWs });
+      o.#inspectors.push(o.#ws.inspect as (e: InspectionEvent) => void);
+    }
+    return o;
+  }
+
+  /** The `inspect` to give the session, or undefined when nothing watches. */
+  get inspect(): ((e: InspectionEvent) => void) | undefined {
+    const list = this.#inspectors;
+    if (list.length === 0) return undefined;
+    return list.length === 1 ? list[0] : (e) => list.forEach((f) => f(e));
+  }
+
+  /** Starts sampling the session's numbers for the view and the trace. */
+  attach(session: DownloadSession): void {
+    if (!this.#recorder) return;
+    const tick = () => this.#sample(session);
+    this.#timers.push(setInterval(tick, this.#view ? 500 : 1000));
+    tick();
+  }
+
+  #sample(session: DownloadSession): void {
+    const meta = session.meta;
+    if (meta && !this.#torrentSeen) {
+      this.#torrentSeen = true;
+      this.#recorder!.emit({
+        t: Date.now(),
+        kind: "torrent",
+        name: meta.name,
+        infoHash: meta.infoHashHex,
+        pieceCount: meta.pieceCount,
+        totalBytes: meta.totalLength,
+      });
+    }
+    this.#recorder!.sample(session.sample());
+  }
+
+  #flush(): void {
+    if (!this.#trace || this.#lines.length === 0) return;
+    const text = this.#lines.join("\n") + "\n";
+    this.#lines = [];
+    const bytes = new TextEncoder().encode(text);
+    for (let at = 0; at < bytes.length;) at += this.#trace.writeSync(bytes.subarray(at));
+  }
+
+  /** A last sample, the trace flushed and closed, the live view given a moment to show the end, then closed. */
+  async close(session?: DownloadSession): Promise<void> {
+    this.#timers.forEach(clearInterval);
+    if (session && this.#recorder) this.#sample(session);
+    this.#flush();
+    this.#trace?.close();
+    if (this.#server) {
+      await new Promise((r) => setTimeout(r, 1000));
+      await this.#server.close();
+    }
+    this.#ws?.stop();
+  }
+}
+
+/** `replay FILE.jsonl`: serves a recorded run in the live view's page, with a timeline, until Ctrl-C. */
+export async function replay(path: string, ui = "127.0.0.1:0"): Promise<number> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  const records = parseTrace(text);
+  if (records.length === 0) throw new Error(`${path} holds no trace records`);
+  const { hostname, port } = parseListenAddress(ui);
+  const server = await serveUi({ hostname, port, charts: charts(), source: { records } });
+  const seconds = ((records.at(-1)!.t - records[0].t) / 1000).toFixed(1);
+  console.error(`replay of ${records.length} records (${seconds} s): ${server.url}  (Ctrl-C to stop)`);
+  await new Promise<void>((resolve) => Deno.addSignalListener("SIGINT", resolve));
+  await server.close();
+  return 0;
+}
+
+/** `viz DIR`: writes each machine's diagram (Mermaid and SVG) and an index under DIR. */
+export async function viz(dir: string): Promise<number> {
+  await Deno.mkdir(dir, { recursive: true });
+  for (const [name, text] of machineDocs(MACHINES)) await Deno.writeTextFile(`${dir}/${name}`, text);
+  console.error(`wrote ${[...machineDocs(MACHINES).keys()].join(", ")} to ${dir}`);
+  return 0;
+}

@@ -1,0 +1,36 @@
+/**
+ * The machine diagrams kept under docs/: a Mermaid file and an SVG per machine, made from the machine
+ * definitions. A test compares the committed files with these, so they cannot drift from the code.
+ *
+ * @module
+ */
+
+import { chartOf, toMermaid, toSvg } from "./charts.ts";
+
+/** File name → contents, for each machine. */
+export function machineDocs(machines: Record<string, { root: unknown }>): Map<string, string> {
+  const files = new Map<string, string>();
+  const index = [
+    "# State machines",
+    "",
+    "Made by `deno task viz` from the machine definitions; do not edit.",
+    "",
+  ];
+  for (const [name, machine] of Object.entries(machines)) {
+    const chart = chartOf(name, machine);
+    files.set(`${name}.mmd`, toMermaid(chart));
+    files.set(`${name}.svg`, toSvg(chart));
+    index.push(
+      `## ${name}`,
+      "",
+      `![${name}](${name}.svg)`,
+      "",
+      "```mermaid",
+      toMermaid(chart).trimEnd(),
+      "```",
+      "",
+    );
+  }
+  files.set("README.md", index.join("\n"));
+  return files;
+}
