@@ -1,0 +1,389 @@
+/**
+ * `deno task bench`: whole downloads from a local swarm of real clients (opentracker, libtorrent, rtorrent), our
+ * client side by side with aria2c and libtorrent in the same run, alternating, several rounds. Prints medians of
+ * seconds, MiB/s, CPU seconds and peak RSS, with our figures as ratios to the others', and writes them as JSON.
+ *
+ *   deno task bench [--scenario a,b,...|all] [--rounds 3] [--clients ours,ours-ui,aria2c,libtorrent]
+ *                   [--out bench/results/latest.json] [--dir /tmp/actorrent-bench]
+ *
+ * Scenarios: a) 1 GiB from libtorrent + rtorrent, 256 KiB pieces; b) the same with 4 MiB pieces; c) 16 KiB
+ * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders. `ours-ui`
+ * is our client with `--ui` and a viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and
+ * every process started here is stopped by its PID.
+ */
+
+import { parseArgs } from "node:util";
+import { startTracker } from "../test/helpers/test_tracker.ts";
+import { parseMetainfo } from "../src/metainfo.ts";
+import {
+  freePort,
+  HERE as INTEROP,
+  Program,
+  startOpentracker,
+  waitForSeeders,
+} from "../test/interop/swarm.ts";
+import { startDelayProxy } from "./delay_proxy.ts";
+import { makeBenchTorrent, writePayload } from "./payload.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const GiB = 1024 ** 3, MiB = 1024 ** 2, KiB = 1024;
+
+interface Scenario {
+  key: string;
+  title: string;
+  size: number;
+  pieceLength: number;
+  /** libtorrent sessions seeding besides rtorrent. */
+  libtorrentSeeders: number;
+  delayMs?: number;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    key: "a",
+    title: "1 GiB, 256 KiB pieces, 2 seeders",
+    size: GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 1,
+  },
+  {
+    key: "b",
+    title: "1 GiB, 4 MiB pieces, 2 seeders",
+    size: GiB,
+    pieceLength: 4 * MiB,
+    libtorrentSeeders: 1,
+  },
+  {
+    key: "c",
+    title: "1 GiB, 16 KiB pieces, 2 seeders",
+    size: GiB,
+    pieceLength: 16 * KiB,
+    libtorrentSeeders: 1,
+  },
+  {
+    key: "d",
+    title: "256 MiB, 256 KiB pieces, 2 seeders 100 ms away",
+    size: 256 * MiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 1,
+    delayMs: 50,
+  },
+  {
+    key: "e",
+    title: "4 GiB, 256 KiB pieces, 2 seeders",
+    size: 4 * GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 1,
+  },
+  {
+    key: "f",
+    title: "1 GiB, 256 KiB pieces, 21 seeders",
+    size: GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 20,
+  },
+];
+
+interface Run {
+  seconds: number;
+  cpu: number;
+  rssMiB: number;
+  ok: boolean;
+}
+
+type Client = "ours" | "ours-ui" | "aria2c" | "libtorrent";
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+    ? s[(s.length - 1) / 2]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Runs `cmd` under GNU time; returns wall seconds, CPU seconds and peak RSS. */
+async function timed(
+  cmd: string[],
+  timeoutMs: number,
+  onStart?: () => void,
+): Promise<Run & { output: string }> {
+  const stats = await Deno.makeTempFile();
+  const child = new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%e %U %S %M", "-o", stats, ...cmd],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  onStart?.();
+  const timer = setTimeout(() => {
+    try {
+      Deno.kill(child.pid, "SIGKILL");
+    } catch { /* exited */ }
+  }, timeoutMs);
+  const out = await child.output();
+  clearTimeout(timer);
+  const [e, u, s, m] = (await Deno.readTextFile(stats)).trim().split("\n").at(-1)!.split(" ").map(Number);
+  await Deno.remove(stats);
+  const output = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  return { seconds: e, cpu: u + s, rssMiB: m / 1024, ok: out.success, output };
+}
+
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  return (await new Deno.Command("cmp", { args: ["-s", a, b] }).output()).success;
+}
+
+/** Reads a live view's event stream and drops it, as a browser tab would read it. */
+async function watchUi(port: number, stop: AbortSignal): Promise<void> {
+  for (let i = 0; i < 100 && !stop.aborted; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/events`, { signal: stop });
+      for await (const _ of res.body!) { /* drain */ }
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function download(client: Client, torrent: string, dir: string, name: string): Promise<Run> {
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dir, { recursive: true });
+  const port = String(freePort());
+  let cmd: string[];
+  let watching: AbortController | undefined;
+  let uiPort = 0;
+  switch (client) {
+    case "ours":
+    case "ours-ui":
+      cmd = [Deno.execPath(), "run", "-A", `${ROOT}mod.ts`, torrent, `${dir}/${name}`, "-q", "--port", port];
+      if (client === "ours-ui") {
+        uiPort = freePort();
+        cmd.push("--ui", `127.0.0.1:${uiPort}`);
+        watching = new AbortController();
+      }
+      break;
+    case "aria2c":
+      cmd = [
+        "aria2c",
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--interface=127.0.0.1",
+        `--listen-port=${port}`,
+        `--dir=${dir}`,
+        "--seed-time=0",
+        "--summary-interval=0",
+        "--console-log-level=warn",
+        "--file-allocation=none",
+        torrent,
+      ];
+      break;
+    case "libtorrent":
+      cmd = ["/usr/bin/python3", `${INTEROP}lt_download.py`, torrent, dir, port];
+      break;
+  }
+  const run = await timed(cmd, 600_000, () => watching && watchUi(uiPort, watching.signal));
+  watching?.abort();
+  run.ok = run.ok && await sameBytes(`${dir}/${name}`, `${dirOf(torrent)}/seed/${name}`);
+  if (!run.ok) console.error(`${client} failed: ${run.output.slice(-500)}`);
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  return run;
+}
+
+const dirOf = (p: string) => p.slice(0, p.lastIndexOf("/"));
+
+async function scenario(s: Scenario, work: string, rounds: number, clients: Client[]) {
+  const dir = `${work}/${s.key}`;
+  await Deno.mkdir(`${dir}/seed`, { recursive: true });
+  await Deno.chmod(work, 0o755);
+  await Deno.chmod(dir, 0o755);
+  const name = "payload.bin";
+  console.error(`[${s.key}] ${s.title}: writing the payload…`);
+  const block = await writePayload(`${dir}/seed/${name}`, s.size);
+  const programs: Program[] = [];
+  const proxies: { close(): void }[] = [];
+  let fakeTracker: { close(): Promise<void> } | undefined;
+  const trackerPort = freePort();
+  const announce = `http://127.0.0.1:${trackerPort}/announce`;
+  let torrentBytes = await makeBenchTorrent({
+    name,
+    size: s.size,
+    pieceLength: s.pieceLength,
+    block,
+    announce,
+  });
+  const torrent = `${dir}/bench.torrent`;
+  await Deno.writeFile(torrent, torrentBytes);
+  const meta = await parseMetainfo(torrentBytes);
+  try {
+    const first = freePort();
+    const lt = new Program("libtorrent seeders", "/usr/bin/python3", [
+      `${ROOT}bench/lt_seeders.py`,
+      torrent,
+      `${dir}/seed`,
+      String(first),
+      String(s.libtorrentSeeders),
+    ]);
+    programs.push(lt);
+    const rtPort = freePort();
+    const session = `${dir}/rt-session`;
+    await Deno.remove(session, { recursive: true }).catch(() => {});
+    await Deno.mkdir(session, { recursive: true });
+    const seederPorts = [...Array(s.libtorrentSeeders).keys()].map((i) => first + i).concat(rtPort);
+    if (s.delayMs !== undefined) {
+      // Clients learn only the relays' addresses, from a tracker of our own.
+      const relayed = seederPorts.map((p) => startDelayProxy(p, s.delayMs!));
+      proxies.push(...relayed);
+      const t = startTracker(relayed.map((r) => ({ host: "127.0.0.1", port: r.port })));
+      fakeTracker = t;
+      torrentBytes = await makeBenchTorrent({
+        name,
+        size: s.size,
+        pieceLength: s.pieceLength,
+        block,
+        announce: t.url,
+      });
+      await Deno.writeFile(torrent, torrentBytes);
+    } else {
+      programs.push(await startOpentracker(`${dir}/tracker`, trackerPort, [meta.infoHashHex]));
+    }
+    await Deno.writeTextFile(
+      `${session}/rtorrent.rc`,
+      [
+        `directory.default.set = ${dir}/seed`,
+        `session.path.set = ${session}`,
+        `network.bind_address.set = 127.0.0.1`,
+        `network.port_range.set = ${rtPort}-${rtPort}`,
+        `network.port_random.set = no`,
+        `dht.mode.set = disable`,
+        `protocol.pex.set = no`,
+        `trackers.use_udp.set = no`,
+        `system.daemon.set = true`,
+        `load.start = ${torrent}`,
+      ].join("\n") + "\n",
+    );
+    programs.push(new Program("rtorrent", "rtorrent", ["-n", "-o", `import=${session}/rtorrent.rc`]));
+    console.error(
+      `[${s.key}] waiting for ${seederPorts.length} seeders (rtorrent hashes the payload first)…`,
+    );
+    if (s.delayMs === undefined) await waitForSeeders(announce, meta.infoHash, seederPorts.length, 300_000);
+    else await waitForListening(rtPort, 300_000);
+    await new Promise((r) => setTimeout(r, 3000)); // let rtorrent finish its check
+    const runs: Record<string, Run[]> = Object.fromEntries(clients.map((c) => [c, []]));
+    for (let round = 1; round <= rounds; round++) {
+      for (const client of clients) {
+        const run = await download(client, torrent, `${dir}/dl-${client}`, name);
+        runs[client].push(run);
+        console.error(
+          `[${s.key}] round ${round} ${client.padEnd(10)} ${run.ok ? "ok" : "FAILED"} ${
+            run.seconds.toFixed(2)
+          } s, ` +
+            `cpu ${run.cpu.toFixed(2)} s, rss ${run.rssMiB.toFixed(0)} MiB`,
+        );
+      }
+    }
+    return { scenario: s, runs };
+  } finally {
+    for (const p of programs.reverse()) await p.stop();
+    proxies.forEach((p) => p.close());
+    await fakeTracker?.close();
+  }
+}
+
+async function waitForListening(port: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+function summarize(result: Awaited<ReturnType<typeof scenario>>) {
+  const { scenario: s, runs } = result;
+  const rows = Object.entries(runs).map(([client, rs]) => {
+    const ok = rs.filter((r) => r.ok);
+    const seconds = median(ok.map((r) => r.seconds));
+    return {
+      client,
+      ok: ok.length,
+      rounds: rs.length,
+      seconds,
+      mibPerSecond: s.size / MiB / seconds,
+      cpuSeconds: median(ok.map((r) => r.cpu)),
+      rssMiB: median(ok.map((r) => r.rssMiB)),
+      runs: rs,
+    };
+  });
+  const ours = rows.find((r) => r.client === "ours");
+  const ratios: Record<string, { time: number; cpu: number; rss: number }> = {};
+  for (const r of rows) {
+    if (!ours || r === ours) continue;
+    ratios[`ours/${r.client}`] = {
+      time: ours.seconds / r.seconds,
+      cpu: ours.cpuSeconds / r.cpuSeconds,
+      rss: ours.rssMiB / r.rssMiB,
+    };
+  }
+  return { key: s.key, title: s.title, size: s.size, pieceLength: s.pieceLength, rows, ratios };
+}
+
+function table(summary: ReturnType<typeof summarize>): string {
+  const lines = [`(${summary.key}) ${summary.title}`];
+  lines.push("  client       ok    seconds    MiB/s   CPU s   RSS MiB");
+  for (const r of summary.rows) {
+    lines.push(
+      `  ${r.client.padEnd(11)} ${`${r.ok}/${r.rounds}`.padStart(4)} ${r.seconds.toFixed(2).padStart(10)} ${
+        r.mibPerSecond.toFixed(0).padStart(8)
+      } ${r.cpuSeconds.toFixed(2).padStart(7)} ${r.rssMiB.toFixed(0).padStart(9)}`,
+    );
+  }
+  for (const [k, v] of Object.entries(summary.ratios)) {
+    lines.push(`  ${k}: time ×${v.time.toFixed(2)}, CPU ×${v.cpu.toFixed(2)}, RSS ×${v.rss.toFixed(2)}`);
+  }
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      scenario: { type: "string", default: "a" },
+      rounds: { type: "string", default: "3" },
+      clients: { type: "string", default: "ours,aria2c,libtorrent" },
+      out: { type: "string", default: `${ROOT}bench/results/latest.json` },
+      dir: { type: "string", default: "/tmp/actorrent-bench" },
+    },
+  });
+  const keys = values.scenario === "all" ? SCENARIOS.map((s) => s.key) : values.scenario.split(",");
+  const clients = values.clients.split(",") as Client[];
+  const rounds = Number(values.rounds);
+  const summaries = [];
+  for (const key of keys) {
+    const s = SCENARIOS.find((x) => x.key === key);
+    if (!s) {
+      console.error(`error: no scenario "${key}" (a-f)`);
+      Deno.exit(2);
+    }
+    const summary = summarize(await scenario(s, values.dir, rounds, clients));
+    summaries.push(summary);
+    console.log(table(summary));
+  }
+  await Deno.mkdir(dirOf(values.out), { recursive: true });
+  const cpus = navigator.hardwareConcurrency;
+  await Deno.writeTextFile(
+    values.out,
+    JSON.stringify(
+      { date: new Date().toISOString(), deno: Deno.version.deno, cpus, scenarios: summaries },
+      null,
+      2,
+    ) +
+      "\n",
+  );
+  console.error(`results: ${values.out}`);
+}
