@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { startTracker } from "../test/helpers/test_tracker.ts";
 import { parseMetainfo } from "../src/metainfo.ts";
 import {
+  aria2LeecherArgs,
   freePort,
   HERE as INTEROP,
   Program,
@@ -164,21 +165,7 @@ async function download(client: Client, torrent: string, dir: string, name: stri
       }
       break;
     case "aria2c":
-      cmd = [
-        "aria2c",
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--interface=127.0.0.1",
-        `--listen-port=${port}`,
-        `--dir=${dir}`,
-        "--seed-time=0",
-        "--summary-interval=0",
-        "--console-log-level=warn",
-        "--file-allocation=none",
-        torrent,
-      ];
+      cmd = ["aria2c", ...aria2LeecherArgs(torrent, dir, Number(port))];
       break;
     case "libtorrent":
       cmd = ["/usr/bin/python3", `${INTEROP}lt_download.py`, torrent, dir, port];
@@ -220,10 +207,11 @@ async function scenario(s: Scenario, work: string, rounds: number, clients: Clie
   try {
     const first = freePort();
     const lt = new Program("libtorrent seeders", "/usr/bin/python3", [
-      `${ROOT}bench/lt_seeders.py`,
+      `${INTEROP}lt_seed.py`,
       torrent,
       `${dir}/seed`,
       String(first),
+      "0",
       String(s.libtorrentSeeders),
     ]);
     programs.push(lt);

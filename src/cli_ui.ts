@@ -122,14 +122,16 @@ export class Observers {
     for (let at = 0; at < bytes.length;) at += this.#trace.writeSync(bytes.subarray(at));
   }
 
-  /** A last sample, the trace flushed and closed, the live view given a moment to show the end, then closed. */
+  /** A last sample, the trace flushed and closed, the final view pushed to open pages, then the server closed. */
   async close(session?: DownloadSession): Promise<void> {
     this.#timers.forEach(clearInterval);
     if (session && this.#recorder) this.#sample(session);
     this.#flush();
     this.#trace?.close();
     if (this.#server) {
-      await new Promise((r) => setTimeout(r, 1000));
+      // Open pages get the final state before the server goes.
+      this.#server.push();
+      await new Promise((r) => setTimeout(r, 100));
       await this.#server.close();
     }
     this.#ws?.stop();

@@ -24,6 +24,8 @@ export interface UiServerOptions {
 
 export interface UiServer {
   url: string;
+  /** Pushes the live view to every open page now (the last state, before closing). */
+  push(): void;
   close(): Promise<void>;
 }
 
@@ -35,19 +37,18 @@ export function serveUi(options: UiServerOptions): Promise<UiServer> {
   const encoder = new TextEncoder();
   let timer: ReturnType<typeof setInterval> | undefined;
   const source = options.source;
-  if ("live" in source) {
-    timer = setInterval(() => {
-      if (streams.size === 0) return;
-      const chunk = encoder.encode(`data: ${JSON.stringify(source.live.snapshot())}\n\n`);
-      for (const s of streams) {
-        try {
-          s.enqueue(chunk);
-        } catch {
-          streams.delete(s);
-        }
+  const push = () => {
+    if (streams.size === 0 || !("live" in source)) return;
+    const chunk = encoder.encode(`data: ${JSON.stringify(source.live.snapshot())}\n\n`);
+    for (const s of streams) {
+      try {
+        s.enqueue(chunk);
+      } catch {
+        streams.delete(s);
       }
-    }, options.pushMs ?? 250);
-  }
+    }
+  };
+  if ("live" in source) timer = setInterval(push, options.pushMs ?? 250);
   const records = "records" in source ? source.records : [];
 
   return new Promise((resolve, reject) => {
@@ -60,6 +61,7 @@ export function serveUi(options: UiServerOptions): Promise<UiServer> {
           const host = options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname;
           resolve({
             url: `http://${host}:${port}/`,
+            push,
             close: async () => {
               clearInterval(timer);
               for (const s of streams) {

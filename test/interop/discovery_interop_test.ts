@@ -13,13 +13,12 @@ import { prepare, SHAPES } from "./shapes.ts";
 import {
   freePort,
   installed,
-  Program,
+  runCli,
   scrapeSeeders,
-  startAria2,
+  SEEDERS,
   startLibtorrent,
   startLibtorrentLeecher,
   startOpentracker,
-  startRtorrent,
   waitForSeeders,
 } from "./swarm.ts";
 
@@ -85,43 +84,6 @@ Deno.test({
   },
 });
 
-/** Runs our CLI on `args`; returns its exit code and output. */
-async function runCli(args: string[]): Promise<{ code: number; text: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}mod.ts`, ...args, "--port", String(freePort()), "--no-peers-timeout", "30"],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      Deno.kill(child.pid, "SIGKILL");
-    } catch { /* exited */ }
-  }, 90_000);
-  const result = await child.output();
-  clearTimeout(timer);
-  return {
-    code: result.code,
-    text: new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr),
-  };
-}
-
-const ROOT = new URL("../..", import.meta.url).pathname;
-
-const SEEDERS: {
-  name: string;
-  program: string;
-  start: (t: string, d: string, w: string) => Promise<Program>;
-}[] = [
-  { name: "libtorrent", program: "/usr/bin/python3", start: (t, d) => startLibtorrent(t, d) },
-  { name: "aria2c", program: "aria2c", start: (t, d) => startAria2(t, d) },
-  {
-    name: "rtorrent",
-    program: "rtorrent",
-    start: (t, d, w) => startRtorrent(t, d, `${w}/rt-${crypto.randomUUID()}`),
-  },
-];
-
 Deno.test({
   name:
     "magnet links: metadata and data from libtorrent, aria2c and rtorrent (x.pe, and the tracker over UDP)",
@@ -154,7 +116,10 @@ Deno.test({
               }
               const out = `${work}/dl-${crypto.randomUUID()}`;
               await Deno.mkdir(out);
-              const { code, text } = await runCli([magnet, out, "--save-torrent", `${out}.torrent`, "-q"]);
+              const { code, text } = await runCli(
+                [magnet, out, "--save-torrent", `${out}.torrent`, "-q"],
+                90_000,
+              );
               assert.equal(code, 0, text);
               for (const f of files) {
                 assert.deepEqual(await Deno.readFile(`${out}/${f.path.join("/")}`), f.data);

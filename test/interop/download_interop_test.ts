@@ -9,64 +9,17 @@ import { prepare, SHAPES } from "./shapes.ts";
 import {
   freePort,
   installed,
-  Program,
+  type Program,
+  runCli,
   scrapeSeeders,
-  startAria2,
-  startLibtorrent,
+  SEEDERS,
   startOpentracker,
-  startRtorrent,
   waitForSeeders,
 } from "./swarm.ts";
-
-const ROOT = new URL("../..", import.meta.url).pathname;
-
-const SEEDERS: {
-  name: string;
-  program: string;
-  start: (t: string, d: string, w: string) => Promise<Program>;
-}[] = [
-  { name: "libtorrent", program: "/usr/bin/python3", start: (t, d) => startLibtorrent(t, d) },
-  { name: "aria2c", program: "aria2c", start: (t, d) => startAria2(t, d) },
-  {
-    name: "rtorrent",
-    program: "rtorrent",
-    start: (t, d, w) => startRtorrent(t, d, `${w}/rt-${crypto.randomUUID()}`),
-  },
-];
 
 const ready = installed("opentracker") && installed("mktorrent") &&
   SEEDERS.every((s) => installed(s.program)) &&
   new Deno.Command("/usr/bin/python3", { args: ["-c", "import libtorrent"] }).outputSync().success;
-
-/** Writes the shape's payload under `seedDir` and makes its torrent (mktorrent, or our builder for 16 KiB). */
-async function runClient(torrentPath: string, out: string): Promise<{ code: number; text: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}mod.ts`,
-      torrentPath,
-      out,
-      "--port",
-      String(freePort()),
-      "--no-peers-timeout",
-      "30",
-      "--verbose",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      Deno.kill(child.pid, "SIGKILL");
-    } catch { /* exited */ }
-  }, 120_000);
-  const result = await child.output();
-  clearTimeout(timer);
-  const text = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
-  return { code: result.code, text };
-}
 
 Deno.test({
   name: "our client downloads every shape from libtorrent, aria2c and rtorrent, alone and together",
@@ -100,7 +53,7 @@ Deno.test({
               for (const s of combo) seeders.push(await s.start(torrentPath, seedDir, work));
               await waitForSeeders(announce, meta.infoHash, stale + combo.length);
               const out = `${work}/dl-${crypto.randomUUID()}/${shape.name}`;
-              const { code, text } = await runClient(torrentPath, out);
+              const { code, text } = await runCli([torrentPath, out, "--verbose"]);
               assert.equal(code, 0, `client exited ${code}: ${text}`);
               for (const f of files) {
                 const path = shape.multiFile ? `${out}/${f.path.join("/")}` : out;

@@ -1,7 +1,8 @@
 """Seeds one torrent with libtorrent (python3-libtorrent) on 127.0.0.1 until terminated.
 
-Usage: /usr/bin/python3 lt_seed.py <file.torrent> <save_path> <port> [upload bytes per second]
-Prints "ready" once the torrent is added. Loopback only: DHT, LSD, UPnP and NAT-PMP are off.
+Usage: /usr/bin/python3 lt_seed.py <file.torrent> <save_path> <port> [upload bytes per second] [sessions]
+With several sessions (a bench's crowd of seeders), session i listens on port + i. Prints "ready" once every
+session has the torrent. Loopback only: DHT, LSD, UPnP and NAT-PMP are off.
 """
 import signal
 import sys
@@ -13,17 +14,21 @@ from lt_session import loopback_session
 
 torrent, save_path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 upload_limit = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-session = loopback_session(port, upload_limit)
-if upload_limit:
-    # libtorrent exempts local peers from rate limits; put every address in the global class so the limit holds.
-    peer_classes = lt.ip_filter()
-    peer_classes.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
-    session.set_peer_class_filter(peer_classes)
-params = lt.add_torrent_params()
-params.ti = lt.torrent_info(torrent)
-params.save_path = save_path
-params.flags |= lt.torrent_flags.seed_mode
-handle = session.add_torrent(params)
+count = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+info = lt.torrent_info(torrent)
+seeds = []
+for i in range(count):
+    session = loopback_session(port + i, upload_limit)
+    if upload_limit:
+        # libtorrent exempts local peers from rate limits; put every address in the global class so the limit holds.
+        peer_classes = lt.ip_filter()
+        peer_classes.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+        session.set_peer_class_filter(peer_classes)
+    params = lt.add_torrent_params()
+    params.ti = info
+    params.save_path = save_path
+    params.flags |= lt.torrent_flags.seed_mode
+    seeds.append((session, session.add_torrent(params)))
 print("ready", flush=True)
 
 running = True
@@ -39,5 +44,6 @@ signal.signal(signal.SIGINT, stop)
 while running:
     time.sleep(0.2)
 # Leave the swarm politely: removing the torrent announces "stopped", so the tracker forgets this seeder.
-session.remove_torrent(handle)
+for session, handle in seeds:
+    session.remove_torrent(handle)
 time.sleep(0.5)

@@ -207,22 +207,27 @@ export interface Leecher {
   done: Promise<void>;
 }
 
-/** aria2c downloading `torrent` into `dir`; it exits by itself once complete (`--seed-time=0`). */
-export function startAria2Leecher(torrent: string, dir: string): Leecher {
-  const program = new Program("aria2c", "aria2c", [
+/** aria2c's arguments to download `torrent` into `dir` on loopback and exit once complete. */
+export function aria2LeecherArgs(torrent: string, dir: string, port = freePort()): string[] {
+  return [
     "--enable-dht=false",
     "--enable-dht6=false",
     "--bt-enable-lpd=false",
     "--enable-peer-exchange=false",
     "--interface=127.0.0.1",
-    `--listen-port=${freePort()}`,
+    `--listen-port=${port}`,
     `--dir=${dir}`,
     "--seed-time=0",
     "--summary-interval=0",
     "--console-log-level=warn",
     "--file-allocation=none",
     torrent,
-  ]);
+  ];
+}
+
+/** aria2c downloading `torrent` into `dir`; it exits by itself once complete (`--seed-time=0`). */
+export function startAria2Leecher(torrent: string, dir: string): Leecher {
+  const program = new Program("aria2c", "aria2c", aria2LeecherArgs(torrent, dir));
   return { program, done: exitedOk(program) };
 }
 
@@ -282,4 +287,42 @@ export async function startTransmissionLeecher(torrent: string, dir: string, wor
 async function exitedOk(p: Program): Promise<void> {
   const status = await p.child.status;
   if (!status.success) throw new Error(`${p.name} exited with ${status.code}: ${await p.output}`);
+}
+
+/** The real seeders the interop suites try, each alone and together. */
+export const SEEDERS: {
+  name: string;
+  program: string;
+  start: (torrent: string, dir: string, work: string) => Promise<Program>;
+}[] = [
+  { name: "libtorrent", program: "/usr/bin/python3", start: (t, d) => startLibtorrent(t, d) },
+  { name: "aria2c", program: "aria2c", start: (t, d) => startAria2(t, d) },
+  {
+    name: "rtorrent",
+    program: "rtorrent",
+    start: (t, d, w) => startRtorrent(t, d, `${w}/rt-${crypto.randomUUID()}`),
+  },
+];
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+/** Runs our CLI with `args` (plus a free port and a 30 s no-peers time-out); killed after `timeoutMs`. */
+export async function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: number; text: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}mod.ts`, ...args, "--port", String(freePort()), "--no-peers-timeout", "30"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      Deno.kill(child.pid, "SIGKILL");
+    } catch { /* exited */ }
+  }, timeoutMs);
+  const result = await child.output();
+  clearTimeout(timer);
+  return {
+    code: result.code,
+    text: new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr),
+  };
 }
