@@ -181,7 +181,8 @@ async function download(client: Client, torrent: string, dir: string, name: stri
 
 const dirOf = (p: string) => p.slice(0, p.lastIndexOf("/"));
 
-async function scenario(s: Scenario, work: string, rounds: number, clients: Client[]) {
+/** Starts a scenario's swarm: payload, torrent, tracker (or relays), seeders. `stop()` ends every process. */
+async function startSwarm(s: Scenario, work: string) {
   const dir = `${work}/${s.key}`;
   await Deno.mkdir(`${dir}/seed`, { recursive: true });
   await Deno.chmod(work, 0o755);
@@ -259,6 +260,21 @@ async function scenario(s: Scenario, work: string, rounds: number, clients: Clie
     if (s.delayMs === undefined) await waitForSeeders(announce, meta.infoHash, seederPorts.length, 300_000);
     else await waitForListening(rtPort, 300_000);
     await new Promise((r) => setTimeout(r, 3000)); // let rtorrent finish its check
+    return { torrent, name, dir, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  async function stop() {
+    for (const p of programs.reverse()) await p.stop();
+    proxies.forEach((p) => p.close());
+    await fakeTracker?.close();
+  }
+}
+
+async function scenario(s: Scenario, work: string, rounds: number, clients: Client[]) {
+  const { torrent, name, dir, stop } = await startSwarm(s, work);
+  try {
     const runs: Record<string, Run[]> = Object.fromEntries(clients.map((c) => [c, []]));
     for (let round = 1; round <= rounds; round++) {
       for (const client of clients) {
@@ -274,9 +290,7 @@ async function scenario(s: Scenario, work: string, rounds: number, clients: Clie
     }
     return { scenario: s, runs };
   } finally {
-    for (const p of programs.reverse()) await p.stop();
-    proxies.forEach((p) => p.close());
-    await fakeTracker?.close();
+    await stop();
   }
 }
 
@@ -346,8 +360,19 @@ if (import.meta.main) {
       clients: { type: "string", default: "ours,aria2c,libtorrent" },
       out: { type: "string", default: `${ROOT}bench/results/latest.json` },
       dir: { type: "string", default: "/tmp/actorrent-bench" },
+      serve: { type: "string" },
     },
   });
+  if (values.serve) {
+    // Keeps one scenario's swarm up for profiling by hand, until Ctrl-C.
+    const s = SCENARIOS.find((x) => x.key === values.serve);
+    if (!s) throw new Error(`no scenario "${values.serve}"`);
+    const swarm = await startSwarm(s, values.dir);
+    console.log(`swarm of (${s.key}) up; torrent: ${swarm.torrent} (Ctrl-C to stop)`);
+    await new Promise<void>((resolve) => Deno.addSignalListener("SIGINT", resolve));
+    await swarm.stop();
+    Deno.exit(0);
+  }
   const keys = values.scenario === "all" ? SCENARIOS.map((s) => s.key) : values.scenario.split(",");
   const clients = values.clients.split(",") as Client[];
   const rounds = Number(values.rounds);
