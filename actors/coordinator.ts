@@ -15,6 +15,7 @@ import { equalBytes, sha1 } from "../src/bytes.ts";
 import { type Metainfo, pieceSize } from "../src/metainfo.ts";
 import { LocalPieces } from "../src/local_pieces.ts";
 import { PiecePicker, PieceState } from "../src/piece_picker.ts";
+import { poolFor } from "../src/buffer_pool.ts";
 import type { Storage } from "../src/storage.ts";
 
 /** What a peer actor tells the coordinator. */
@@ -86,14 +87,17 @@ export const verifier = fromCallback<
   VerifierEvent
 >(({ input: { meta, storage }, receive, sendBack }) => {
   let stopped = false;
+  const pool = poolFor(meta.pieceLength);
   receive(async ({ index, key, data }) => {
     const hash = await sha1(data);
     if (stopped) return;
     if (!equalBytes(hash, meta.pieceHashes.subarray(index * 20, index * 20 + 20))) {
+      pool.give(data);
       return sendBack({ type: "piece.corrupt", index, key });
     }
     try {
       await storage.write(index * meta.pieceLength, data);
+      pool.give(data); // written: storages copy what they keep
       if (!stopped) sendBack({ type: "piece.verified", index, key });
     } catch (e) {
       if (!stopped) {
@@ -262,6 +266,8 @@ export const coordinatorMachine = setup({
                 }
               }
               enqueue.sendTo("verifier", { type: "verify", index, key, data });
+            } else {
+              poolFor(context.meta.pieceLength).give(data); // a copy nobody needs any more
             }
             fill(context, key, send);
             for (const other of others ?? []) fill(context, other, send);

@@ -8,6 +8,7 @@
 
 import { BLOCK_SIZE, blockCount, blockLength } from "../src/blocks.ts";
 import { concat } from "../src/bytes.ts";
+import { type BufferPool, poolFor } from "../src/buffer_pool.ts";
 import { pieceSize } from "../src/metainfo.ts";
 import { encodeMessage, REQUEST_FRAME_LENGTH, writeRequest } from "../src/wire.ts";
 
@@ -33,10 +34,14 @@ export class PieceDownloads {
   /** Payload bytes of blocks received. */
   downloaded = 0;
 
+  readonly #pool: BufferPool;
+
   constructor(
     readonly torrent: { pieceLength: number; pieceCount: number; totalLength: number },
     readonly maxRequests: number,
-  ) {}
+  ) {
+    this.#pool = poolFor(torrent.pieceLength);
+  }
 
   /** Pieces assigned and not yet complete. */
   get pieces(): number {
@@ -50,7 +55,7 @@ export class PieceDownloads {
     const blocks = blockCount(length);
     const job = {
       index,
-      data: new Uint8Array(length),
+      data: length === this.#pool.size ? this.#pool.take() : new Uint8Array(length),
       blocks,
       nextBlock: 0,
       received: new Uint8Array(blocks),
@@ -90,6 +95,7 @@ export class PieceDownloads {
     const job = this.#jobs.get(index);
     if (!job) return;
     this.#remove(job);
+    this.#pool.give(job.data);
     const cancels: Uint8Array[] = [];
     for (let b = 0; b < job.nextBlock; b++) {
       if (job.received[b] || job.retry.includes(b)) continue;
@@ -125,6 +131,7 @@ export class PieceDownloads {
 
   /** Forgets every piece (the peer choked us: its pending requests are void). */
   drop(): void {
+    for (const job of this.#jobs.values()) this.#pool.give(job.data);
     this.#jobs.clear();
     this.#order = [];
     this.outstanding = 0;

@@ -11,7 +11,7 @@ import { platformSafe } from "./paths.ts";
 
 /** Random access to a torrent's data in piece space. */
 export interface Storage {
-  /** Writes `data` at `offset` of the torrent's concatenated data. */
+  /** Writes `data` at `offset` of the torrent's concatenated data; `data` is reused once this resolves. */
   write(offset: number, data: Uint8Array): Promise<void>;
   /** Reads `length` bytes at `offset`. */
   read(offset: number, length: number): Promise<Uint8Array>;

@@ -1,0 +1,40 @@
+/**
+ * Piece buffers, recycled: a download of 1 GiB in 256 KiB pieces would otherwise allocate (and zero, and later
+ * collect) 4,096 buffers. A buffer is taken when a peer starts a piece and given back once the piece is written,
+ * found corrupt, or abandoned; one that is never given back is simply collected. Nothing is zeroed on reuse: a
+ * piece buffer is handed on only once every one of its blocks has been copied in.
+ *
+ * @module
+ */
+
+export class BufferPool {
+  #free: Uint8Array[] = [];
+
+  constructor(readonly size: number, readonly max = 256) {}
+
+  /** A buffer of `size` bytes, recycled when one is free. */
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(this.size);
+  }
+
+  /** Gives a buffer back; one of another size (a short last piece) or beyond `max` is left to the collector. */
+  give(buf: Uint8Array): void {
+    if (buf.byteLength === this.size && buf.byteOffset === 0 && buf.buffer.byteLength === this.size) {
+      if (this.#free.length < this.max) this.#free.push(buf);
+    }
+  }
+
+  /** Buffers waiting to be reused. */
+  get free(): number {
+    return this.#free.length;
+  }
+}
+
+const pools = new Map<number, BufferPool>();
+
+/** The process's pool for buffers of `size` bytes (one per piece size, shared by every torrent). */
+export function poolFor(size: number): BufferPool {
+  let pool = pools.get(size);
+  if (!pool) pools.set(size, pool = new BufferPool(size));
+  return pool;
+}
