@@ -11,7 +11,7 @@
 
 import { type ActorRefFrom, type AnyActorRef, enqueueActions, fromCallback, sendParent, setup } from "xstate";
 import { Bitfield } from "../src/bitfield.ts";
-import { equalBytes, sha1 } from "../src/bytes.ts";
+import { equalBytes, sha1Piece } from "../src/bytes.ts";
 import { type Metainfo, pieceSize } from "../src/metainfo.ts";
 import { LocalPieces } from "../src/local_pieces.ts";
 import { PiecePicker, PieceState } from "../src/piece_picker.ts";
@@ -89,7 +89,7 @@ export const verifier = fromCallback<
   let stopped = false;
   const pool = poolFor(meta.pieceLength);
   receive(async ({ index, key, data }) => {
-    const hash = await sha1(data);
+    const hash = await sha1Piece(data);
     if (stopped) return;
     if (!equalBytes(hash, meta.pieceHashes.subarray(index * 20, index * 20 + 20))) {
       pool.give(data);

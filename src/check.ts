@@ -1,7 +1,7 @@
 /** Checking data already on disk against the piece hashes. @module */
 
 import { Bitfield } from "./bitfield.ts";
-import { equalBytes, sha1 } from "./bytes.ts";
+import { equalBytes, sha1Piece } from "./bytes.ts";
 import { type Metainfo, pieceSize } from "./metainfo.ts";
 import type { Storage } from "./storage.ts";
 
@@ -17,7 +17,7 @@ export function allZero(data: Uint8Array): boolean {
 }
 
 /**
- * Hashes every piece in `storage`, `concurrency` at a time (Web Crypto hashes off the main thread), and returns
+ * Hashes every piece in `storage`, `concurrency` reads at a time (hashing is `sha1Piece`), and returns
  * the set whose hash matches. Spans the storage knows were never written are skipped without reading, and a piece
  * that reads as all zeros is compared with the hash of zeros, computed once per length, instead of being hashed.
  */
@@ -26,7 +26,7 @@ export async function checkPieces(meta: Metainfo, storage: Storage, concurrency 
   const zeroHashes = new Map<number, Promise<Uint8Array>>();
   const zeroHash = (length: number) => {
     let h = zeroHashes.get(length);
-    if (!h) zeroHashes.set(length, h = sha1(new Uint8Array(length)));
+    if (!h) zeroHashes.set(length, h = sha1Piece(new Uint8Array(length)));
     return h;
   };
   let next = 0;
@@ -40,7 +40,7 @@ export async function checkPieces(meta: Metainfo, storage: Storage, concurrency 
         hash = await zeroHash(length);
       } else {
         const data = await storage.read(offset, length);
-        hash = allZero(data) ? await zeroHash(length) : await sha1(data);
+        hash = allZero(data) ? await zeroHash(length) : await sha1Piece(data);
       }
       if (equalBytes(hash, expected)) have.set(i);
     }

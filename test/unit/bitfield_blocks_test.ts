@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Bitfield } from "../../src/bitfield.ts";
 import { BLOCK_SIZE, blockCount, blockLength } from "../../src/blocks.ts";
+import { sha1, sha1Piece } from "../../src/bytes.ts";
 
 Deno.test("Bitfield maps piece 0 to the high bit of byte 0", () => {
   const b = new Bitfield(10, new Uint8Array([0b1000_0001, 0b0100_0000]));
@@ -24,4 +25,11 @@ Deno.test("blockCount() and blockLength() give the short last block", () => {
   assert.equal(blockLength(BLOCK_SIZE * 4 + 1, 3), BLOCK_SIZE);
   assert.equal(blockCount(4465), 1);
   assert.equal(blockLength(4465, 0), 4465);
+});
+
+Deno.test("sha1Piece() equals Web Crypto's SHA-1 for pieces smaller and larger than its 256 KiB slice", async () => {
+  for (const size of [0, 1, 262_144, 262_145, 1_000_000]) {
+    const data = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
+    assert.deepEqual(await sha1Piece(data), await sha1(data), `${size} bytes`);
+  }
 });
