@@ -137,10 +137,14 @@ export class PieceDownloads {
     this.outstanding = 0;
   }
 
-  /** As many request frames as the pipeline has room for, in piece order, batched for one write; or undefined. */
+  /**
+   * As many request frames as the pipeline has room for, in piece order, batched for one write; or undefined when
+   * the room is less than a quarter of the pipeline (and requests are still outstanding).
+   */
   requests(): Uint8Array | undefined {
     const room = this.maxRequests - this.outstanding;
-    if (room <= 0) return;
+    // Refill in batches of a quarter of the pipeline: one write of many requests, not one per block received.
+    if (room <= 0 || (this.outstanding > 0 && room < Math.ceil(this.maxRequests / 4))) return;
     const batch = new Uint8Array(room * REQUEST_FRAME_LENGTH);
     const view = new DataView(batch.buffer);
     let n = 0;
