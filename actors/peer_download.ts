@@ -24,6 +24,9 @@ interface Job {
   rejected: Set<number>;
 }
 
+/** Requests outstanding when a peer starts sending. */
+export const START_DEPTH = 64;
+
 export class PieceDownloads {
   #jobs = new Map<number, Job>();
   #order: Job[] = [];
@@ -33,6 +36,14 @@ export class PieceDownloads {
   lastBlock = Date.now();
   /** Payload bytes of blocks received. */
   downloaded = 0;
+  /**
+   * Requests kept outstanding now. It starts at `START_DEPTH` and grows by one for each block that arrives while
+   * the pipeline is kept full (the peer keeps up), up to `cap`: on a link with a long round trip the pipeline
+   * deepens until it covers it (256 blocks of 16 KiB cover 100 ms at 40 MB/s).
+   */
+  depth: number;
+  /** The deepest the pipeline may get: our bound, or less when the peer said its queue is shorter (`reqq`). */
+  cap: number;
 
   readonly #pool: BufferPool;
 
@@ -41,6 +52,14 @@ export class PieceDownloads {
     readonly maxRequests: number,
   ) {
     this.#pool = poolFor(torrent.pieceLength);
+    this.cap = maxRequests;
+    this.depth = Math.min(START_DEPTH, maxRequests);
+  }
+
+  /** The peer's `reqq`: it queues no more than this many of our requests. */
+  limit(reqq: number): void {
+    this.cap = Math.max(1, Math.min(this.maxRequests, reqq));
+    this.depth = Math.min(this.depth, this.cap);
   }
 
   /** Pieces assigned and not yet complete. */
@@ -83,6 +102,7 @@ export class PieceDownloads {
     job.received[b] = 1;
     job.remaining--;
     this.outstanding--;
+    if (this.depth < this.cap && this.outstanding >= this.depth - Math.ceil(this.depth / 4) - 1) this.depth++;
     this.downloaded += block.length;
     this.lastBlock = Date.now();
     if (job.remaining > 0) return;
@@ -142,9 +162,9 @@ export class PieceDownloads {
    * the room is less than a quarter of the pipeline (and requests are still outstanding).
    */
   requests(): Uint8Array | undefined {
-    const room = this.maxRequests - this.outstanding;
+    const room = this.depth - this.outstanding;
     // Refill in batches of a quarter of the pipeline: one write of many requests, not one per block received.
-    if (room <= 0 || (this.outstanding > 0 && room < Math.ceil(this.maxRequests / 4))) return;
+    if (room <= 0 || (this.outstanding > 0 && room < Math.ceil(this.depth / 4))) return;
     const batch = new Uint8Array(room * REQUEST_FRAME_LENGTH);
     const view = new DataView(batch.buffer);
     let n = 0;

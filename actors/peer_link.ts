@@ -35,7 +35,7 @@ export interface LinkInput extends ExtensionInput {
   pieceLength: number;
   pieceCount: number;
   totalLength: number;
-  /** Block requests kept outstanding at once. */
+  /** The deepest the request pipeline may get (default 256); it starts shallower and deepens while the peer keeps up. */
   maxRequests?: number;
   /** A peer with requests outstanding that sends no block for this long is reported stalled. */
   stallMs?: number;
@@ -115,7 +115,7 @@ export class PeerLink {
   constructor(readonly input: LinkInput, readonly emit: (e: LinkEvent) => void) {
     this.#reader = new FrameReader(Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1));
     this.#bitfield = new Bitfield(input.pieceCount);
-    this.maxRequests = input.maxRequests ?? 128;
+    this.maxRequests = input.maxRequests ?? 256;
     this.stallMs = input.stallMs ?? 30_000;
     this.downloads = new PieceDownloads(input, this.maxRequests);
     this.ours = input.ours ?? new LocalPieces(input.pieceCount);
@@ -292,7 +292,9 @@ export class PeerLink {
         return this.#pump();
       case "extended":
         if (!this.#ext) return this.#finish("extended message without the extension protocol");
-        return this.#ext.handle(msg.ext, msg.payload);
+        this.#ext.handle(msg.ext, msg.payload);
+        if (msg.ext === 0 && this.#ext.peer?.reqq) this.downloads.limit(this.#ext.peer.reqq);
+        return;
       default:
         return; // port, suggest and allowed-fast (we only download when unchoked), and ids we do not speak
     }

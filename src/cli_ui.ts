@@ -5,7 +5,6 @@
  * @module
  */
 
-import { createWebSocketInspector } from "@statelyai/inspect";
 import type { InspectionEvent } from "xstate";
 import type { DownloadSession } from "../actors/client.ts";
 import { MACHINES } from "../actors/machines.ts";
@@ -44,7 +43,7 @@ export class Observers {
   #trace?: Deno.FsFile;
   #lines: string[] = [];
   #timers: ReturnType<typeof setInterval>[] = [];
-  #ws?: ReturnType<typeof createWebSocketInspector>;
+  #ws?: { stop(): void };
   #inspectors: ((e: InspectionEvent) => void)[] = [];
   #torrentSeen = false;
 
@@ -77,8 +76,11 @@ export class Observers {
       o.#inspectors.push(o.#recorder.inspect);
     }
     if (options.inspectWs !== undefined) {
-      o.#ws = createWebSocketInspector({ url: options.inspectWs });
-      o.#inspectors.push(o.#ws.inspect as (e: InspectionEvent) => void);
+      // Loaded only when asked for: it brings a WebSocket client and serializers every other run can do without.
+      const { createWebSocketInspector } = await import("@statelyai/inspect");
+      const ws = createWebSocketInspector({ url: options.inspectWs });
+      o.#ws = ws;
+      o.#inspectors.push(ws.inspect as (e: InspectionEvent) => void);
     }
     return o;
   }

@@ -88,3 +88,22 @@ Deno.test("PieceDownloads cancels a piece without cancelling blocks that were re
   assert.deepEqual(frames(d.cancel(0)).map((m) => m.type === "cancel" && m.begin), [0, 32768]);
   assert.equal(d.outstanding, 0);
 });
+
+Deno.test("PieceDownloads deepens its pipeline while the peer keeps up, to its cap, and honours the peer's reqq", () => {
+  const big = { pieceLength: 1 << 20, pieceCount: 64, totalLength: 64 << 20 };
+  const d = new PieceDownloads(big, 100);
+  assert.equal(d.depth, 64);
+  for (let i = 0; i < 64; i++) d.add(i);
+  let sent = frames(d.requests()) as Extract<Message, { type: "request" }>[];
+  assert.equal(sent.length, 64);
+  // The peer answers every request at once: each block deepens the pipeline by one, up to the cap.
+  for (let round = 0; round < 10; round++) {
+    for (const r of sent) d.block(r.index, r.begin, new Uint8Array(r.length));
+    sent = frames(d.requests()) as Extract<Message, { type: "request" }>[];
+  }
+  assert.equal(d.depth, 100);
+  assert.equal(d.outstanding, 100);
+  d.limit(40);
+  assert.deepEqual([d.cap, d.depth], [40, 40]);
+  assert.equal(d.requests(), undefined, "over the peer's queue: nothing more until it drains");
+});
