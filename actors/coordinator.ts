@@ -76,6 +76,8 @@ interface Context {
   piecesPerPeer: number;
   budgetBytes: number;
   inFlightBytes: number;
+  /** Bytes of pieces received and being hashed or written: part of the budget until they are done. */
+  verifyingBytes: number;
   stats: Stats;
   error?: string;
 }
@@ -117,7 +119,7 @@ function fill(ctx: Context, key: string, send: Send): void {
   const p = ctx.peers.get(key);
   if (!p || !p.ready || !p.bitfield) return;
   const indices: number[] = [];
-  while (p.assigned.size < ctx.piecesPerPeer && ctx.inFlightBytes < ctx.budgetBytes) {
+  while (p.assigned.size < ctx.piecesPerPeer && ctx.inFlightBytes + ctx.verifyingBytes < ctx.budgetBytes) {
     let i = ctx.picker.pick(p.bitfield, key);
     if (i < 0 && p.assigned.size === 0 && ctx.picker.inEndgame) i = ctx.picker.pickEndgame(p.bitfield, key);
     if (i < 0) break;
@@ -188,8 +190,9 @@ export const coordinatorMachine = setup({
       // Enough pieces for a full pipeline of 256 blocks (4 MiB), and one more to start while the last ones finish.
       piecesPerPeer: input.piecesPerPeer ??
         Math.max(2, Math.ceil((4 * 1024 * 1024) / input.meta.pieceLength) + 1),
-      budgetBytes: input.budgetBytes ?? Math.max(64 * 1024 * 1024, 4 * input.meta.pieceLength),
+      budgetBytes: input.budgetBytes ?? Math.max(32 * 1024 * 1024, 4 * input.meta.pieceLength),
       inFlightBytes: 0,
+      verifyingBytes: 0,
       stats: { verifiedBytes, verifiedPieces: picker.verifiedCount, receivedBytes: 0, hashFailures: 0 },
     };
   },
@@ -266,6 +269,7 @@ export const coordinatorMachine = setup({
                   send(o.ref, { type: "cancel", index });
                 }
               }
+              context.verifyingBytes += data.length;
               enqueue.sendTo("verifier", { type: "verify", index, key, data });
             } else {
               poolFor(context.meta.pieceLength).give(data); // a copy nobody needs any more
@@ -275,16 +279,22 @@ export const coordinatorMachine = setup({
           }),
         },
         "piece.verified": {
-          actions: ({ context, event }) => {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const size = pieceSize(context.meta, event.index);
+            const wasFull = context.inFlightBytes + context.verifyingBytes >= context.budgetBytes;
+            context.verifyingBytes -= size;
             context.picker.verified(event.index);
             context.ours.add(event.index);
-            context.stats.verifiedBytes += pieceSize(context.meta, event.index);
+            context.stats.verifiedBytes += size;
             context.stats.verifiedPieces = context.picker.verifiedCount;
-          },
+            // The budget held pieces back: now there is room for more.
+            if (wasFull) fillAll(context, (to, e) => enqueue.sendTo(to, e));
+          }),
         },
         "piece.corrupt": {
           actions: [
             enqueueActions(({ context, event, enqueue }) => {
+              context.verifyingBytes -= pieceSize(context.meta, event.index);
               context.picker.failed(event.index, event.key);
               context.stats.hashFailures++;
               fillAll(context, (to, e) => enqueue.sendTo(to, e));

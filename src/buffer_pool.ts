@@ -35,6 +35,7 @@ const pools = new Map<number, BufferPool>();
 /** The process's pool for buffers of `size` bytes (one per piece size, shared by every torrent). */
 export function poolFor(size: number): BufferPool {
   let pool = pools.get(size);
-  if (!pool) pools.set(size, pool = new BufferPool(size));
+  // At most 64 MiB of spare buffers per size (the coordinator's budget keeps fewer than that in use).
+  if (!pool) pools.set(size, pool = new BufferPool(size, Math.max(4, Math.floor((64 << 20) / size))));
   return pool;
 }

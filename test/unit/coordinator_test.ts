@@ -8,7 +8,7 @@ import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 
 const PIECE = 16384;
 
-async function harness(pieces = 6) {
+async function harness(pieces = 6, options: { budgetBytes?: number; slowWrites?: boolean } = {}) {
   const { torrent, data } = await makeTorrent({
     name: "c",
     files: [{ path: ["c"], data: payload(pieces * PIECE - 100, 3) }],
@@ -16,11 +16,22 @@ async function harness(pieces = 6) {
   });
   const meta = await parseMetainfo(torrent);
   const storage = new MemoryStorage(meta.totalLength);
+  // Slow writes: each waits until the test lets it through, as a busy disk would.
+  const held: (() => void)[] = [];
+  if (options.slowWrites) {
+    const write = storage.write.bind(storage);
+    storage.write = (offset, data) =>
+      new Promise((resolve) => held.push(() => write(offset, data).then(resolve)));
+  }
   const strikes: string[] = [];
   const completions: number[] = [];
   const parent = createActor(
     setup({ actors: { coordinator: coordinatorMachine } }).createMachine({
-      invoke: { id: "coordinator", src: "coordinator", input: { meta, storage, piecesPerPeer: 2 } },
+      invoke: {
+        id: "coordinator",
+        src: "coordinator",
+        input: { meta, storage, piecesPerPeer: 2, budgetBytes: options.budgetBytes },
+      },
       on: {
         "peer.strike": { actions: ({ event }) => strikes.push((event as unknown as { key: string }).key) },
         "coordinator.complete": { actions: () => completions.push(1) },
@@ -52,6 +63,7 @@ async function harness(pieces = 6) {
     peer,
     piece,
     strikes,
+    held,
     completed: () => completions.length === 1,
   };
 }
@@ -118,5 +130,21 @@ Deno.test("coordinator endgame: an idle peer gets a piece in flight elsewhere, a
   assert.deepEqual(b.assigned(), [0], "endgame duplicate of piece 0");
   h.coordinator.send({ type: "peer.piece", key: "b", index: 0, data: h.piece(0) });
   assert.deepEqual(a.orders.at(-1), { type: "cancel", index: 0 });
+  h.parent.stop();
+});
+
+Deno.test("coordinator counts pieces still being hashed or written in its memory budget", async () => {
+  const h = await harness(8, { budgetBytes: 2 * PIECE, slowWrites: true });
+  const a = h.peer("a", [0, 1, 2, 3, 4, 5, 6, 7]);
+  h.coordinator.send({ type: "peer.ready", key: "a" });
+  assert.deepEqual(a.assigned(), [0, 1]);
+  h.coordinator.send({ type: "peer.piece", key: "a", index: 0, data: h.piece(0) });
+  h.coordinator.send({ type: "peer.piece", key: "a", index: 1, data: h.piece(1) });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(h.held.length, 2, "both pieces hashed and waiting for the disk");
+  assert.deepEqual(a.assigned(), [0, 1], "no new piece while two are still in memory");
+  h.held.shift()!();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(a.assigned(), [0, 1, 2], "one written: room for one more");
   h.parent.stop();
 });
