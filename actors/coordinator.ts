@@ -187,9 +187,9 @@ export const coordinatorMachine = setup({
       ours,
       picker,
       peers: new Map(),
-      // Enough pieces for a full pipeline of 256 blocks (4 MiB), and one more to start while the last ones finish.
+      // Enough pieces for a full pipeline of 512 blocks (8 MiB), and one more to start while the last ones finish.
       piecesPerPeer: input.piecesPerPeer ??
-        Math.max(2, Math.ceil((4 * 1024 * 1024) / input.meta.pieceLength) + 1),
+        Math.max(2, Math.ceil((8 * 1024 * 1024) / input.meta.pieceLength) + 1),
       budgetBytes: input.budgetBytes ?? Math.max(32 * 1024 * 1024, 4 * input.meta.pieceLength),
       inFlightBytes: 0,
       verifyingBytes: 0,

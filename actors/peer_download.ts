@@ -39,7 +39,7 @@ export class PieceDownloads {
   /**
    * Requests kept outstanding now. It starts at `START_DEPTH` and grows by one for each block that arrives while
    * the pipeline is kept full (the peer keeps up), up to `cap`: on a link with a long round trip the pipeline
-   * deepens until it covers it (256 blocks of 16 KiB cover 100 ms at 40 MB/s).
+   * deepens until it covers it (512 blocks of 16 KiB cover 100 ms at 80 MB/s).
    */
   depth: number;
   /** The deepest the pipeline may get: our bound, or less when the peer said its queue is shorter (`reqq`). */

@@ -35,7 +35,7 @@ export interface LinkInput extends ExtensionInput {
   pieceLength: number;
   pieceCount: number;
   totalLength: number;
-  /** The deepest the request pipeline may get (default 256); it starts shallower and deepens while the peer keeps up. */
+  /** The deepest the request pipeline may get (default 512); it starts shallower and deepens while the peer keeps up. */
   maxRequests?: number;
   /** A peer with requests outstanding that sends no block for this long is reported stalled. */
   stallMs?: number;
@@ -115,7 +115,7 @@ export class PeerLink {
   constructor(readonly input: LinkInput, readonly emit: (e: LinkEvent) => void) {
     this.#reader = new FrameReader(Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1));
     this.#bitfield = new Bitfield(input.pieceCount);
-    this.maxRequests = input.maxRequests ?? 256;
+    this.maxRequests = input.maxRequests ?? 512;
     this.stallMs = input.stallMs ?? 30_000;
     this.downloads = new PieceDownloads(input, this.maxRequests);
     this.ours = input.ours ?? new LocalPieces(input.pieceCount);

@@ -386,17 +386,11 @@ if (import.meta.main) {
     const summary = summarize(await scenario(s, values.dir, rounds, clients));
     summaries.push(summary);
     console.log(table(summary));
+    // Written after every scenario, so a long run that is stopped keeps what it measured.
+    await Deno.mkdir(dirOf(values.out), { recursive: true });
+    const cpus = navigator.hardwareConcurrency;
+    const results = { date: new Date().toISOString(), deno: Deno.version.deno, cpus, scenarios: summaries };
+    await Deno.writeTextFile(values.out, JSON.stringify(results, null, 2) + "\n");
   }
-  await Deno.mkdir(dirOf(values.out), { recursive: true });
-  const cpus = navigator.hardwareConcurrency;
-  await Deno.writeTextFile(
-    values.out,
-    JSON.stringify(
-      { date: new Date().toISOString(), deno: Deno.version.deno, cpus, scenarios: summaries },
-      null,
-      2,
-    ) +
-      "\n",
-  );
   console.error(`results: ${values.out}`);
 }

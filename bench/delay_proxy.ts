@@ -24,6 +24,10 @@ export function startDelayProxy(target: number, delayMs: number): DelayProxy {
           const wait = due - Date.now();
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           for (let at = 0; at < chunk.length;) at += await to.write(chunk.subarray(at));
+        }).catch(() => {
+          try {
+            from.close(); // the other side is gone: so is this one
+          } catch { /* closed already */ }
         });
       }
       await chain;
