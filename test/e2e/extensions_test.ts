@@ -22,6 +22,7 @@ import {
   supports,
 } from "../../src/wire.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
 
 const PIECE = 32 * 1024;
@@ -129,20 +130,9 @@ async function rawPeer(port: number, infoHash: Uint8Array, send: Message[], coun
 
 Deno.test("our seeder greets a fast peer with have-all and its metadata size, and rejects what it will not serve", async () => {
   const { meta, data } = await torrent();
-  const seeder = startDownload(meta, {
-    storage: (m) => {
-      const storage = new MemoryStorage(m.totalLength);
-      storage.data.set(data);
-      return Promise.resolve({ storage, existed: true });
-    },
-    seedOnly: true,
-    seed: {},
-    listen: "127.0.0.1",
-    port: 0,
-    uploadSlots: 0,
-  });
+  const seeder = memorySeeder(meta, data, { uploadSlots: 0 });
   try {
-    while (!seeder.progress().state.startsWith("active")) await new Promise((r) => setTimeout(r, 10));
+    await listeningPort(seeder);
     // We do not say interested, so we stay choked: the request must be rejected, not ignored.
     const request = { type: "request" as const, index: 3, begin: 0, length: 16384 };
     const { reserved, got } = await rawPeer(seeder.progress().port, meta.infoHash, [request], 3);

@@ -10,6 +10,7 @@ import { parseMagnet } from "../../src/magnet.ts";
 import { type Metainfo, parseMetainfo } from "../../src/metainfo.ts";
 import { MemoryStorage } from "../../src/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 
 async function torrent(size: number, pieceLength: number, name = "m.bin", isPrivate = false) {
   const { torrent, data } = await makeTorrent({
@@ -22,25 +23,10 @@ async function torrent(size: number, pieceLength: number, name = "m.bin", isPriv
 }
 
 function seed(meta: Metainfo, data: Uint8Array, peers: { host: string; port: number }[] = []) {
-  return startDownload(meta, {
-    storage: (m) => {
-      const storage = new MemoryStorage(m.totalLength);
-      storage.data.set(data);
-      return Promise.resolve({ storage, existed: true });
-    },
-    seedOnly: true,
-    seed: {},
-    listen: "127.0.0.1",
-    port: 0,
-    peers,
-    pexIntervalMs: 200,
-  });
+  return memorySeeder(meta, data, { peers, pexIntervalMs: 200 });
 }
 
-async function port(session: DownloadSession): Promise<number> {
-  while (!session.progress().state.startsWith("active")) await new Promise((r) => setTimeout(r, 10));
-  return session.progress().port;
-}
+const port = listeningPort;
 
 function leech(
   source: Parameters<typeof startDownload>[0],
