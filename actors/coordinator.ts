@@ -211,8 +211,9 @@ export const coordinatorMachine = setup({
         "peer.bitfield": {
           actions: enqueueActions(({ context, event, enqueue }) => {
             const p = context.peers.get(event.key);
-            if (!p) return;
+            if (!p || p.bitfield) return;
             p.bitfield = event.bitfield;
+            context.picker.addPeer(event.bitfield); // its later haves are counted one by one
             const send: Send = (to, e) => enqueue.sendTo(to, e);
             updateInterest(context, event.key, send);
             fill(context, event.key, send);
@@ -222,6 +223,7 @@ export const coordinatorMachine = setup({
           actions: enqueueActions(({ context, event, enqueue }) => {
             const p = context.peers.get(event.key);
             if (!p?.bitfield) return;
+            context.picker.peerHas(event.index);
             const send: Send = (to, e) => enqueue.sendTo(to, e);
             if (context.picker.state[event.index] === PieceState.Missing) {
               updateInterest(context, event.key, send, true);
@@ -249,6 +251,8 @@ export const coordinatorMachine = setup({
         "peer.gone": {
           actions: enqueueActions(({ context, event, enqueue }) => {
             releaseAll(context, event.key);
+            const bitfield = context.peers.get(event.key)?.bitfield;
+            if (bitfield) context.picker.removePeer(bitfield); // the bits it had, haves included
             context.peers.delete(event.key);
             fillAll(context, (to, e) => enqueue.sendTo(to, e));
           }),

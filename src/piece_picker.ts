@@ -1,7 +1,9 @@
 /**
  * Which pieces are missing, being downloaded (and by whom), being verified, or verified. Pure bookkeeping with no
- * I/O: the coordinator actor calls it. Pieces are handed out in index order from a cursor that skips the finished
- * prefix; once nothing unassigned is left, the endgame hands a piece already in flight to a second peer.
+ * I/O: the coordinator actor calls it. Pieces are handed out rarest first (fewest peers known to have them), ties
+ * broken at random, so the swarm's scarce pieces spread before they vanish and peers fetch different pieces;
+ * once nothing unassigned is left, the endgame hands a piece already in flight to a second peer. Missing pieces
+ * sit in buckets by availability, so a pick costs little whatever the number of pieces.
  *
  * @module
  */
@@ -25,6 +27,12 @@ export class PiecePicker {
   #verified = 0;
   /** The peer whose copy of a piece last failed the hash. */
   #failedBy = new Map<number, string>();
+  /** How many connected peers have each piece. */
+  readonly availability: Uint16Array;
+  /** Missing pieces by availability, and each one's place in its bucket (-1: not missing). */
+  #buckets: number[][] = [];
+  #pos: Int32Array;
+  #missing = 0;
 
   /** One character per piece for a piece map: `.` missing, `r` requested, `h` hashing, `v` verified, `x` failed. */
   map(): string {
@@ -44,16 +52,61 @@ export class PiecePicker {
     return out;
   }
 
-  constructor(readonly pieceCount: number, have?: Bitfield) {
+  constructor(readonly pieceCount: number, have?: Bitfield, readonly random: () => number = Math.random) {
     this.state = new Uint8Array(pieceCount);
-    if (have) {
-      for (let i = 0; i < pieceCount; i++) {
-        if (have.has(i)) {
-          this.state[i] = PieceState.Verified;
-          this.#verified++;
-        }
+    this.availability = new Uint16Array(pieceCount);
+    this.#pos = new Int32Array(pieceCount).fill(-1);
+    for (let i = 0; i < pieceCount; i++) {
+      if (have?.has(i)) {
+        this.state[i] = PieceState.Verified;
+        this.#verified++;
+      } else {
+        this.#insert(i);
       }
     }
+  }
+
+  #insert(i: number): void {
+    if (this.#pos[i] >= 0) return;
+    const bucket = this.#buckets[this.availability[i]] ??= [];
+    this.#pos[i] = bucket.length;
+    bucket.push(i);
+    this.#missing++;
+  }
+
+  #remove(i: number): void {
+    const at = this.#pos[i];
+    if (at < 0) return;
+    const bucket = this.#buckets[this.availability[i]];
+    const last = bucket.pop()!;
+    if (last !== i) {
+      bucket[at] = last;
+      this.#pos[last] = at;
+    }
+    this.#pos[i] = -1;
+    this.#missing--;
+  }
+
+  #bump(i: number, delta: number): void {
+    const missing = this.#pos[i] >= 0;
+    if (missing) this.#remove(i);
+    this.availability[i] = Math.max(0, Math.min(65535, this.availability[i] + delta));
+    if (missing) this.#insert(i);
+  }
+
+  /** A peer's pieces join the counts (its bitfield, once). */
+  addPeer(peer: Bitfield): void {
+    for (let i = 0; i < this.pieceCount; i++) if (peer.has(i)) this.#bump(i, 1);
+  }
+
+  /** A peer announced one more piece. */
+  peerHas(index: number): void {
+    this.#bump(index, 1);
+  }
+
+  /** A peer left: its pieces (as it last announced them) leave the counts. */
+  removePeer(peer: Bitfield): void {
+    for (let i = 0; i < this.pieceCount; i++) if (peer.has(i)) this.#bump(i, -1);
   }
 
   get verifiedCount(): number {
@@ -79,20 +132,28 @@ export class PiecePicker {
    * its hash goes to another peer than the one that sent it, unless no other piece is left for this peer.
    */
   pick(peer: Bitfield, key: string): number {
-    while (this.#cursor < this.pieceCount && this.state[this.#cursor] === PieceState.Verified) this.#cursor++;
     let fallback = -1;
-    for (let i = this.#cursor; i < this.pieceCount; i++) {
-      if (this.state[i] !== PieceState.Missing || !peer.has(i)) continue;
-      if (this.#failedBy.get(i) === key) {
-        if (fallback < 0) fallback = i;
-        continue;
+    // Availability 0 comes first only in name: a piece nobody is known to have is skipped unless this peer has it
+    // (its bitfield was not counted, as in tests of the picker alone).
+    for (const bucket of this.#buckets) {
+      const n = bucket?.length ?? 0;
+      if (n === 0) continue;
+      const start = Math.floor(this.random() * n);
+      for (let k = 0; k < n; k++) {
+        const i = bucket[(start + k) % n];
+        if (!peer.has(i)) continue;
+        if (this.#failedBy.get(i) === key) {
+          if (fallback < 0) fallback = i;
+          continue;
+        }
+        return this.#activate(i, key);
       }
-      return this.#activate(i, key);
     }
     return fallback < 0 ? -1 : this.#activate(fallback, key);
   }
 
   #activate(i: number, key: string): number {
+    this.#remove(i);
     this.state[i] = PieceState.Active;
     this.holders.set(i, new Set([key]));
     return i;
@@ -111,10 +172,7 @@ export class PiecePicker {
 
   /** True when no piece is left to hand out without duplicating one in flight. */
   get inEndgame(): boolean {
-    for (let i = this.#cursor; i < this.pieceCount; i++) {
-      if (this.state[i] === PieceState.Missing) return false;
-    }
-    return true;
+    return this.#missing === 0;
   }
 
   /** `key` gives piece `index` back (choked, gone, stalled); it becomes missing when nobody else holds it. */
@@ -123,7 +181,10 @@ export class PiecePicker {
     if (!keys?.delete(key)) return;
     if (keys.size === 0) {
       this.holders.delete(index);
-      if (this.state[index] === PieceState.Active) this.state[index] = PieceState.Missing;
+      if (this.state[index] === PieceState.Active) {
+        this.state[index] = PieceState.Missing;
+        this.#insert(index);
+      }
     }
   }
 
@@ -142,15 +203,18 @@ export class PiecePicker {
   /** The hash matched and the piece is on disk. */
   verified(index: number): void {
     if (this.state[index] === PieceState.Verified) return;
+    this.#remove(index);
     this.#failedBy.delete(index);
     this.state[index] = PieceState.Verified;
     this.#verified++;
+    while (this.#cursor < this.pieceCount && this.state[this.#cursor] === PieceState.Verified) this.#cursor++;
   }
 
   /** The hash of the copy `key` sent did not match: the piece is missing again, preferably from someone else. */
   failed(index: number, key: string): void {
     if (this.state[index] !== PieceState.Verifying) return;
     this.state[index] = PieceState.Missing;
+    this.#insert(index);
     this.#failedBy.set(index, key);
   }
 }

@@ -21,13 +21,51 @@ Deno.test("PiecePicker skips pieces already verified and pieces the peer lacks",
 });
 
 Deno.test("PiecePicker gives a piece that failed its hash to another peer first", () => {
-  const p = new PiecePicker(3);
-  assert.equal(p.pick(all(3), "liar"), 0);
-  assert.deepEqual(p.received(0, "liar"), []);
-  p.failed(0, "liar");
-  assert.equal(p.state[0], PieceState.Missing);
-  assert.equal(p.pick(all(3), "liar"), 1, "the liar gets another piece");
-  assert.equal(p.pick(all(3), "honest"), 0, "the failed piece goes to someone else");
+  const p = new PiecePicker(2);
+  const x = p.pick(all(2), "liar");
+  assert.deepEqual(p.received(x, "liar"), []);
+  p.failed(x, "liar");
+  assert.equal(p.state[x], PieceState.Missing);
+  assert.equal(p.pick(all(2), "liar"), 1 - x, "the liar gets another piece");
+  assert.equal(p.pick(all(2), "honest"), x, "the failed piece goes to someone else");
+});
+
+Deno.test("PiecePicker hands out the rarest piece first, and breaks ties at random", () => {
+  const p = new PiecePicker(6);
+  const everyone = all(6);
+  const some = new Bitfield(6);
+  [1, 4].forEach((i) => some.set(i));
+  p.addPeer(everyone);
+  p.addPeer(everyone);
+  p.addPeer(some); // pieces 0, 2, 3, 5: two peers; 1 and 4: three
+  p.peerHas(3); // two more peers announced piece 3: four have it
+  p.peerHas(3);
+  const first = [p.pick(everyone, "a"), p.pick(everyone, "a"), p.pick(everyone, "a")].sort();
+  assert.deepEqual(first, [0, 2, 5], "the pieces two peers have go first");
+  assert.equal(p.pick(everyone, "a") === 3, false, "then those three peers have, before piece 3");
+  p.removePeer(some); // 1 and 4 drop to two peers, below piece 3
+  assert.equal(p.pick(everyone, "a") === 3, false);
+  assert.equal(p.pick(everyone, "a"), 3);
+  assert.equal(p.inEndgame, true);
+  // Ties at random: different seeds start on different pieces.
+  const starts = new Set<number>();
+  for (const r of [0, 0.3, 0.6, 0.9]) starts.add(new PiecePicker(8, undefined, () => r).pick(all(8), "a"));
+  assert(starts.size > 1);
+});
+
+Deno.test("PiecePicker puts a released or failed piece back among the missing ones, by its availability", () => {
+  const p = new PiecePicker(3, undefined, () => 0);
+  const rare = new Bitfield(3);
+  rare.set(2);
+  p.addPeer(all(3));
+  p.addPeer(all(3));
+  p.addPeer(rare); // piece 2 is the most common
+  const i = p.pick(all(3), "a");
+  p.release(i, "a");
+  assert.equal(p.state[i], PieceState.Missing);
+  const picked = [p.pick(all(3), "b"), p.pick(all(3), "b"), p.pick(all(3), "b")];
+  assert.equal(picked[2], 2, "the common piece last");
+  assert.deepEqual([...picked].sort(), [0, 1, 2]);
 });
 
 Deno.test("PiecePicker lets the same peer retry a failed piece when nothing else is left", () => {
