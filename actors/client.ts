@@ -207,10 +207,13 @@ export class DownloadSession {
 
   /** The download's progress now. */
   progress(): Progress {
+    return this.#progress(this.peers());
+  }
+
+  #progress(peers: PeerView[]): Progress {
     const snap = this.actor.getSnapshot();
     const stats: Stats = coordinatorStats(snap.children.coordinator) ?? snap.context.stats ??
       { verifiedBytes: 0, verifiedPieces: 0, receivedBytes: 0, hashFailures: 0 };
-    const peers = this.peers();
     return {
       state: stateName(snap.value),
       metadata: snap.context.metadataStatus,
@@ -228,7 +231,8 @@ export class DownloadSession {
 
   /** The numbers a live view or a trace samples: progress, the piece map and every peer's rates. */
   sample(): Sample {
-    const p = this.progress();
+    const views = this.peers();
+    const p = this.#progress(views);
     const snap = this.actor.getSnapshot();
     const meta = this.meta;
     return {
@@ -239,7 +243,7 @@ export class DownloadSession {
       knownPeers: p.knownPeers,
       pieces: coordinatorPieceMap(snap.children.coordinator) ??
         haveMap(snap.context.ours?.have, meta?.pieceCount ?? 0),
-      peers: this.peers().filter((v) => v.state.startsWith("connected")).map((v) => ({
+      peers: views.filter((v) => v.state.startsWith("connected")).map((v) => ({
         id: v.key,
         client: v.client,
         down: Math.round(v.rates.down),

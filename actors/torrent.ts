@@ -173,6 +173,15 @@ export const torrentMachine = setup({
   }),
   output: ({ context }) => ({ ok: context.error === undefined, error: context.error, stats: context.stats }),
   initial: "start",
+  on: {
+    // From the tracker actor of the metadata state or of the active one.
+    "tracker.error": {
+      actions: assign({
+        lastTrackerError: ({ event }) => event.message,
+        trackerStatus: ({ event }) => `error: ${event.message} (retrying)`,
+      }),
+    },
+  },
   states: {
     start: {
       always: [{ guard: ({ context }) => context.meta !== undefined, target: "checking" }, {
@@ -229,12 +238,6 @@ export const torrentMachine = setup({
             ({ context, event }) => addPeers(context.book, context.active, event.peers, context.port, "pex"),
             "offerPeers",
           ],
-        },
-        "tracker.error": {
-          actions: assign({
-            lastTrackerError: ({ event }) => event.message,
-            trackerStatus: ({ event }) => `error: ${event.message} (retrying)`,
-          }),
         },
         "metadata.progress": {
           actions: assign({
@@ -369,12 +372,6 @@ export const torrentMachine = setup({
             assign({ trackerStatus: ({ event }) => `${event.peers.length} peers from ${event.tracker}` }),
             "connectMore",
           ],
-        },
-        "tracker.error": {
-          actions: assign({
-            lastTrackerError: ({ event }) => event.message,
-            trackerStatus: ({ event }) => `error: ${event.message} (retrying)`,
-          }),
         },
         "tracker.warning": { actions: assign({ trackerStatus: ({ event }) => `warning: ${event.message}` }) },
         "peer.closed": {

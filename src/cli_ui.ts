@@ -162,7 +162,8 @@ export async function replay(path: string, ui = "127.0.0.1:0"): Promise<number> 
 /** `viz DIR`: writes each machine's diagram (Mermaid and SVG) and an index under DIR. */
 export async function viz(dir: string): Promise<number> {
   await Deno.mkdir(dir, { recursive: true });
-  for (const [name, text] of machineDocs(MACHINES)) await Deno.writeTextFile(`${dir}/${name}`, text);
-  console.error(`wrote ${[...machineDocs(MACHINES).keys()].join(", ")} to ${dir}`);
+  const docs = machineDocs(MACHINES);
+  for (const [name, text] of docs) await Deno.writeTextFile(`${dir}/${name}`, text);
+  console.error(`wrote ${[...docs.keys()].join(", ")} to ${dir}`);
   return 0;
 }

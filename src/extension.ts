@@ -15,7 +15,7 @@
 import bencode from "bencode";
 import { scanValue } from "./bencode_strict.ts";
 import type { PeerAddress } from "./tracker.ts";
-import { decodeCompactPeers } from "./udp_tracker.ts";
+import { decodeCompactPeers, encodeCompactPeers } from "./compact_peers.ts";
 
 /** The ids we ask peers to use when they send us these extensions (BEP 10 lets each side choose its own). */
 export const OUR_EXTENSIONS = { ut_metadata: 1, ut_pex: 2 } as const;
@@ -139,39 +139,15 @@ export interface PexMessage {
   dropped: PeerAddress[];
 }
 
-function compact(peers: PeerAddress[], ipv6: boolean): Uint8Array {
-  const list = peers.filter((p) => p.host.includes(":") === ipv6);
-  const size = ipv6 ? 18 : 6;
-  const out = new Uint8Array(list.length * size);
-  const v = new DataView(out.buffer);
-  list.forEach((p, i) => {
-    if (ipv6) {
-      const groups = expandIpv6(p.host);
-      groups.forEach((g, j) => v.setUint16(i * size + 2 * j, g));
-    } else {
-      out.set(p.host.split(".").map(Number), i * size);
-    }
-    v.setUint16(i * size + size - 2, p.port);
-  });
-  return out;
-}
-
-function expandIpv6(host: string): number[] {
-  const [head, tail = ""] = host.replace(/^\[|\]$/g, "").split("::");
-  const parse = (s: string) => (s ? s.split(":").map((g) => parseInt(g, 16) || 0) : []);
-  const a = parse(head), b = parse(tail);
-  return [...a, ...new Array(Math.max(0, 8 - a.length - b.length)).fill(0), ...b].slice(0, 8);
-}
-
 export function encodePex(msg: PexMessage): Uint8Array {
   const added = msg.added.slice(0, PEX_MAX), dropped = msg.dropped.slice(0, PEX_MAX);
-  const added4 = compact(added, false);
+  const added4 = encodeCompactPeers(added, false);
   return bencode.encode({
     added: added4,
     "added.f": new Uint8Array(added4.length / 6),
-    added6: compact(added, true),
-    dropped: compact(dropped, false),
-    dropped6: compact(dropped, true),
+    added6: encodeCompactPeers(added, true),
+    dropped: encodeCompactPeers(dropped, false),
+    dropped6: encodeCompactPeers(dropped, true),
   });
 }
 

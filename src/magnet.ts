@@ -8,6 +8,7 @@
 import bencode from "bencode";
 import { concat, fromHex, toHex } from "./bytes.ts";
 import type { PeerAddress } from "./tracker.ts";
+import { supportedTracker } from "./trackers.ts";
 
 export interface Magnet {
   infoHash: Uint8Array;
@@ -79,9 +80,7 @@ export function parseMagnet(uri: string): Magnet {
         other ? `unsupported xt "${other}" (need urn:btih:)` : "no xt=urn:btih: infohash",
       );
     }
-    const trackers = [...new Set(params.getAll("tr"))].filter((t) => /^(https?|udp):\/\//i.test(t)).map((
-      t,
-    ) => [t]);
+    const trackers = [...new Set(params.getAll("tr"))].filter(supportedTracker).map((t) => [t]);
     const peers = params.getAll("x.pe").map(parsePeer).filter((p): p is PeerAddress => p !== undefined);
     const so = params.get("so");
     return {

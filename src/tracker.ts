@@ -8,7 +8,8 @@
 import bencode from "bencode";
 import { scanValue } from "./bencode_strict.ts";
 import { concat } from "./bytes.ts";
-import { decodeCompactPeers, type ScrapeCounts } from "./udp_tracker.ts";
+import { decodeCompactPeers } from "./compact_peers.ts";
+import type { ScrapeCounts } from "./udp_tracker.ts";
 
 /** A peer's address as a tracker gives it. */
 export interface PeerAddress {

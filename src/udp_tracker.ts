@@ -14,7 +14,8 @@
  * @module
  */
 
-import type { AnnounceParams, AnnounceResponse, PeerAddress } from "./tracker.ts";
+import { decodeCompactPeers } from "./compact_peers.ts";
+import type { AnnounceParams, AnnounceResponse } from "./tracker.ts";
 
 export const ACTION = { connect: 0, announce: 1, scrape: 2, error: 3 } as const;
 
@@ -80,26 +81,6 @@ export function encodeScrape(
   v.setUint32(12, transactionId);
   infoHashes.forEach((hash, i) => out.set(hash, 16 + 20 * i));
   return out;
-}
-
-/** Compact peers: 6 bytes each for IPv4, 18 for IPv6; a trailing partial entry is ignored. */
-export function decodeCompactPeers(bytes: Uint8Array, ipv6: boolean): PeerAddress[] {
-  const size = ipv6 ? 18 : 6;
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const peers: PeerAddress[] = [];
-  for (let at = 0; at + size <= bytes.length; at += size) {
-    let host: string;
-    if (ipv6) {
-      const groups = [];
-      for (let g = 0; g < 8; g++) groups.push(v.getUint16(at + 2 * g).toString(16));
-      host = groups.join(":");
-    } else {
-      host = `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
-    }
-    const port = v.getUint16(at + size - 2);
-    if (port > 0) peers.push({ host, port });
-  }
-  return peers;
 }
 
 /** Decodes a packet from a UDP tracker; peers are IPv6 when the tracker was reached over IPv6. */

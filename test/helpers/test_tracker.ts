@@ -1,6 +1,7 @@
 /** An in-process HTTP tracker on 127.0.0.1 for tests: hands out a fixed peer list and records announces. */
 
 import bencode from "bencode";
+import { encodeCompactPeers } from "../../src/compact_peers.ts";
 
 export interface TestTracker {
   url: string;
@@ -36,12 +37,7 @@ export function startTracker(
     }
     queries.push(url.search.slice(1));
     announces.push(url.searchParams);
-    const compact = new Uint8Array(peers.length * 6);
-    peers.forEach((p, i) => {
-      compact.set(p.host.split(".").map(Number), i * 6);
-      new DataView(compact.buffer).setUint16(i * 6 + 4, p.port);
-    });
-    return new Response(bencode.encode({ interval, peers: compact }));
+    return new Response(bencode.encode({ interval, peers: encodeCompactPeers(peers, false) }));
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}/announce`,

@@ -1,6 +1,7 @@
 /** An in-process UDP tracker (BEP 15) on 127.0.0.1 for tests, with faults to exercise the client's retries. */
 
 import dgram from "node:dgram";
+import { encodeCompactPeers } from "../../src/compact_peers.ts";
 import { ACTION } from "../../src/udp_tracker.ts";
 
 export interface UdpTestTracker {
@@ -74,10 +75,7 @@ export async function startUdpTracker(
       w.setUint32(8, 1800);
       w.setUint32(12, counts.leechers);
       w.setUint32(16, counts.seeders);
-      peers.forEach((p, i) => {
-        out.set(p.host.split(".").map(Number), 20 + 6 * i);
-        w.setUint16(24 + 6 * i, p.port);
-      });
+      out.set(encodeCompactPeers(peers, false), 20);
       return reply(out);
     }
     if (action === ACTION.scrape) {

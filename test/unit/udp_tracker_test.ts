@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { decodeCompactPeers, decodeReply, encodeAnnounce, encodeConnect } from "../../src/udp_tracker.ts";
+import { decodeCompactPeers } from "../../src/compact_peers.ts";
+import { decodeReply, encodeAnnounce, encodeConnect } from "../../src/udp_tracker.ts";
 import { udpTarget, UdpTrackerClient } from "../../src/udp_tracker_client.ts";
 import { startUdpTracker } from "../helpers/udp_test_tracker.ts";
 
