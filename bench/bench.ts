@@ -19,6 +19,7 @@ import {
   aria2LeecherArgs,
   freePort,
   HERE as INTEROP,
+  outputWithin,
   Program,
   startOpentracker,
   waitForSeeders,
@@ -117,13 +118,7 @@ async function timed(
     stderr: "piped",
   }).spawn();
   onStart?.();
-  const timer = setTimeout(() => {
-    try {
-      Deno.kill(child.pid, "SIGKILL");
-    } catch { /* exited */ }
-  }, timeoutMs);
-  const out = await child.output();
-  clearTimeout(timer);
+  const out = await outputWithin(child, timeoutMs);
   const [e, u, s, m] = (await Deno.readTextFile(stats)).trim().split("\n").at(-1)!.split(" ").map(Number);
   await Deno.remove(stats);
   const output = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parseMetainfo } from "../../src/metainfo.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
+import { unusedPort } from "../helpers/ports.ts";
 import { startUdpTracker } from "../helpers/udp_test_tracker.ts";
 import bencode from "bencode";
 
@@ -92,9 +93,7 @@ Deno.test("CLI downloads from a peer given with --peer, verifies and exits 0", a
 
 Deno.test("CLI gives up with one line when no peer connects in time", async () => {
   const f = await fixture();
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const port = unusedPort();
   try {
     const r = await run([
       `${f.dir}/cli.torrent`,

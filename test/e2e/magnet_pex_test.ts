@@ -11,6 +11,7 @@ import { type Metainfo, parseMetainfo } from "../../src/metainfo.ts";
 import { MemoryStorage } from "../../src/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
+import { unusedPort } from "../helpers/ports.ts";
 
 async function torrent(size: number, pieceLength: number, name = "m.bin", isPrivate = false) {
   const { torrent, data } = await makeTorrent({
@@ -76,9 +77,7 @@ Deno.test("a magnet link with x.pe fetches the metadata (several ut_metadata pie
 });
 
 Deno.test("a magnet link with no peer that answers fails in one line after the no-peers time", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const deadPort = listener.addr.port;
-  listener.close();
+  const deadPort = unusedPort();
   const session = startDownload(
     parseMagnet(`magnet:?xt=urn:btih:${"ab".repeat(20)}&x.pe=127.0.0.1:${deadPort}`),
     {

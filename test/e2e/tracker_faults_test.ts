@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { startDownload } from "../../actors/client.ts";
 import { parseMetainfo } from "../../src/metainfo.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import { unusedPort } from "../helpers/ports.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
 import { startTracker, type TrackerFault } from "../helpers/test_tracker.ts";
 import { startUdpTracker } from "../helpers/udp_test_tracker.ts";
@@ -94,7 +95,7 @@ Deno.test("tiers: a dead first tier (HTTP and UDP) falls through to a UDP tracke
   const seeder = startSeeder({ infoHash: meta0.infoHash, data, pieceLength });
   const udp = await startUdpTracker([{ host: "127.0.0.1", port: seeder.port }], { drop: 1 });
   const silentUdp = await startUdpTracker([], { drop: Infinity });
-  const deadHttp = await freeHttpUrl();
+  const deadHttp = `http://127.0.0.1:${unusedPort()}/announce`; // refused at once
   const dir = await Deno.makeTempDir();
   const errors: string[] = [];
   try {
@@ -120,12 +121,3 @@ Deno.test("tiers: a dead first tier (HTTP and UDP) falls through to a UDP tracke
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** An http:// URL on a port nobody listens on: connections are refused at once. */
-async function freeHttpUrl(): Promise<string> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  await Promise.resolve();
-  return `http://127.0.0.1:${port}/announce`;
-}

@@ -11,6 +11,7 @@ import { serveUi } from "../../src/ui/server.ts";
 import { parseTrace, type TraceRecord } from "../../src/ui/trace.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
+import { unusedPort } from "../helpers/ports.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
@@ -20,13 +21,6 @@ const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => 
     return false;
   }
 });
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
-}
 
 async function swarm(blockDelayMs: number) {
   const pieceLength = 32 * 1024;
@@ -72,7 +66,7 @@ Deno.test("--trace records every actor's transitions; replay shows the run as it
         "--trace",
         `${s.dir}/run.jsonl`,
         "--port",
-        String(freePort()),
+        String(unusedPort()),
         "-q",
       ],
       stdin: "null",
@@ -146,9 +140,19 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const s = await swarm(70); // about 4 s of downloading, so the page sees it happen
-    const uiPort = freePort();
+    const uiPort = unusedPort();
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MOD, ...s.args, "--ui", `127.0.0.1:${uiPort}`, "--port", String(freePort()), "-q"],
+      args: [
+        "run",
+        "-A",
+        MOD,
+        ...s.args,
+        "--ui",
+        `127.0.0.1:${uiPort}`,
+        "--port",
+        String(unusedPort()),
+        "-q",
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -5,17 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { prepare, SHAPES } from "./shapes.ts";
-import {
-  freePort,
-  installed,
-  type Program,
-  runCli,
-  scrapeSeeders,
-  SEEDERS,
-  startOpentracker,
-  waitForSeeders,
-} from "./swarm.ts";
+import { preparedSwarm, SHAPES } from "./shapes.ts";
+import { installed, type Program, runCli, scrapeSeeders, SEEDERS, waitForSeeders } from "./swarm.ts";
 
 const ready = installed("opentracker") && installed("mktorrent") &&
   SEEDERS.every((s) => installed(s.program)) &&
@@ -27,18 +18,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const work = await Deno.makeTempDir({ prefix: "interop-" });
-    await Deno.chmod(work, 0o755);
-    const seedDir = `${work}/seed`;
-    const trackerPort = freePort();
-    const announce = `http://127.0.0.1:${trackerPort}/announce`;
-    const prepared = [];
-    for (const shape of SHAPES) prepared.push({ shape, ...(await prepare(shape, seedDir, work, announce)) });
-    const tracker = await startOpentracker(
-      `${work}/tracker`,
-      trackerPort,
-      prepared.map((p) => p.meta.infoHashHex),
-    );
+    const { work, seedDir, announce, prepared, tracker } = await preparedSwarm("interop-", SHAPES);
     const matrix: string[] = [];
     try {
       for (const { shape, files, torrentPath, meta } of prepared) {

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { parseMetainfo } from "../../src/metainfo.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import { freePort, type Program, startOpentracker } from "./swarm.ts";
 
 export interface Shape {
   name: string;
@@ -85,4 +86,30 @@ export async function prepare(
   }
   const meta = await parseMetainfo(await Deno.readFile(torrentPath));
   return { files, torrentPath, meta };
+}
+
+/**
+ * A work folder (world-readable, for opentracker's chroot) with `shapes` prepared under `seed/`, and opentracker
+ * on a free port whitelisting them. The caller stops the tracker and removes `work`.
+ */
+export async function preparedSwarm(prefix: string, shapes: Shape[]): Promise<{
+  work: string;
+  seedDir: string;
+  announce: string;
+  prepared: ({ shape: Shape } & Awaited<ReturnType<typeof prepare>>)[];
+  tracker: Program;
+}> {
+  const work = await Deno.makeTempDir({ prefix });
+  await Deno.chmod(work, 0o755);
+  const seedDir = `${work}/seed`;
+  const trackerPort = freePort();
+  const announce = `http://127.0.0.1:${trackerPort}/announce`;
+  const prepared = [];
+  for (const shape of shapes) prepared.push({ shape, ...(await prepare(shape, seedDir, work, announce)) });
+  const tracker = await startOpentracker(
+    `${work}/tracker`,
+    trackerPort,
+    prepared.map((p) => p.meta.infoHashHex),
+  );
+  return { work, seedDir, announce, prepared, tracker };
 }

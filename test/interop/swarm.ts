@@ -109,10 +109,9 @@ export async function startLibtorrent(torrent: string, dir: string, uploadLimit 
   return p;
 }
 
-/** aria2c seeding `torrent` from `dir` without a hash check. */
-export async function startAria2(torrent: string, dir: string, uploadLimit = 0): Promise<Program> {
-  const port = freePort();
-  const p = new Program("aria2c", "aria2c", [
+/** aria2c on 127.0.0.1 only, with DHT, LSD and peer exchange off, listening on `port`, its files in `dir`. */
+function aria2Loopback(port: number, dir: string): string[] {
+  return [
     "--enable-dht=false",
     "--enable-dht6=false",
     "--bt-enable-lpd=false",
@@ -120,6 +119,14 @@ export async function startAria2(torrent: string, dir: string, uploadLimit = 0):
     "--interface=127.0.0.1",
     `--listen-port=${port}`,
     `--dir=${dir}`,
+  ];
+}
+
+/** aria2c seeding `torrent` from `dir` without a hash check. */
+export async function startAria2(torrent: string, dir: string, uploadLimit = 0): Promise<Program> {
+  const port = freePort();
+  const p = new Program("aria2c", "aria2c", [
+    ...aria2Loopback(port, dir),
     "--seed-ratio=0.0",
     "--bt-seed-unverified=true",
     "--check-integrity=false",
@@ -210,13 +217,7 @@ export interface Leecher {
 /** aria2c's arguments to download `torrent` into `dir` on loopback and exit once complete. */
 export function aria2LeecherArgs(torrent: string, dir: string, port = freePort()): string[] {
   return [
-    "--enable-dht=false",
-    "--enable-dht6=false",
-    "--bt-enable-lpd=false",
-    "--enable-peer-exchange=false",
-    "--interface=127.0.0.1",
-    `--listen-port=${port}`,
-    `--dir=${dir}`,
+    ...aria2Loopback(port, dir),
     "--seed-time=0",
     "--summary-interval=0",
     "--console-log-level=warn",
@@ -306,6 +307,20 @@ export const SEEDERS: {
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
+/** Waits for a child's output, killing it (by its PID) if it runs longer than `ms`. */
+export async function outputWithin(child: Deno.ChildProcess, ms: number): Promise<Deno.CommandOutput> {
+  const timer = setTimeout(() => {
+    try {
+      Deno.kill(child.pid, "SIGKILL");
+    } catch { /* exited */ }
+  }, ms);
+  try {
+    return await child.output();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs our CLI with `args` (plus a free port and a 30 s no-peers time-out); killed after `timeoutMs`. */
 export async function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: number; text: string }> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -314,13 +329,7 @@ export async function runCli(args: string[], timeoutMs = 120_000): Promise<{ cod
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      Deno.kill(child.pid, "SIGKILL");
-    } catch { /* exited */ }
-  }, timeoutMs);
-  const result = await child.output();
-  clearTimeout(timer);
+  const result = await outputWithin(child, timeoutMs);
   return {
     code: result.code,
     text: new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr),

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { prepare, SHAPES } from "./shapes.ts";
+import { preparedSwarm, SHAPES } from "./shapes.ts";
 import {
   freePort,
   installed,
@@ -15,7 +15,6 @@ import {
   scrape,
   startAria2Leecher,
   startLibtorrentLeecher,
-  startOpentracker,
   startTransmissionLeecher,
   waitForLeechers,
 } from "./swarm.ts";
@@ -58,19 +57,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const work = await Deno.makeTempDir({ prefix: "upload-" });
-    await Deno.chmod(work, 0o755);
-    const seedDir = `${work}/seed`;
-    const trackerPort = freePort();
-    const announce = `http://127.0.0.1:${trackerPort}/announce`;
     const shapes = SHAPES.filter((s) => s.name === "s256k.bin" || s.name === "m64k");
-    const prepared = [];
-    for (const shape of shapes) prepared.push({ shape, ...(await prepare(shape, seedDir, work, announce)) });
-    const tracker = await startOpentracker(
-      `${work}/tracker`,
-      trackerPort,
-      prepared.map((p) => p.meta.infoHashHex),
-    );
+    const { work, seedDir, announce, prepared, tracker } = await preparedSwarm("upload-", shapes);
     const matrix: string[] = [];
     try {
       for (const { shape, files, torrentPath, meta } of prepared) {

@@ -7,6 +7,7 @@ import {
   parseAnnounceResponse,
   percentEncodeBytes,
 } from "../../src/tracker.ts";
+import { unusedPort } from "../helpers/ports.ts";
 
 const PARAMS = {
   infoHash: new Uint8Array([
@@ -155,9 +156,7 @@ Deno.test("announce() gives up after its time-out", async () => {
 });
 
 Deno.test("announce() reports a refused connection", async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const port = unusedPort();
   await assert.rejects(announce(`http://127.0.0.1:${port}/announce`, PARAMS), /unreachable/);
 });
 
