@@ -17,6 +17,7 @@ import { LocalPieces } from "../src/local_pieces.ts";
 import { PiecePicker, PieceState } from "../src/piece_picker.ts";
 import { poolFor } from "../src/buffer_pool.ts";
 import type { Storage } from "../src/storage.ts";
+import type { WholePiece } from "./peer_link.ts";
 
 /** What a peer actor tells the coordinator. */
 export type PeerReport =
@@ -25,7 +26,7 @@ export type PeerReport =
   | { type: "peer.have"; key: string; index: number }
   | { type: "peer.ready"; key: string }
   | { type: "peer.choked"; key: string }
-  | { type: "peer.piece"; key: string; index: number; data: Uint8Array }
+  | { type: "peer.pieces"; key: string; pieces: WholePiece[] }
   | { type: "peer.gone"; key: string };
 
 /** What the coordinator tells a peer actor. */
@@ -35,7 +36,7 @@ export type CoordinatorOrder =
   | { type: "cancel"; index: number };
 
 type VerifierEvent =
-  | { type: "piece.verified"; index: number; key: string }
+  | { type: "pieces.verified"; indices: number[] }
   | { type: "piece.corrupt"; index: number; key: string }
   | { type: "storage.failed"; message: string };
 
@@ -82,30 +83,42 @@ interface Context {
   error?: string;
 }
 
-/** Hashes each whole piece and writes it at its offset; reports the outcome per piece. */
+/**
+ * Hashes each whole piece and writes it at its offset. Pieces come in the batches peers delivered them in; the
+ * verified ones of a batch are reported together, a corrupt one at once (it names the peer to strike).
+ */
 export const verifier = fromCallback<
-  { type: "verify"; index: number; key: string; data: Uint8Array },
+  { type: "verify"; key: string; pieces: WholePiece[] },
   { meta: Metainfo; storage: Storage },
   VerifierEvent
 >(({ input: { meta, storage }, receive, sendBack }) => {
   let stopped = false;
   const pool = poolFor(meta.pieceLength);
-  receive(async ({ index, key, data }) => {
-    const hash = await sha1Piece(data);
-    if (stopped) return;
-    if (!equalBytes(hash, meta.pieceHashes.subarray(index * 20, index * 20 + 20))) {
-      pool.give(data);
-      return sendBack({ type: "piece.corrupt", index, key });
-    }
-    try {
-      await storage.write(index * meta.pieceLength, data);
-      pool.give(data); // written: storages copy what they keep
-      if (!stopped) sendBack({ type: "piece.verified", index, key });
-    } catch (e) {
-      if (!stopped) {
-        sendBack({ type: "storage.failed", message: `cannot write piece ${index}: ${(e as Error).message}` });
+  receive(async ({ key, pieces }) => {
+    const indices: number[] = [];
+    for (const { index, data } of pieces) {
+      const hash = await sha1Piece(data);
+      if (stopped) return;
+      if (!equalBytes(hash, meta.pieceHashes.subarray(index * 20, index * 20 + 20))) {
+        pool.give(data);
+        sendBack({ type: "piece.corrupt", index, key });
+        continue;
+      }
+      try {
+        await storage.write(index * meta.pieceLength, data);
+        pool.give(data); // written: storages copy what they keep
+        indices.push(index);
+      } catch (e) {
+        if (!stopped) {
+          sendBack({
+            type: "storage.failed",
+            message: `cannot write piece ${index}: ${(e as Error).message}`,
+          });
+        }
+        return;
       }
     }
+    if (!stopped && indices.length > 0) sendBack({ type: "pieces.verified", indices });
   });
   return () => {
     stopped = true;
@@ -257,14 +270,21 @@ export const coordinatorMachine = setup({
             fillAll(context, (to, e) => enqueue.sendTo(to, e));
           }),
         },
-        "peer.piece": {
+        "peer.pieces": {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const { key, index, data } = event;
+            const { key, pieces } = event;
             const p = context.peers.get(key);
-            if (p?.assigned.delete(index)) context.inFlightBytes -= data.length;
-            const others = context.picker.received(index, key);
             const send: Send = (to, e) => enqueue.sendTo(to, e);
-            if (others) {
+            const wanted: WholePiece[] = [];
+            const touched = new Set<string>();
+            for (const piece of pieces) {
+              const { index, data } = piece;
+              if (p?.assigned.delete(index)) context.inFlightBytes -= data.length;
+              const others = context.picker.received(index, key);
+              if (!others) {
+                poolFor(context.meta.pieceLength).give(data); // a copy nobody needs any more
+                continue;
+              }
               context.stats.receivedBytes += data.length;
               for (const other of others) {
                 const o = context.peers.get(other);
@@ -272,24 +292,26 @@ export const coordinatorMachine = setup({
                   context.inFlightBytes -= data.length;
                   send(o.ref, { type: "cancel", index });
                 }
+                touched.add(other);
               }
               context.verifyingBytes += data.length;
-              enqueue.sendTo("verifier", { type: "verify", index, key, data });
-            } else {
-              poolFor(context.meta.pieceLength).give(data); // a copy nobody needs any more
+              wanted.push(piece);
             }
+            if (wanted.length > 0) enqueue.sendTo("verifier", { type: "verify", key, pieces: wanted });
             fill(context, key, send);
-            for (const other of others ?? []) fill(context, other, send);
+            for (const other of touched) fill(context, other, send);
           }),
         },
-        "piece.verified": {
+        "pieces.verified": {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const size = pieceSize(context.meta, event.index);
             const wasFull = context.inFlightBytes + context.verifyingBytes >= context.budgetBytes;
-            context.verifyingBytes -= size;
-            context.picker.verified(event.index);
-            context.ours.add(event.index);
-            context.stats.verifiedBytes += size;
+            for (const index of event.indices) {
+              const size = pieceSize(context.meta, index);
+              context.verifyingBytes -= size;
+              context.picker.verified(index);
+              context.ours.add(index);
+              context.stats.verifiedBytes += size;
+            }
             context.stats.verifiedPieces = context.picker.verifiedCount;
             // The budget held pieces back: now there is room for more.
             if (wasFull) fillAll(context, (to, e) => enqueue.sendTo(to, e));

@@ -5,7 +5,7 @@
  *        └────────────┴───────────┴──────────┴──→ failed (final: closed, timed out, stalled or banned)
  *
  * It invokes a `peerLink` (the socket and its bytes) and relays between the link and the coordinator: what the
- * peer has, when it unchokes us, each whole piece. Only lifecycle and per-piece events pass through it.
+ * peer has, when it unchokes us, the whole pieces. Only lifecycle and piece events pass through it.
  *
  * @module
  */
@@ -113,8 +113,8 @@ export const peerMachine = setup({
           return { type: "peer.ready", key };
         case "link.choked":
           return { type: "peer.choked", key };
-        case "link.piece":
-          return { type: "peer.piece", key, index: event.index, data: event.data };
+        case "link.pieces":
+          return { type: "peer.pieces", key, pieces: event.pieces };
         default:
           return { type: "peer.gone", key };
       }
@@ -135,7 +135,10 @@ export const peerMachine = setup({
       }
     }),
     markTime: assign({ since: () => Date.now() }),
-    countPiece: assign({ pieces: ({ context }) => context.pieces + 1 }),
+    countPieces: assign({
+      pieces: ({ context, event }) =>
+        context.pieces + (event.type === "link.pieces" ? event.pieces.length : 0),
+    }),
     setReason: assign({
       reason: ({ context, event }) => {
         if (context.reason) return context.reason;
@@ -238,7 +241,7 @@ export const peerMachine = setup({
           on: {
             "assign": { actions: "forwardToLink" },
             "cancel": { actions: "forwardToLink" },
-            "link.piece": { actions: ["report", "countPiece"] },
+            "link.pieces": { actions: ["report", "countPieces"] },
             "link.choked": { target: "choked", actions: "report" },
             "link.stalled": { target: "#peer.failed", actions: "setReason" },
           },

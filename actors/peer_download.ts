@@ -12,16 +12,19 @@ import { type BufferPool, poolFor } from "../src/buffer_pool.ts";
 import { pieceSize } from "../src/metainfo.ts";
 import { encodeMessage, REQUEST_FRAME_LENGTH, writeRequest } from "../src/wire.ts";
 
+/** One piece being fetched. Jobs are recycled: with 16 KiB pieces thousands a second would otherwise live just long
+ * enough to be promoted out of V8's young generation, and the old generation would grow with them. */
 interface Job {
   index: number;
   data: Uint8Array;
   blocks: number;
   nextBlock: number;
+  /** One flag per block; may be longer than `blocks` (a recycled job). */
   received: Uint8Array;
   remaining: number;
-  /** Blocks the peer rejected (fast extension), to ask once more after the others. */
-  retry: number[];
-  rejected: Set<number>;
+  /** Blocks the peer rejected (fast extension), to ask once more after the others; made on the first reject. */
+  retry?: number[];
+  rejected?: Set<number>;
 }
 
 /** Requests outstanding when a peer starts sending. */
@@ -30,6 +33,7 @@ export const START_DEPTH = 64;
 export class PieceDownloads {
   #jobs = new Map<number, Job>();
   #order: Job[] = [];
+  #spare: Job[] = [];
   /** Block requests sent and not yet answered. */
   outstanding = 0;
   /** When the last block arrived (or the pipeline last started from empty). */
@@ -72,16 +76,18 @@ export class PieceDownloads {
     if (this.#jobs.has(index)) return;
     const length = pieceSize(this.torrent, index);
     const blocks = blockCount(length);
-    const job = {
-      index,
-      data: length === this.#pool.size ? this.#pool.take() : new Uint8Array(length),
-      blocks,
-      nextBlock: 0,
-      received: new Uint8Array(blocks),
-      remaining: blocks,
-      retry: [],
-      rejected: new Set<number>(),
-    };
+    const data = length === this.#pool.size ? this.#pool.take() : new Uint8Array(length);
+    let job = this.#spare.pop();
+    if (job && job.received.length >= blocks) {
+      job.index = index;
+      job.data = data;
+      job.blocks = job.remaining = blocks;
+      job.nextBlock = 0;
+      job.received.fill(0, 0, blocks);
+      job.retry = job.rejected = undefined;
+    } else {
+      job = { index, data, blocks, nextBlock: 0, received: new Uint8Array(blocks), remaining: blocks };
+    }
     this.#jobs.set(index, job);
     this.#order.push(job);
   }
@@ -95,7 +101,7 @@ export class PieceDownloads {
     if (!job || begin % BLOCK_SIZE !== 0) return;
     const b = begin / BLOCK_SIZE;
     if (
-      b >= job.nextBlock || job.received[b] || job.retry.includes(b) ||
+      b >= job.nextBlock || job.received[b] || job.retry?.includes(b) ||
       block.length !== blockLength(job.data.length, b)
     ) return;
     job.data.set(block, begin);
@@ -107,6 +113,7 @@ export class PieceDownloads {
     this.lastBlock = Date.now();
     if (job.remaining > 0) return;
     this.#remove(job);
+    this.#spare.push(job);
     return job.data;
   }
 
@@ -116,9 +123,10 @@ export class PieceDownloads {
     if (!job) return;
     this.#remove(job);
     this.#pool.give(job.data);
+    this.#spare.push(job);
     const cancels: Uint8Array[] = [];
     for (let b = 0; b < job.nextBlock; b++) {
-      if (job.received[b] || job.retry.includes(b)) continue;
+      if (job.received[b] || job.retry?.includes(b)) continue;
       this.outstanding--;
       cancels.push(
         encodeMessage({
@@ -140,18 +148,21 @@ export class PieceDownloads {
     const job = this.#jobs.get(index);
     if (!job || begin % BLOCK_SIZE !== 0) return true;
     const b = begin / BLOCK_SIZE;
-    if (b >= job.nextBlock || job.received[b] || job.retry.includes(b)) return true;
+    if (b >= job.nextBlock || job.received[b] || job.retry?.includes(b)) return true;
     if (length !== blockLength(job.data.length, b)) return true;
-    if (job.rejected.has(b)) return false;
-    job.rejected.add(b);
-    job.retry.push(b);
+    if (job.rejected?.has(b)) return false;
+    (job.rejected ??= new Set()).add(b);
+    (job.retry ??= []).push(b);
     this.outstanding--;
     return true;
   }
 
   /** Forgets every piece (the peer choked us: its pending requests are void). */
   drop(): void {
-    for (const job of this.#jobs.values()) this.#pool.give(job.data);
+    for (const job of this.#jobs.values()) {
+      this.#pool.give(job.data);
+      this.#spare.push(job);
+    }
     this.#jobs.clear();
     this.#order = [];
     this.outstanding = 0;
@@ -169,8 +180,8 @@ export class PieceDownloads {
     const view = new DataView(batch.buffer);
     let n = 0;
     for (const job of this.#order) {
-      while (n < room && (job.nextBlock < job.blocks || job.retry.length > 0)) {
-        const b = job.nextBlock < job.blocks ? job.nextBlock++ : job.retry.shift()!;
+      while (n < room && (job.nextBlock < job.blocks || (job.retry?.length ?? 0) > 0)) {
+        const b = job.nextBlock < job.blocks ? job.nextBlock++ : job.retry!.shift()!;
         writeRequest(
           view,
           n * REQUEST_FRAME_LENGTH,

@@ -1,14 +1,15 @@
 /**
  * The byte-moving half of a peer actor: one TCP connection, its handshake, the frame loop over a preallocated
  * receive buffer, block requests and piece assembly. It runs as a `fromCallback` actor invoked by the peer machine
- * and reports only lifecycle and per-piece events to it; blocks never travel as XState events.
+ * and reports only lifecycle and piece events to it; blocks never travel as XState events, and the pieces completed
+ * within one socket read travel together (with 16 KiB pieces a read completes a dozen: one event, not a dozen).
  *
  * @module
  */
 
 import { fromCallback } from "xstate";
 import { Bitfield } from "../src/bitfield.ts";
-import { concat, equalBytes, toHex } from "../src/bytes.ts";
+import { equalBytes, toHex } from "../src/bytes.ts";
 import { FrameReader } from "../src/frame_reader.ts";
 import { LocalPieces } from "../src/local_pieces.ts";
 import { PieceDownloads } from "./peer_download.ts";
@@ -18,11 +19,14 @@ import {
   decodeHandshake,
   decodeMessage,
   encodeHandshake,
+  encodeHaves,
   encodeMessage,
   type Handshake,
   HANDSHAKE_LENGTH,
+  isPiece,
   type Message,
   ourReserved,
+  readU32,
   supports,
 } from "../src/wire.ts";
 
@@ -56,7 +60,8 @@ export type LinkEvent =
   | { type: "link.have"; index: number }
   | { type: "link.choked" }
   | { type: "link.unchoked" }
-  | { type: "link.piece"; index: number; data: Uint8Array }
+  /** Whole pieces, in the order they completed: every piece finished within one socket read travels in one event. */
+  | { type: "link.pieces"; pieces: WholePiece[] }
   | { type: "link.stalled" }
   /** The peer became interested, or not, in what we have. */
   | { type: "link.interest"; value: boolean }
@@ -64,6 +69,12 @@ export type LinkEvent =
   | { type: "link.rates"; down: number; up: number }
   | { type: "link.closed"; reason: string }
   | ExtensionEvent;
+
+/** A piece whose every block arrived (not yet hashed). */
+export interface WholePiece {
+  index: number;
+  data: Uint8Array;
+}
 
 /** Commands the peer machine sends to its link. */
 export type LinkCommand =
@@ -111,8 +122,12 @@ export class PeerLink {
   #ext?: PeerExtensions;
   #ratesShown = false;
   #rateMark = { at: Date.now(), down: 0, up: 0 };
+  /** Pieces completed since the last `link.pieces`. */
+  #completed: WholePiece[] = [];
+  readonly #emit: (e: LinkEvent) => void;
 
-  constructor(readonly input: LinkInput, readonly emit: (e: LinkEvent) => void) {
+  constructor(readonly input: LinkInput, emit: (e: LinkEvent) => void) {
+    this.#emit = emit;
     this.#reader = new FrameReader(Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1));
     this.#bitfield = new Bitfield(input.pieceCount);
     this.maxRequests = input.maxRequests ?? 512;
@@ -144,7 +159,7 @@ export class PeerLink {
       this.upload.fast = this.#fast;
       if (supports(hs.reserved, "extended")) {
         const remote = { host: this.input.host, port: this.input.port };
-        this.#ext = new PeerExtensions(this.input, remote, (bytes) => this.#send(bytes), this.emit);
+        this.#ext = new PeerExtensions(this.input, remote, (bytes) => this.#send(bytes), (e) => this.emit(e));
         this.#send(this.#ext.handshake(MAX_QUEUED_REQUESTS));
       }
       this.#haveCursor = this.ours.log.length;
@@ -156,8 +171,13 @@ export class PeerLink {
       this.#timer = setInterval(() => this.#checkTimers(), 1000);
       while (!this.#closed) {
         let frame;
-        while (!this.#closed && (frame = this.#reader.next()) !== null) this.#handle(decodeMessage(frame));
+        while (!this.#closed && (frame = this.#reader.next()) !== null) {
+          if (isPiece(frame) && !this.input.trace) {
+            this.#block(readU32(frame, 1), readU32(frame, 5), frame.subarray(9));
+          } else this.#handle(decodeMessage(frame));
+        }
         if (this.#closed) return;
+        this.#flushPieces();
         this.#announceHaves();
         this.#pump(); // refill the pipeline once per read, in one write, not once per block
         const n = await this.#conn.read(this.#reader.space());
@@ -302,7 +322,21 @@ export class PeerLink {
 
   #block(index: number, begin: number, block: Uint8Array): void {
     const data = this.downloads.block(index, begin, block);
-    if (data) this.emit({ type: "link.piece", index, data });
+    if (data) this.#completed.push({ index, data });
+  }
+
+  /** Reports the pieces completed so far (before any other event, so the machine sees events in wire order). */
+  #flushPieces(): void {
+    if (this.#completed.length === 0) return;
+    const pieces = this.#completed;
+    this.#completed = [];
+    this.#emit({ type: "link.pieces", pieces });
+  }
+
+  /** Reports `e` to the peer machine. */
+  emit(e: LinkEvent): void {
+    this.#flushPieces();
+    this.#emit(e);
   }
 
   /** Forgets one piece (another peer delivered it) and cancels its blocks still on the wire. */
@@ -339,9 +373,9 @@ export class PeerLink {
   #announceHaves(): void {
     const log = this.ours.log;
     if (this.#haveCursor === log.length) return;
-    const haves = log.slice(this.#haveCursor).map((index) => encodeMessage({ type: "have", index }));
+    const haves = encodeHaves(log, this.#haveCursor);
     this.#haveCursor = log.length;
-    this.#send(concat(haves));
+    this.#send(haves);
   }
 
   #checkTimers(): void {

@@ -21,8 +21,8 @@ export const enum PieceState {
 /** Piece bookkeeping for one torrent. */
 export class PiecePicker {
   readonly state: Uint8Array;
-  /** Peers downloading each active piece. */
-  readonly holders = new Map<number, Set<string>>();
+  /** Peers downloading each active piece (one, or up to three in the endgame): arrays, cheaper than sets. */
+  readonly holders = new Map<number, string[]>();
   #cursor = 0;
   #verified = 0;
   /** The peer whose copy of a piece last failed the hash. */
@@ -155,15 +155,15 @@ export class PiecePicker {
   #activate(i: number, key: string): number {
     this.#remove(i);
     this.state[i] = PieceState.Active;
-    this.holders.set(i, new Set([key]));
+    this.holders.set(i, [key]);
     return i;
   }
 
   /** Endgame: an active piece `peer` has and does not already hold; -1 when there is none. */
   pickEndgame(peer: Bitfield, key: string): number {
     for (const [i, keys] of this.holders) {
-      if (!keys.has(key) && keys.size < 3 && peer.has(i)) {
-        keys.add(key);
+      if (keys.length < 3 && !keys.includes(key) && peer.has(i)) {
+        keys.push(key);
         return i;
       }
     }
@@ -178,8 +178,10 @@ export class PiecePicker {
   /** `key` gives piece `index` back (choked, gone, stalled); it becomes missing when nobody else holds it. */
   release(index: number, key: string): void {
     const keys = this.holders.get(index);
-    if (!keys?.delete(key)) return;
-    if (keys.size === 0) {
+    const at = keys?.indexOf(key) ?? -1;
+    if (!keys || at < 0) return;
+    keys.splice(at, 1);
+    if (keys.length === 0) {
       this.holders.delete(index);
       if (this.state[index] === PieceState.Active) {
         this.state[index] = PieceState.Missing;
@@ -194,7 +196,8 @@ export class PiecePicker {
    */
   received(index: number, key: string): string[] | null {
     if (this.state[index] !== PieceState.Active) return null;
-    const others = [...(this.holders.get(index) ?? [])].filter((k) => k !== key);
+    const others: string[] = [];
+    for (const k of this.holders.get(index) ?? []) if (k !== key) others.push(k);
     this.holders.delete(index);
     this.state[index] = PieceState.Verifying;
     return others;

@@ -212,6 +212,32 @@ function writeRequestBody(v: DataView, at: number, index: number, begin: number,
   v.setUint32(at + 9, length);
 }
 
+/** `have` frames for `indices[from..]`, one after another in one buffer: a batch for one socket write. */
+export function encodeHaves(indices: readonly number[], from = 0): Uint8Array {
+  const out = new Uint8Array((indices.length - from) * 9);
+  const v = new DataView(out.buffer);
+  for (let i = from, at = 0; i < indices.length; i++, at += 9) {
+    v.setUint32(at, 5);
+    v.setUint8(at + 4, IDS.have);
+    v.setUint32(at + 5, indices[i]);
+  }
+  return out;
+}
+
+/**
+ * True when a frame's payload is a `piece` message: the receive loop's path for blocks, which arrive tens of
+ * thousands of times a second, reads its index (`readU32(payload, 1)`), offset (`readU32(payload, 5)`) and block
+ * (from byte 9) without decoding a message object.
+ */
+export function isPiece(payload: Uint8Array): boolean {
+  return payload.length >= 9 && payload[0] === IDS.piece;
+}
+
+/** The big-endian unsigned 32-bit number at `at`. */
+export function readU32(b: Uint8Array, at: number): number {
+  return b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
+}
+
 /** Size of one encoded `request` message, for batching many into a single socket write. */
 export const REQUEST_FRAME_LENGTH = 17;
 

@@ -106,9 +106,9 @@ Deno.test("three leechers of ours share pieces among themselves when the seeder 
           ...ports.map((p) => ({ host: "127.0.0.1", port: p })),
         ],
         inspect(e) {
-          if (e.type === "@xstate.event" && e.event.type === "peer.piece") {
-            const key = (e.event as unknown as { key: string }).key;
-            counts.set(key, (counts.get(key) ?? 0) + 1);
+          if (e.type === "@xstate.event" && e.event.type === "peer.pieces") {
+            const { key, pieces } = e.event as unknown as { key: string; pieces: unknown[] };
+            counts.set(key, (counts.get(key) ?? 0) + pieces.length);
           }
         },
       });

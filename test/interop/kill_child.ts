@@ -17,8 +17,9 @@ const session = startDownload(meta, {
   out,
   port: Number(port),
   inspect(e) {
-    if (e.type === "@xstate.event" && e.event.type === "piece.verified") {
-      log.writeSync(encoder.encode(`${(e.event as unknown as { index: number }).index}\n`));
+    if (e.type === "@xstate.event" && e.event.type === "pieces.verified") {
+      const { indices } = e.event as unknown as { indices: number[] };
+      log.writeSync(encoder.encode(indices.map((i) => `${i}\n`).join("")));
     }
   },
 });

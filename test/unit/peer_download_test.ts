@@ -107,3 +107,35 @@ Deno.test("PieceDownloads deepens its pipeline while the peer keeps up, to its c
   assert.deepEqual([d.cap, d.depth], [40, 40]);
   assert.equal(d.requests(), undefined, "over the peer's queue: nothing more until it drains");
 });
+
+Deno.test("PieceDownloads reuses a finished piece's bookkeeping without carrying its blocks over", () => {
+  const d = new PieceDownloads(TORRENT, 10);
+  d.add(2); // the short piece: two blocks
+  d.requests();
+  d.block(2, 0, new Uint8Array(16384).fill(1));
+  assert.equal(d.block(2, 16384, new Uint8Array(3616).fill(2))?.length, 20000);
+  d.add(0); // three blocks: the two-block job is too small to reuse
+  d.add(1);
+  assert.deepEqual(frames(d.requests()).map((m) => m.type === "request" && [m.index, m.begin]), [
+    [0, 0],
+    [0, 16384],
+    [0, 32768],
+    [1, 0],
+    [1, 16384],
+    [1, 32768],
+  ]);
+  d.block(1, 0, new Uint8Array(16384));
+  d.cancel(1); // gives its job back with block 0 received
+  d.add(1);
+  assert.equal(d.block(1, 0, new Uint8Array(16384)), undefined, "not requested again yet: ignored");
+  const again = frames(d.requests());
+  assert.deepEqual(
+    again.map((m) => m.type === "request" && m.begin),
+    [0, 16384, 32768],
+    "all three asked again",
+  );
+  d.block(1, 0, new Uint8Array(16384).fill(5));
+  d.block(1, 16384, new Uint8Array(16384).fill(6));
+  const piece = d.block(1, 32768, new Uint8Array(7232).fill(7));
+  assert.deepEqual([piece![0], piece![16384], piece![39999]], [5, 6, 7]);
+});

@@ -3,8 +3,11 @@ import {
   decodeHandshake,
   decodeMessage,
   encodeHandshake,
+  encodeHaves,
   encodeMessage,
+  isPiece,
   type Message,
+  readU32,
 } from "../../src/wire.ts";
 
 const h = (s: string) => new Uint8Array(s.replace(/\s+/g, "").match(/../g)!.map((x) => parseInt(x, 16)));
@@ -79,4 +82,18 @@ Deno.test("decodeHandshake() rejects another protocol", () => {
   const hs = encodeHandshake(new Uint8Array(20), new Uint8Array(20));
   hs[5] ^= 1;
   assert.throws(() => decodeHandshake(hs), /does not speak the BitTorrent protocol/);
+});
+
+Deno.test("encodeHaves() writes one have frame per index from `from` on, in one buffer", () => {
+  assert.deepEqual(encodeHaves([9, 1, 0xfffffffe], 1), h("00000005 04 00000001  00000005 04 fffffffe"));
+  assert.equal(encodeHaves([3], 1).length, 0);
+});
+
+Deno.test("isPiece()/readU32() read a piece frame's index and offset as decodeMessage() does", () => {
+  const frame = h("07 80000002 00004000 cafe");
+  assert(isPiece(frame));
+  assert.equal(readU32(frame, 1), 0x80000002, "above 2^31: unsigned");
+  assert.equal(readU32(frame, 5), 0x4000);
+  assert(!isPiece(h("07 0000")), "too short for a piece");
+  assert(!isPiece(h("04 00000001 00000000")), "another id");
 });
