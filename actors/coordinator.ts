@@ -18,6 +18,7 @@ import { PiecePicker, PieceState } from "../src/piece_picker.ts";
 import { poolFor } from "../src/buffer_pool.ts";
 import type { Storage } from "../src/storage.ts";
 import type { WholePiece } from "./peer_link.ts";
+import { piecesFor, START_DEPTH } from "./peer_download.ts";
 
 /** What a peer actor tells the coordinator. */
 export type PeerReport =
@@ -26,7 +27,8 @@ export type PeerReport =
   | { type: "peer.have"; key: string; index: number }
   | { type: "peer.ready"; key: string }
   | { type: "peer.choked"; key: string }
-  | { type: "peer.pieces"; key: string; pieces: WholePiece[] }
+  /** Whole pieces, and how many pieces the peer wants to hold from now on (its pipeline's need). */
+  | { type: "peer.pieces"; key: string; pieces: WholePiece[]; want: number }
   | { type: "peer.gone"; key: string };
 
 /** What the coordinator tells a peer actor. */
@@ -55,6 +57,8 @@ interface PeerEntry {
   ready: boolean;
   interested: boolean;
   assigned: Set<number>;
+  /** Pieces to keep assigned: what its pipeline needs, as its link last said (at most `piecesPerPeer`). */
+  want: number;
 }
 
 export interface CoordinatorInput {
@@ -62,7 +66,7 @@ export interface CoordinatorInput {
   storage: Storage;
   /** What we have: the pieces verified on disk; the coordinator adds each piece it verifies. */
   ours?: LocalPieces;
-  /** Pieces kept in flight per peer. */
+  /** The most pieces kept in flight per peer (each peer holds what its pipeline needs, up to this). */
   piecesPerPeer?: number;
   /** Bytes of pieces in flight across all peers: bounds memory whatever the piece size. */
   budgetBytes?: number;
@@ -132,7 +136,8 @@ function fill(ctx: Context, key: string, send: Send): void {
   const p = ctx.peers.get(key);
   if (!p || !p.ready || !p.bitfield) return;
   const indices: number[] = [];
-  while (p.assigned.size < ctx.piecesPerPeer && ctx.inFlightBytes + ctx.verifyingBytes < ctx.budgetBytes) {
+  const want = Math.min(p.want, ctx.piecesPerPeer);
+  while (p.assigned.size < want && ctx.inFlightBytes + ctx.verifyingBytes < ctx.budgetBytes) {
     let i = ctx.picker.pick(p.bitfield, key);
     if (i < 0 && p.assigned.size === 0 && ctx.picker.inEndgame) i = ctx.picker.pickEndgame(p.bitfield, key);
     if (i < 0) break;
@@ -179,7 +184,13 @@ export const coordinatorMachine = setup({
   actions: {
     register: ({ context, event }) => {
       if (event.type !== "peer.hello") return;
-      context.peers.set(event.key, { ref: event.ref, ready: false, interested: false, assigned: new Set() });
+      context.peers.set(event.key, {
+        ref: event.ref,
+        ready: false,
+        interested: false,
+        assigned: new Set(),
+        want: piecesFor(2 * START_DEPTH, context.meta.pieceLength), // its link starts by doubling its pipeline
+      });
     },
   },
   guards: {
@@ -200,9 +211,8 @@ export const coordinatorMachine = setup({
       ours,
       picker,
       peers: new Map(),
-      // Enough pieces for a full pipeline of 512 blocks (8 MiB), and one more to start while the last ones finish.
-      piecesPerPeer: input.piecesPerPeer ??
-        Math.max(2, Math.ceil((8 * 1024 * 1024) / input.meta.pieceLength) + 1),
+      // At most enough for the deepest pipeline, 512 blocks (8 MiB); a peer asks for what its link needs.
+      piecesPerPeer: input.piecesPerPeer ?? Math.max(2, piecesFor(512, input.meta.pieceLength)),
       budgetBytes: input.budgetBytes ?? Math.max(32 * 1024 * 1024, 4 * input.meta.pieceLength),
       inFlightBytes: 0,
       verifyingBytes: 0,
@@ -274,6 +284,7 @@ export const coordinatorMachine = setup({
           actions: enqueueActions(({ context, event, enqueue }) => {
             const { key, pieces } = event;
             const p = context.peers.get(key);
+            if (p) p.want = event.want;
             const send: Send = (to, e) => enqueue.sendTo(to, e);
             const wanted: WholePiece[] = [];
             const touched = new Set<string>();

@@ -114,7 +114,7 @@ export const peerMachine = setup({
         case "link.choked":
           return { type: "peer.choked", key };
         case "link.pieces":
-          return { type: "peer.pieces", key, pieces: event.pieces };
+          return { type: "peer.pieces", key, pieces: event.pieces, want: event.want };
         default:
           return { type: "peer.gone", key };
       }

@@ -27,8 +27,19 @@ interface Job {
   rejected?: Set<number>;
 }
 
-/** Requests outstanding when a peer starts sending. */
+/** Requests outstanding when a peer starts sending, and the fewest kept outstanding afterwards. */
 export const START_DEPTH = 64;
+/** Pieces a peer holds to keep `depth` blocks requested: enough for them, and one to start while the last finish. */
+export function piecesFor(depth: number, pieceLength: number): number {
+  return Math.ceil((depth * BLOCK_SIZE) / pieceLength) + 1;
+}
+
+/** The pipeline's depth is recomputed from the rate measured over a round trip, or this long when that is shorter. */
+const ADAPT_MS = 20;
+/** How long a shortest round trip stands before a newer window's replaces it. */
+const RTT_WINDOW_MS = 10_000;
+/** The round trip assumed until one is measured. */
+const DEFAULT_RTT_MS = 100;
 
 export class PieceDownloads {
   #jobs = new Map<number, Job>();
@@ -37,27 +48,56 @@ export class PieceDownloads {
   /** Block requests sent and not yet answered. */
   outstanding = 0;
   /** When the last block arrived (or the pipeline last started from empty). */
-  lastBlock = Date.now();
+  lastBlock: number;
   /** Payload bytes of blocks received. */
   downloaded = 0;
   /**
-   * Requests kept outstanding now. It starts at `START_DEPTH` and grows by one for each block that arrives while
-   * the pipeline is kept full (the peer keeps up), up to `cap`: on a link with a long round trip the pipeline
-   * deepens until it covers it (512 blocks of 16 KiB cover 100 ms at 80 MB/s).
+   * Requests kept outstanding now: twice the bandwidth-delay product, the measured rate times the round trip, in
+   * blocks, between `START_DEPTH` and `cap`. While the pipeline is what limits the rate, each measurement doubles
+   * it (slow start); on loopback it stays at `START_DEPTH` (1 MiB in flight), 100 ms away it reaches about 450
+   * blocks at 35 MB/s. Pieces are held for these blocks only, so memory follows the link, not a fixed allowance.
    */
   depth: number;
   /** The deepest the pipeline may get: our bound, or less when the peer said its queue is shorter (`reqq`). */
   cap: number;
+  /**
+   * The round trip in ms: the shortest time from a request to its block over the last 10 s (queueing at the peer
+   * only lengthens that time, so the shortest is the closest to the path's own).
+   */
+  rttMs = Infinity;
+  /** Request batches on the wire, oldest first: when each was sent and how many of its blocks are still due. */
+  #sentAt: number[] = [];
+  #sentCount: number[] = [];
+  #sentHead = 0;
+  #rttWindow = { start: 0, min: Infinity };
+  /** Payload bytes per second over the last measurement (a round trip, at least 20 ms). */
+  rate = 0;
+  /** The last measurement found the pipeline shallower than twice the bandwidth-delay product. */
+  #limited = true;
+  /** How deep slow start may go before the next measurement: twice the last one's target. */
+  #ceiling = Infinity;
+  #rateAt: number;
+  #rateBytes = 0;
 
   readonly #pool: BufferPool;
 
   constructor(
     readonly torrent: { pieceLength: number; pieceCount: number; totalLength: number },
     readonly maxRequests: number,
+    readonly now: () => number = Date.now,
   ) {
     this.#pool = poolFor(torrent.pieceLength);
     this.cap = maxRequests;
     this.depth = Math.min(START_DEPTH, maxRequests);
+    this.lastBlock = this.#rateAt = now();
+  }
+
+  /** Pieces this peer should hold to keep its pipeline full: room for it to double while it is growing. */
+  get wantedPieces(): number {
+    return piecesFor(
+      this.#limited ? Math.min(this.cap, 2 * this.depth) : this.depth,
+      this.torrent.pieceLength,
+    );
   }
 
   /** The peer's `reqq`: it queues no more than this many of our requests. */
@@ -108,9 +148,23 @@ export class PieceDownloads {
     job.received[b] = 1;
     job.remaining--;
     this.outstanding--;
-    if (this.depth < this.cap && this.outstanding >= this.depth - Math.ceil(this.depth / 4) - 1) this.depth++;
     this.downloaded += block.length;
-    this.lastBlock = Date.now();
+    // Slow start between measurements: while the pipeline limits the rate and stays full, each block deepens it.
+    if (
+      this.#limited && this.depth < this.#ceiling &&
+      this.outstanding >= this.depth - Math.ceil(this.depth / 4) - 1
+    ) {
+      this.depth++;
+    }
+    const now = this.lastBlock = this.now();
+    const firstBack = this.rttMs === Infinity;
+    this.#sampleRtt(now);
+    if (firstBack) {
+      // The rate is measured from the first block on: the round trip before it carried nothing.
+      this.#rateAt = now;
+      this.#rateBytes = this.downloaded;
+    }
+    if (now - this.#rateAt >= Math.max(ADAPT_MS, this.rttMs === Infinity ? 0 : this.rttMs)) this.#adapt(now);
     if (job.remaining > 0) return;
     this.#remove(job);
     this.#spare.push(job);
@@ -195,8 +249,56 @@ export class PieceDownloads {
     }
     if (n === 0) return;
     this.outstanding += n;
-    if (this.outstanding === n) this.lastBlock = Date.now();
+    const now = this.now();
+    if (this.outstanding === n) {
+      // Into an empty pipeline: what is left of older batches was cancelled or rejected.
+      this.#sentAt.length = this.#sentCount.length = this.#sentHead = 0;
+      this.lastBlock = this.#rateAt = now;
+      this.#rateBytes = this.downloaded;
+    }
+    this.#sentAt.push(now);
+    this.#sentCount.push(n);
     return batch.subarray(0, n * REQUEST_FRAME_LENGTH);
+  }
+
+  /**
+   * Takes one block's time on the wire as a sample: blocks come back in the order they were asked for. A cancelled
+   * or rejected request makes later blocks look older, never younger, so the shortest sample stays honest.
+   */
+  #sampleRtt(now: number): void {
+    if (this.#sentHead >= this.#sentAt.length) return;
+    const sample = Math.max(1, now - this.#sentAt[this.#sentHead]);
+    if (--this.#sentCount[this.#sentHead] === 0 && ++this.#sentHead > 64) {
+      this.#sentAt.splice(0, this.#sentHead);
+      this.#sentCount.splice(0, this.#sentHead);
+      this.#sentHead = 0;
+    }
+    const w = this.#rttWindow;
+    if (now - w.start > RTT_WINDOW_MS) {
+      // A new window: the last one's shortest becomes the estimate, so a path that got longer is noticed.
+      if (w.min !== Infinity) this.rttMs = w.min;
+      w.start = now;
+      w.min = Infinity;
+    }
+    w.min = Math.min(w.min, sample);
+    this.rttMs = Math.min(this.rttMs, sample);
+  }
+
+  /**
+   * Recomputes the rate and, from it and the round trip, the pipeline's depth: at once when the link could carry
+   * more (a pipeline that limits the rate doubles, and grows by a block per block until the next measurement), an
+   * eighth at a time when it carries less.
+   */
+  #adapt(now: number): void {
+    this.rate = ((this.downloaded - this.#rateBytes) * 1000) / (now - this.#rateAt);
+    this.#rateAt = now;
+    this.#rateBytes = this.downloaded;
+    const rtt = Number.isFinite(this.rttMs) ? this.rttMs : DEFAULT_RTT_MS;
+    const bdp = Math.ceil((2 * this.rate * rtt) / 1000 / BLOCK_SIZE);
+    this.#limited = bdp > this.depth;
+    this.#ceiling = Math.min(this.cap, 2 * bdp);
+    const target = bdp >= this.depth ? bdp : Math.max(bdp, this.depth - Math.ceil(this.depth / 8));
+    this.depth = Math.max(Math.min(START_DEPTH, this.cap), Math.min(this.cap, target));
   }
 
   /** True when requests are outstanding and no block came for `stallMs`. */

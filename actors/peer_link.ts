@@ -60,8 +60,11 @@ export type LinkEvent =
   | { type: "link.have"; index: number }
   | { type: "link.choked" }
   | { type: "link.unchoked" }
-  /** Whole pieces, in the order they completed: every piece finished within one socket read travels in one event. */
-  | { type: "link.pieces"; pieces: WholePiece[] }
+  /**
+   * Whole pieces, in the order they completed: every piece finished within one socket read travels in one event,
+   * with how many pieces the link wants to hold now (its pipeline's depth follows the measured rate).
+   */
+  | { type: "link.pieces"; pieces: WholePiece[]; want: number }
   | { type: "link.stalled" }
   /** The peer became interested, or not, in what we have. */
   | { type: "link.interest"; value: boolean }
@@ -330,7 +333,7 @@ export class PeerLink {
     if (this.#completed.length === 0) return;
     const pieces = this.#completed;
     this.#completed = [];
-    this.#emit({ type: "link.pieces", pieces });
+    this.#emit({ type: "link.pieces", pieces, want: this.downloads.wantedPieces });
   }
 
   /** Reports `e` to the peer machine. */

@@ -118,6 +118,7 @@ Deno.test("coordinator verifies and stores whole pieces, strikes the sender of a
     type: "peer.pieces",
     key: "a",
     pieces: [{ index: x, data: bad }, { index: y, data: h.piece(y) }],
+    want: 2,
   });
   await waitFor(
     h.coordinator,
@@ -127,8 +128,8 @@ Deno.test("coordinator verifies and stores whole pieces, strikes the sender of a
   // The bad piece is missing again and goes out again; the third piece too.
   const again = a.assigned().slice(2);
   assert.deepEqual(again.sort(), [x, z].sort());
-  h.coordinator.send({ type: "peer.pieces", key: "a", pieces: [{ index: x, data: h.piece(x) }] });
-  h.coordinator.send({ type: "peer.pieces", key: "a", pieces: [{ index: z, data: h.piece(z) }] });
+  h.coordinator.send({ type: "peer.pieces", key: "a", pieces: [{ index: x, data: h.piece(x) }], want: 2 });
+  h.coordinator.send({ type: "peer.pieces", key: "a", pieces: [{ index: z, data: h.piece(z) }], want: 2 });
   assert.equal(h.coordinator.getSnapshot().context.inFlightBytes, 0);
   await waitFor(h.coordinator, (s) => s.value === "complete");
   assert(h.completed(), "the parent was told");
@@ -145,7 +146,12 @@ Deno.test("coordinator endgame: an idle peer gets a piece in flight elsewhere, a
   h.coordinator.send({ type: "peer.ready", key: "b" });
   const [dup] = b.assigned();
   assert.equal(b.assigned().length, 1, "endgame: one duplicate of a piece a is fetching");
-  h.coordinator.send({ type: "peer.pieces", key: "b", pieces: [{ index: dup, data: h.piece(dup) }] });
+  h.coordinator.send({
+    type: "peer.pieces",
+    key: "b",
+    pieces: [{ index: dup, data: h.piece(dup) }],
+    want: 2,
+  });
   assert.deepEqual(a.orders.at(-1), { type: "cancel", index: dup });
   h.parent.stop();
 });
@@ -155,8 +161,8 @@ Deno.test("coordinator counts pieces still being hashed or written in its memory
   const a = h.peer("a", [0, 1, 2, 3, 4, 5, 6]); // not the short last piece: every piece is one PIECE
   h.coordinator.send({ type: "peer.ready", key: "a" });
   const [x, y] = a.assigned();
-  h.coordinator.send({ type: "peer.pieces", key: "a", pieces: [{ index: x, data: h.piece(x) }] });
-  h.coordinator.send({ type: "peer.pieces", key: "a", pieces: [{ index: y, data: h.piece(y) }] });
+  h.coordinator.send({ type: "peer.pieces", key: "a", pieces: [{ index: x, data: h.piece(x) }], want: 2 });
+  h.coordinator.send({ type: "peer.pieces", key: "a", pieces: [{ index: y, data: h.piece(y) }], want: 2 });
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(h.held.length, 2, "both pieces hashed and waiting for the disk");
   assert.equal(a.assigned().length, 2, "no new piece while two are still in memory");

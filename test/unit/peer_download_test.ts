@@ -89,23 +89,52 @@ Deno.test("PieceDownloads cancels a piece without cancelling blocks that were re
   assert.equal(d.outstanding, 0);
 });
 
-Deno.test("PieceDownloads deepens its pipeline while the peer keeps up, to its cap, and honours the peer's reqq", () => {
-  const big = { pieceLength: 1 << 20, pieceCount: 64, totalLength: 64 << 20 };
-  const d = new PieceDownloads(big, 100);
-  assert.equal(d.depth, 64);
-  for (let i = 0; i < 64; i++) d.add(i);
-  let sent = frames(d.requests()) as Extract<Message, { type: "request" }>[];
-  assert.equal(sent.length, 64);
-  // The peer answers every request at once: each block deepens the pipeline by one, up to the cap.
-  for (let round = 0; round < 10; round++) {
-    for (const r of sent) d.block(r.index, r.begin, new Uint8Array(r.length));
-    sent = frames(d.requests()) as Extract<Message, { type: "request" }>[];
+type Request = Extract<Message, { type: "request" }>;
+
+/** A peer `rttMs` away that sends `blocksPerMs`, driving `d` on a fake clock for `ms`; returns the depths seen. */
+function simulate(d: PieceDownloads, clock: { t: number }, rttMs: number, blocksPerMs: number, ms: number) {
+  const inFlight: { due: number; r: Request }[] = [];
+  const depths: number[] = [];
+  let next = 0;
+  for (const end = clock.t + ms; clock.t < end; clock.t++) {
+    while (d.pieces < d.wantedPieces) d.add(next++);
+    for (const r of frames(d.requests()) as Request[]) inFlight.push({ due: clock.t + rttMs, r });
+    // The link carries `blocksPerMs`; a block arrives a round trip after its request at the earliest.
+    for (let k = 0; k < blocksPerMs && inFlight.length > 0 && inFlight[0].due <= clock.t; k++) {
+      const { r } = inFlight.shift()!;
+      d.block(r.index, r.begin, new Uint8Array(r.length));
+    }
+    depths.push(d.depth);
   }
-  assert.equal(d.depth, 100);
-  assert.equal(d.outstanding, 100);
-  d.limit(40);
-  assert.deepEqual([d.cap, d.depth], [40, 40]);
-  assert.equal(d.requests(), undefined, "over the peer's queue: nothing more until it drains");
+  return depths;
+}
+
+Deno.test("PieceDownloads sizes its pipeline to twice the bandwidth-delay product, within its bounds", () => {
+  const big = { pieceLength: 1 << 20, pieceCount: 1 << 16, totalLength: 2 ** 36 };
+  // 100 ms away, 2 blocks per ms (32 MB/s): the product is 200 blocks, the pipeline doubles up to about 400.
+  const clock = { t: 0 };
+  const far = new PieceDownloads(big, 512, () => clock.t);
+  assert.equal(far.depth, 64);
+  simulate(far, clock, 100, 2, 3000);
+  assert.equal(far.rttMs, 100);
+  assert(far.depth >= 380 && far.depth <= 420, `depth ${far.depth}`);
+  assert.equal(far.wantedPieces, Math.ceil((far.depth * 16384) / (1 << 20)) + 1, "pieces for those blocks");
+  // 1 ms away at the same rate: 64 blocks (1 MiB) is more than enough. It grows a little before the first
+  // measurement (every link starts in slow start), then settles there.
+  clock.t = 0;
+  const near = new PieceDownloads(big, 512, () => clock.t);
+  const seen = simulate(near, clock, 1, 2, 3000);
+  assert(Math.max(...seen) <= 128, `peak ${Math.max(...seen)}`);
+  assert.deepEqual([...new Set(seen.slice(500))], [64]);
+  // The same far peer, bounded by our cap and then by its reqq.
+  clock.t = 0;
+  const capped = new PieceDownloads(big, 100, () => clock.t);
+  simulate(capped, clock, 100, 2, 3000);
+  assert.equal(capped.depth, 100);
+  assert(capped.outstanding > 40 && capped.outstanding <= 100);
+  capped.limit(40);
+  assert.deepEqual([capped.cap, capped.depth], [40, 40]);
+  assert.equal(capped.requests(), undefined, "over the peer's queue: nothing more until it drains");
 });
 
 Deno.test("PieceDownloads reuses a finished piece's bookkeeping without carrying its blocks over", () => {

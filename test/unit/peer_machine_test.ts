@@ -81,8 +81,8 @@ Deno.test("peer machine passes assigned pieces to its link and whole pieces to t
   h.peer().send({ type: "assign", indices: [3, 4, 5] });
   assert.deepEqual(h.commands.at(-1), { type: "fetch", indices: [3, 4, 5] });
   const pieces = [{ index: 3, data: new Uint8Array(16384) }, { index: 4, data: new Uint8Array(16384) }];
-  h.link({ type: "link.pieces", pieces });
-  assert.deepEqual(h.toCoordinator.at(-1), { type: "peer.pieces", key: "127.0.0.1:7000", pieces });
+  h.link({ type: "link.pieces", pieces, want: 5 });
+  assert.deepEqual(h.toCoordinator.at(-1), { type: "peer.pieces", key: "127.0.0.1:7000", pieces, want: 5 });
   h.peer().send({ type: "cancel", index: 5 });
   assert.deepEqual(h.commands.at(-1), { type: "cancel", index: 5 });
   h.stop();
@@ -104,7 +104,7 @@ Deno.test("peer machine fails when the link closes, telling the coordinator and 
   h.link({ type: "link.connected" });
   h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000" });
   h.link({ type: "link.unchoked" });
-  h.link({ type: "link.pieces", pieces: [{ index: 1, data: new Uint8Array(1) }] });
+  h.link({ type: "link.pieces", pieces: [{ index: 1, data: new Uint8Array(1) }], want: 5 });
   h.link({ type: "link.closed", reason: "peer closed the connection" });
   assert.equal(h.peer().getSnapshot().value, "failed");
   assert.equal(h.toCoordinator.at(-1)!.type, "peer.gone");
