@@ -189,7 +189,7 @@ export const coordinatorMachine = setup({
         ready: false,
         interested: false,
         assigned: new Set(),
-        want: piecesFor(2 * START_DEPTH, context.meta.pieceLength), // its link starts by doubling its pipeline
+        want: piecesFor(START_DEPTH, context.meta.pieceLength),
       });
     },
   },
