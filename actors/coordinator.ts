@@ -114,6 +114,7 @@ export const verifier = fromCallback<
         indices.push(index);
       } catch (e) {
         if (!stopped) {
+          if (indices.length > 0) sendBack({ type: "pieces.verified", indices }); // those are on disk
           sendBack({
             type: "storage.failed",
             message: `cannot write piece ${index}: ${(e as Error).message}`,

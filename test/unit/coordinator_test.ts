@@ -171,3 +171,25 @@ Deno.test("coordinator counts pieces still being hashed or written in its memory
   assert.equal(a.assigned().length, 3, "one written: room for one more");
   h.parent.stop();
 });
+
+Deno.test("coordinator keeps the pieces of a batch written before the disk failed, then fails", async () => {
+  const h = await harness(3);
+  const a = h.peer("a", [0, 1, 2]);
+  h.coordinator.send({ type: "peer.ready", key: "a" });
+  const [x, y] = a.assigned();
+  const write = h.storage.write.bind(h.storage);
+  h.storage.write = (offset, data) =>
+    offset === y * PIECE ? Promise.reject(new Error("No space left on device")) : write(offset, data);
+  h.coordinator.send({
+    type: "peer.pieces",
+    key: "a",
+    pieces: [{ index: x, data: h.piece(x) }, { index: y, data: h.piece(y) }],
+    want: 2,
+  });
+  await waitFor(h.coordinator, (s) => s.value === "failed");
+  const { stats, error } = h.coordinator.getSnapshot().output!;
+  assert.match(error!, new RegExp(`cannot write piece ${y}: No space left on device`));
+  assert.equal(stats.verifiedPieces, 1, "the piece written before the failure counts as verified");
+  assert.equal((h.coordinator.getSnapshot().context.picker as PiecePicker).state[x], PieceState.Verified);
+  h.parent.stop();
+});
