@@ -7,9 +7,10 @@
  *                   [--out bench/results/latest.json] [--dir /tmp/actorrent-bench]
  *
  * Scenarios: a) 1 GiB from libtorrent + rtorrent, 256 KiB pieces; b) the same with 4 MiB pieces; c) 16 KiB
- * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders. `ours-ui`
- * is our client with `--ui` and a viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and
- * every process started here is stopped by its PID.
+ * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders. `ours` is
+ * our client as `deno task start` runs it (V8's young generation capped); `ours-ui` the same with `--ui` and a
+ * viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and every process started here is
+ * stopped by its PID.
  */
 
 import { parseArgs } from "node:util";
@@ -28,6 +29,8 @@ import { startDelayProxy } from "./delay_proxy.ts";
 import { makeBenchTorrent, writePayload } from "./payload.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+/** Our client runs as `deno task start` runs it (deno.json): with V8's young generation capped. */
+const V8_FLAGS = ["--v8-flags=--max-semi-space-size=2"];
 const GiB = 1024 ** 3, MiB = 1024 ** 2, KiB = 1024;
 
 interface Scenario {
@@ -152,7 +155,18 @@ async function download(client: Client, torrent: string, dir: string, name: stri
   switch (client) {
     case "ours":
     case "ours-ui":
-      cmd = [Deno.execPath(), "run", "-A", `${ROOT}mod.ts`, torrent, `${dir}/${name}`, "-q", "--port", port];
+      cmd = [
+        Deno.execPath(),
+        "run",
+        "-A",
+        ...V8_FLAGS,
+        `${ROOT}mod.ts`,
+        torrent,
+        `${dir}/${name}`,
+        "-q",
+        "--port",
+        port,
+      ];
       if (client === "ours-ui") {
         uiPort = freePort();
         cmd.push("--ui", `127.0.0.1:${uiPort}`);
