@@ -214,7 +214,7 @@ export const coordinatorMachine = setup({
       peers: new Map(),
       // At most enough for the deepest pipeline, 512 blocks (8 MiB); a peer asks for what its link needs.
       piecesPerPeer: input.piecesPerPeer ?? Math.max(2, piecesFor(512, input.meta.pieceLength)),
-      budgetBytes: input.budgetBytes ?? Math.max(32 * 1024 * 1024, 4 * input.meta.pieceLength),
+      budgetBytes: input.budgetBytes ?? Math.max(16 * 1024 * 1024, 4 * input.meta.pieceLength),
       inFlightBytes: 0,
       verifyingBytes: 0,
       stats: { verifiedBytes, verifiedPieces: picker.verifiedCount, receivedBytes: 0, hashFailures: 0 },
