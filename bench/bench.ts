@@ -22,6 +22,7 @@ import {
   HERE as INTEROP,
   outputWithin,
   Program,
+  spawnRtorrent,
   startOpentracker,
   waitForSeeders,
 } from "../test/interop/swarm.ts";
@@ -228,7 +229,6 @@ async function startSwarm(s: Scenario, work: string) {
     const rtPort = freePort();
     const session = `${dir}/rt-session`;
     await Deno.remove(session, { recursive: true }).catch(() => {});
-    await Deno.mkdir(session, { recursive: true });
     const seederPorts = [...Array(s.libtorrentSeeders).keys()].map((i) => first + i).concat(rtPort);
     if (s.delayMs !== undefined) {
       // Clients learn only the relays' addresses, from a tracker of our own.
@@ -247,22 +247,7 @@ async function startSwarm(s: Scenario, work: string) {
     } else {
       programs.push(await startOpentracker(`${dir}/tracker`, trackerPort, [meta.infoHashHex]));
     }
-    await Deno.writeTextFile(
-      `${session}/rtorrent.rc`,
-      [
-        `directory.default.set = ${dir}/seed`,
-        `session.path.set = ${session}`,
-        `network.bind_address.set = 127.0.0.1`,
-        `network.port_range.set = ${rtPort}-${rtPort}`,
-        `network.port_random.set = no`,
-        `dht.mode.set = disable`,
-        `protocol.pex.set = no`,
-        `trackers.use_udp.set = no`,
-        `system.daemon.set = true`,
-        `load.start = ${torrent}`,
-      ].join("\n") + "\n",
-    );
-    programs.push(new Program("rtorrent", "rtorrent", ["-n", "-o", `import=${session}/rtorrent.rc`]));
+    programs.push(await spawnRtorrent(torrent, `${dir}/seed`, session, rtPort));
     console.error(
       `[${s.key}] waiting for ${seederPorts.length} seeders (rtorrent hashes the payload first)…`,
     );

@@ -141,9 +141,17 @@ export async function startAria2(torrent: string, dir: string, uploadLimit = 0):
   return p;
 }
 
-/** rtorrent seeding `torrent` from `dir` (it hashes the data first), daemon mode, loopback only. */
-export async function startRtorrent(torrent: string, dir: string, session: string): Promise<Program> {
-  const port = freePort();
+/**
+ * rtorrent seeding `torrent` from `dir` on `port`, daemon mode, loopback only, its session in `session`; `extra`
+ * configuration lines join the others. It hashes the data before it listens: this does not wait for that.
+ */
+export async function spawnRtorrent(
+  torrent: string,
+  dir: string,
+  session: string,
+  port: number,
+  extra: string[] = [],
+): Promise<Program> {
   await Deno.mkdir(session, { recursive: true });
   const rc = [
     `directory.default.set = ${dir}`,
@@ -154,14 +162,22 @@ export async function startRtorrent(torrent: string, dir: string, session: strin
     `dht.mode.set = disable`,
     `protocol.pex.set = no`,
     `trackers.use_udp.set = no`,
-    `protocol.encryption.set = allow_incoming,try_outgoing,enable_retry`,
+    ...extra,
     `system.daemon.set = true`,
     `load.start = ${torrent}`,
   ].join("\n");
   await Deno.writeTextFile(`${session}/rtorrent.rc`, rc + "\n");
   const p = new Program("rtorrent", "rtorrent", ["-n", "-o", `import=${session}/rtorrent.rc`]);
   p.port = port;
-  await waitForPort(port);
+  return p;
+}
+
+/** rtorrent seeding `torrent` from `dir` (it hashes the data first), daemon mode, loopback only. */
+export async function startRtorrent(torrent: string, dir: string, session: string): Promise<Program> {
+  const p = await spawnRtorrent(torrent, dir, session, freePort(), [
+    `protocol.encryption.set = allow_incoming,try_outgoing,enable_retry`,
+  ]);
+  await waitForPort(p.port!);
   return p;
 }
 
