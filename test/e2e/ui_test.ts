@@ -42,6 +42,15 @@ async function swarm(blockDelayMs: number) {
       `${dir}/ui.bin`,
       ...seeders.flatMap((s) => ["--peer", `127.0.0.1:${s.port}`]),
     ],
+    /** Our CLI downloading from this swarm, quietly, with `extra` options. */
+    cli(...extra: string[]): Deno.Command {
+      return new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MOD, ...this.args, ...extra, "-q"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      });
+    },
     async close() {
       await Promise.all(seeders.map((s) => s.close()));
       await Deno.remove(dir, { recursive: true });
@@ -57,22 +66,7 @@ const transitionsOf = (records: TraceRecord[], id: string) =>
 Deno.test("--trace records every actor's transitions; replay shows the run as it stood at any time", async () => {
   const s = await swarm(5);
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MOD,
-        ...s.args,
-        "--trace",
-        `${s.dir}/run.jsonl`,
-        "--port",
-        String(unusedPort()),
-        "-q",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const out = await s.cli("--trace", `${s.dir}/run.jsonl`, "--port", String(unusedPort())).output();
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     const records = parseTrace(await Deno.readTextFile(`${s.dir}/run.jsonl`));
     assert(records.some((r) => r.kind === "torrent" && r.name === "ui.bin" && r.pieceCount === 64));
@@ -141,22 +135,7 @@ Deno.test({
   async fn() {
     const s = await swarm(70); // about 4 s of downloading, so the page sees it happen
     const uiPort = unusedPort();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MOD,
-        ...s.args,
-        "--ui",
-        `127.0.0.1:${uiPort}`,
-        "--port",
-        String(unusedPort()),
-        "-q",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = s.cli("--ui", `127.0.0.1:${uiPort}`, "--port", String(unusedPort())).spawn();
     const browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       args: ["--no-sandbox", "--headless=new"],
@@ -213,12 +192,7 @@ Deno.test("--inspect-ws sends the standard inspection stream to a Stately WebSoc
     return response;
   });
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MOD, ...s.args, "--inspect-ws", `ws://127.0.0.1:${server.addr.port}`, "-q"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const out = await s.cli("--inspect-ws", `ws://127.0.0.1:${server.addr.port}`).output();
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     assert(messages.some((m) => m.type === "@xstate.actor"), "actors announced");
     assert(messages.some((m) => m.type === "@xstate.snapshot"), "snapshots sent");
