@@ -30,8 +30,9 @@ import { startDelayProxy } from "./delay_proxy.ts";
 import { makeBenchTorrent, writePayload } from "./payload.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-/** Our client runs as `deno task start` runs it (deno.json): with V8's young generation capped. */
-const V8_FLAGS = ["--v8-flags=--max-semi-space-size=2"];
+/** Our client runs as `deno task start` runs it: with its V8 flags, read from deno.json so the two cannot drift. */
+const V8_FLAGS: string[] = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks.start.split(" ")
+  .filter((arg: string) => arg.startsWith("--v8-flags="));
 const GiB = 1024 ** 3, MiB = 1024 ** 2, KiB = 1024;
 
 interface Scenario {
