@@ -18,7 +18,7 @@ import { PiecePicker, PieceState } from "../src/piece_picker.ts";
 import { poolFor } from "../src/buffer_pool.ts";
 import type { Storage } from "../src/storage.ts";
 import type { WholePiece } from "./peer_link.ts";
-import { piecesFor, START_DEPTH } from "./peer_download.ts";
+import { MAX_DEPTH, piecesFor, START_DEPTH } from "./peer_download.ts";
 
 /** What a peer actor tells the coordinator. */
 export type PeerReport =
@@ -212,8 +212,8 @@ export const coordinatorMachine = setup({
       ours,
       picker,
       peers: new Map(),
-      // At most enough for the deepest pipeline, 512 blocks (8 MiB); a peer asks for what its link needs.
-      piecesPerPeer: input.piecesPerPeer ?? Math.max(2, piecesFor(512, input.meta.pieceLength)),
+      // At most enough for the deepest pipeline; a peer asks for what its link needs.
+      piecesPerPeer: input.piecesPerPeer ?? Math.max(2, piecesFor(MAX_DEPTH, input.meta.pieceLength)),
       budgetBytes: input.budgetBytes ?? Math.max(16 * 1024 * 1024, 4 * input.meta.pieceLength),
       inFlightBytes: 0,
       verifyingBytes: 0,

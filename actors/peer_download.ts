@@ -33,6 +33,8 @@ interface Job {
  * (a) and 5.2-5.7 s (4 MiB pieces, b), with 256 3.8-4.1 s and 4.2-4.3 s.
  */
 export const START_DEPTH = 256;
+/** The deepest a pipeline gets unless a link is given another bound: 512 blocks, 8 MiB. */
+export const MAX_DEPTH = 512;
 /** Pieces a peer holds to keep `depth` blocks requested: enough for them, and one to start while the last finish. */
 export function piecesFor(depth: number, pieceLength: number): number {
   return Math.ceil((depth * BLOCK_SIZE) / pieceLength) + 1;

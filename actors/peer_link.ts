@@ -12,7 +12,7 @@ import { Bitfield } from "../src/bitfield.ts";
 import { equalBytes, toHex } from "../src/bytes.ts";
 import { FrameReader } from "../src/frame_reader.ts";
 import { LocalPieces } from "../src/local_pieces.ts";
-import { PieceDownloads } from "./peer_download.ts";
+import { MAX_DEPTH, PieceDownloads } from "./peer_download.ts";
 import { type ExtensionEvent, type ExtensionInput, PeerExtensions } from "./peer_ext.ts";
 import { MAX_QUEUED_REQUESTS, UploadQueue } from "./peer_upload.ts";
 import {
@@ -39,7 +39,7 @@ export interface LinkInput extends ExtensionInput {
   pieceLength: number;
   pieceCount: number;
   totalLength: number;
-  /** The deepest the request pipeline may get (default 512); it starts shallower and deepens while the peer keeps up. */
+  /** The deepest the request pipeline may get (default `MAX_DEPTH`, 512); its depth follows the link's rate and round trip. */
   maxRequests?: number;
   /** A peer with requests outstanding that sends no block for this long is reported stalled. */
   stallMs?: number;
@@ -133,7 +133,7 @@ export class PeerLink {
     this.#emit = emit;
     this.#reader = new FrameReader(Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1));
     this.#bitfield = new Bitfield(input.pieceCount);
-    this.maxRequests = input.maxRequests ?? 512;
+    this.maxRequests = input.maxRequests ?? MAX_DEPTH;
     this.stallMs = input.stallMs ?? 30_000;
     this.downloads = new PieceDownloads(input, this.maxRequests);
     this.ours = input.ours ?? new LocalPieces(input.pieceCount);
