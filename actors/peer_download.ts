@@ -16,7 +16,9 @@ import { encodeMessage, REQUEST_FRAME_LENGTH, writeRequest } from "../src/wire.t
  * enough to be promoted out of V8's young generation, and the old generation would grow with them. */
 interface Job {
   index: number;
-  data: Uint8Array;
+  length: number;
+  /** The piece's buffer, taken when its first block arrives: a piece only requested holds no memory. */
+  data?: Uint8Array;
   blocks: number;
   nextBlock: number;
   /** One flag per block; may be longer than `blocks` (a recycled job). */
@@ -122,17 +124,17 @@ export class PieceDownloads {
     if (this.#jobs.has(index)) return;
     const length = pieceSize(this.torrent, index);
     const blocks = blockCount(length);
-    const data = length === this.#pool.size ? this.#pool.take() : new Uint8Array(length);
     let job = this.#spare.pop();
     if (job && job.received.length >= blocks) {
       job.index = index;
-      job.data = data;
+      job.length = length;
+      job.data = undefined;
       job.blocks = job.remaining = blocks;
       job.nextBlock = 0;
       job.received.fill(0, 0, blocks);
       job.retry = job.rejected = undefined;
     } else {
-      job = { index, data, blocks, nextBlock: 0, received: new Uint8Array(blocks), remaining: blocks };
+      job = { index, length, blocks, nextBlock: 0, received: new Uint8Array(blocks), remaining: blocks };
     }
     this.#jobs.set(index, job);
     this.#order.push(job);
@@ -148,9 +150,10 @@ export class PieceDownloads {
     const b = begin / BLOCK_SIZE;
     if (
       b >= job.nextBlock || job.received[b] || job.retry?.includes(b) ||
-      block.length !== blockLength(job.data.length, b)
+      block.length !== blockLength(job.length, b)
     ) return;
-    job.data.set(block, begin);
+    const data = job.data ??= job.length === this.#pool.size ? this.#pool.take() : new Uint8Array(job.length);
+    data.set(block, begin);
     job.received[b] = 1;
     job.remaining--;
     this.outstanding--;
@@ -172,9 +175,10 @@ export class PieceDownloads {
     }
     if (now - this.#rateAt >= Math.max(ADAPT_MS, this.rttMs === Infinity ? 0 : this.rttMs)) this.#adapt(now);
     if (job.remaining > 0) return;
+    job.data = undefined;
     this.#remove(job);
     this.#spare.push(job);
-    return job.data;
+    return data;
   }
 
   /** Forgets piece `index` (another peer delivered it); returns cancel frames for its blocks still on the wire. */
@@ -182,8 +186,7 @@ export class PieceDownloads {
     const job = this.#jobs.get(index);
     if (!job) return;
     this.#remove(job);
-    this.#pool.give(job.data);
-    this.#spare.push(job);
+    this.#release(job);
     const cancels: Uint8Array[] = [];
     for (let b = 0; b < job.nextBlock; b++) {
       if (job.received[b] || job.retry?.includes(b)) continue;
@@ -193,7 +196,7 @@ export class PieceDownloads {
           type: "cancel",
           index,
           begin: b * BLOCK_SIZE,
-          length: blockLength(job.data.length, b),
+          length: blockLength(job.length, b),
         }),
       );
     }
@@ -209,7 +212,7 @@ export class PieceDownloads {
     if (!job || begin % BLOCK_SIZE !== 0) return true;
     const b = begin / BLOCK_SIZE;
     if (b >= job.nextBlock || job.received[b] || job.retry?.includes(b)) return true;
-    if (length !== blockLength(job.data.length, b)) return true;
+    if (length !== blockLength(job.length, b)) return true;
     if (job.rejected?.has(b)) return false;
     (job.rejected ??= new Set()).add(b);
     (job.retry ??= []).push(b);
@@ -219,10 +222,7 @@ export class PieceDownloads {
 
   /** Forgets every piece (the peer choked us: its pending requests are void). */
   drop(): void {
-    for (const job of this.#jobs.values()) {
-      this.#pool.give(job.data);
-      this.#spare.push(job);
-    }
+    for (const job of this.#jobs.values()) this.#release(job);
     this.#jobs.clear();
     this.#order = [];
     this.outstanding = 0;
@@ -247,7 +247,7 @@ export class PieceDownloads {
           n * REQUEST_FRAME_LENGTH,
           job.index,
           b * BLOCK_SIZE,
-          blockLength(job.data.length, b),
+          blockLength(job.length, b),
         );
         n++;
       }
@@ -310,6 +310,13 @@ export class PieceDownloads {
   /** True when requests are outstanding and no block came for `stallMs`. */
   stalled(now: number, stallMs: number): boolean {
     return this.outstanding > 0 && now - this.lastBlock > stallMs;
+  }
+
+  /** Recycles a job whose piece will not be completed here, and its buffer if a block had arrived. */
+  #release(job: Job): void {
+    if (job.data) this.#pool.give(job.data);
+    job.data = undefined;
+    this.#spare.push(job);
   }
 
   #remove(job: Job): void {

@@ -1,8 +1,9 @@
 /**
  * Piece buffers, recycled: a download of 1 GiB in 256 KiB pieces would otherwise allocate (and zero, and later
- * collect) 4,096 buffers. A buffer is taken when a peer starts a piece and given back once the piece is written,
- * found corrupt, or abandoned; one that is never given back is simply collected. Nothing is zeroed on reuse: a
- * piece buffer is handed on only once every one of its blocks has been copied in.
+ * collect) 4,096 buffers. A buffer is taken when the first block of a piece arrives (a piece only requested holds
+ * none) and given back once the piece is written, found corrupt, or abandoned; one that is never given back is
+ * simply collected. Nothing is zeroed on reuse: a piece buffer is handed on only once every one of its blocks has
+ * been copied in.
  *
  * @module
  */
