@@ -2,13 +2,15 @@
  * `deno task bench`: whole downloads from a local swarm of real clients (opentracker, libtorrent, rtorrent), our
  * client side by side with aria2c and libtorrent in the same run, alternating, several rounds. Prints medians of
  * seconds, MiB/s, CPU seconds and peak RSS, with our figures as ratios to the others', and writes them as JSON.
+ * A fresh swarm serves its first downloads slower, whoever asks (the seeders map and fault in their data), so
+ * each scenario starts with untimed warm-up downloads, and each round starts with the next client in turn.
  *
  *   deno task bench [--scenario a,b,...|all] [--rounds 3] [--clients ours,ours-ui,aria2c,libtorrent]
- *                   [--out bench/results/latest.json] [--dir /tmp/actorrent-bench]
+ *                   [--warmup 1] [--out bench/results/latest.json] [--dir /tmp/actorrent-bench]
  *
  * Scenarios: a) 1 GiB from libtorrent + rtorrent, 256 KiB pieces; b) the same with 4 MiB pieces; c) 16 KiB
  * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders. `ours` is
- * our client as `deno task start` runs it (V8's young generation capped); `ours-ui` the same with `--ui` and a
+ * our client as `deno task start` runs it (with its V8 flags); `ours-ui` the same with `--ui` and a
  * viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and every process started here is
  * stopped by its PID.
  */
@@ -267,20 +269,26 @@ async function startSwarm(s: Scenario, work: string) {
   }
 }
 
-async function scenario(s: Scenario, work: string, rounds: number, clients: Client[]) {
+async function scenario(s: Scenario, work: string, rounds: number, clients: Client[], warmups: number) {
   const { torrent, name, dir, stop } = await startSwarm(s, work);
+  const line = (label: string, client: Client, run: Run) =>
+    console.error(
+      `[${s.key}] ${label} ${client.padEnd(10)} ${run.ok ? "ok" : "FAILED"} ${run.seconds.toFixed(2)} s, ` +
+        `cpu ${run.cpu.toFixed(2)} s, rss ${run.rssMiB.toFixed(0)} MiB`,
+    );
   try {
+    for (let w = 0; w < warmups; w++) {
+      const client = clients[w % clients.length];
+      line("warm-up", client, await download(client, torrent, `${dir}/dl-${client}`, name));
+    }
     const runs: Record<string, Run[]> = Object.fromEntries(clients.map((c) => [c, []]));
     for (let round = 1; round <= rounds; round++) {
-      for (const client of clients) {
+      // Round r starts with client r: none of them always follows the same one.
+      for (let k = 0; k < clients.length; k++) {
+        const client = clients[(round - 1 + k) % clients.length];
         const run = await download(client, torrent, `${dir}/dl-${client}`, name);
         runs[client].push(run);
-        console.error(
-          `[${s.key}] round ${round} ${client.padEnd(10)} ${run.ok ? "ok" : "FAILED"} ${
-            run.seconds.toFixed(2)
-          } s, ` +
-            `cpu ${run.cpu.toFixed(2)} s, rss ${run.rssMiB.toFixed(0)} MiB`,
-        );
+        line(`round ${round}`, client, run);
       }
     }
     return { scenario: s, runs };
@@ -352,6 +360,7 @@ if (import.meta.main) {
     options: {
       scenario: { type: "string", default: "a" },
       rounds: { type: "string", default: "3" },
+      warmup: { type: "string", default: "1" },
       clients: { type: "string", default: "ours,aria2c,libtorrent" },
       out: { type: "string", default: `${ROOT}bench/results/latest.json` },
       dir: { type: "string", default: "/tmp/actorrent-bench" },
@@ -371,6 +380,11 @@ if (import.meta.main) {
   const keys = values.scenario === "all" ? SCENARIOS.map((s) => s.key) : values.scenario.split(",");
   const clients = values.clients.split(",") as Client[];
   const rounds = Number(values.rounds);
+  const warmups = Number(values.warmup);
+  if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(warmups) || warmups < 0) {
+    console.error("error: --rounds takes a whole number from 1, --warmup one from 0");
+    Deno.exit(2);
+  }
   const summaries = [];
   for (const key of keys) {
     const s = SCENARIOS.find((x) => x.key === key);
@@ -378,13 +392,14 @@ if (import.meta.main) {
       console.error(`error: no scenario "${key}" (a-f)`);
       Deno.exit(2);
     }
-    const summary = summarize(await scenario(s, values.dir, rounds, clients));
+    const summary = summarize(await scenario(s, values.dir, rounds, clients, warmups));
     summaries.push(summary);
     console.log(table(summary));
     // Written after every scenario, so a long run that is stopped keeps what it measured.
     await Deno.mkdir(dirOf(values.out), { recursive: true });
     const cpus = navigator.hardwareConcurrency;
-    const results = { date: new Date().toISOString(), deno: Deno.version.deno, cpus, scenarios: summaries };
+    const date = new Date().toISOString();
+    const results = { date, deno: Deno.version.deno, cpus, warmups, scenarios: summaries };
     await Deno.writeTextFile(values.out, JSON.stringify(results, null, 2) + "\n");
   }
   console.error(`results: ${values.out}`);
