@@ -51,6 +51,11 @@ export interface DownloadOptions {
   maxStrikes?: number;
   /** Hash all existing data even when the resume record vouches for it. */
   check?: boolean;
+  /**
+   * Pieces larger than this many bytes are hashed and written as their blocks arrive instead of being assembled
+   * in memory, so memory does not grow with the piece size (default 4 MiB; needs a storage with `writeSync`).
+   */
+  streamAbove?: number;
   /** Where the verified-piece hint lives (default: beside `out`, when `out` is given). */
   resume?: ResumeStore;
   /** How often peers are told about our other peers (BEP 11: at most once a minute, the default). */
@@ -170,6 +175,7 @@ export class DownloadSession {
         noPeersTimeoutMs: options.noPeersTimeoutMs,
         trackerTimeoutMs: options.trackerTimeoutMs,
         trackerRetryMs: options.trackerRetryMs,
+        streamAbove: options.streamAbove,
         udpRetryMs: options.udpRetryMs,
         timeouts: options.timeouts,
         maxStrikes: options.maxStrikes,

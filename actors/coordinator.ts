@@ -1,7 +1,9 @@
 /**
  * The coordinator actor: owns which pieces are missing, in flight and verified. Peers tell it what they have and
  * when they can download; it hands them pieces, takes pieces back when a peer is choked or gone, sends every whole
- * piece to its verifier (SHA-1, then the disk) and strikes the peer whose piece failed the hash.
+ * piece to its verifier (SHA-1, then the disk; a large piece that went to disk as it arrived brings its SHA-1)
+ * and strikes the peer whose piece failed the hash. It revokes a piece's write claim (`PieceWriters`) before it
+ * takes any copy of the piece or takes the piece back, so no peer writes where another copy landed.
  *
  * Its bookkeeping (a PiecePicker and a peer table) is mutable and lives in context by reference: it changes only
  * inside this machine's actions, once per piece or lifecycle event, never per block.
@@ -17,6 +19,7 @@ import { LocalPieces } from "../src/local_pieces.ts";
 import { PiecePicker, PieceState } from "../src/piece_picker.ts";
 import { poolFor } from "../src/buffer_pool.ts";
 import type { Storage } from "../src/storage.ts";
+import type { PieceWriters } from "../src/piece_writers.ts";
 import type { WholePiece } from "./peer_link.ts";
 import { MAX_DEPTH, piecesFor, START_DEPTH } from "./peer_download.ts";
 
@@ -70,11 +73,14 @@ export interface CoordinatorInput {
   piecesPerPeer?: number;
   /** Bytes of pieces in flight across all peers: bounds memory whatever the piece size. */
   budgetBytes?: number;
+  /** The write claims of pieces that go to disk as they arrive, shared with the peers' links. */
+  writers?: PieceWriters;
 }
 
 interface Context {
   meta: Metainfo;
   storage: Storage;
+  writers?: PieceWriters;
   ours: LocalPieces;
   picker: PiecePicker;
   peers: Map<string, PeerEntry>;
@@ -88,22 +94,33 @@ interface Context {
 }
 
 /**
- * Hashes each whole piece and writes it at its offset. Pieces come in the batches peers delivered them in; the
- * verified ones of a batch are reported together, a corrupt one at once (it names the peer to strike).
+ * Hashes each whole piece and writes it at its offset; a piece already written as it arrived comes with its hash,
+ * only compared. Pieces come in the batches peers delivered them in; the verified ones of a batch are reported
+ * together, a corrupt one at once (it names the peer to strike). A failed write of a streamed piece (reported by
+ * `writers`) ends the download like a failed write here.
  */
 export const verifier = fromCallback<
   { type: "verify"; key: string; pieces: WholePiece[] },
-  { meta: Metainfo; storage: Storage },
+  { meta: Metainfo; storage: Storage; writers?: PieceWriters },
   VerifierEvent
->(({ input: { meta, storage }, receive, sendBack }) => {
+>(({ input: { meta, storage, writers }, receive, sendBack }) => {
   let stopped = false;
   const pool = poolFor(meta.pieceLength);
+  if (writers) writers.onError = (message) => !stopped && sendBack({ type: "storage.failed", message });
   receive(async ({ key, pieces }) => {
     const indices: number[] = [];
-    for (const { index, data } of pieces) {
+    for (const piece of pieces) {
+      const { index } = piece;
+      const expected = meta.pieceHashes.subarray(index * 20, index * 20 + 20);
+      if ("digest" in piece) {
+        if (equalBytes(piece.digest, expected)) indices.push(index);
+        else sendBack({ type: "piece.corrupt", index, key });
+        continue;
+      }
+      const { data } = piece;
       const hash = await sha1Piece(data);
       if (stopped) return;
-      if (!equalBytes(hash, meta.pieceHashes.subarray(index * 20, index * 20 + 20))) {
+      if (!equalBytes(hash, expected)) {
         pool.give(data);
         sendBack({ type: "piece.corrupt", index, key });
         continue;
@@ -127,6 +144,7 @@ export const verifier = fromCallback<
   });
   return () => {
     stopped = true;
+    if (writers) writers.onError = undefined;
   };
 });
 
@@ -143,7 +161,9 @@ function fill(ctx: Context, key: string, send: Send): void {
     if (i < 0 && p.assigned.size === 0 && ctx.picker.inEndgame) i = ctx.picker.pickEndgame(p.bitfield, key);
     if (i < 0) break;
     p.assigned.add(i);
-    ctx.inFlightBytes += pieceSize(ctx.meta, i);
+    const size = pieceSize(ctx.meta, i);
+    ctx.writers?.grant(i, key, size);
+    ctx.inFlightBytes += size;
     indices.push(i);
   }
   if (indices.length > 0) send(p.ref, { type: "assign", indices });
@@ -158,6 +178,7 @@ function releaseAll(ctx: Context, key: string): void {
   const p = ctx.peers.get(key);
   if (!p) return;
   for (const i of p.assigned) {
+    ctx.writers?.revoke(i, key);
     ctx.picker.release(i, key);
     ctx.inFlightBytes -= pieceSize(ctx.meta, i);
   }
@@ -209,6 +230,7 @@ export const coordinatorMachine = setup({
     return {
       meta: input.meta,
       storage: input.storage,
+      writers: input.writers,
       ours,
       picker,
       peers: new Map(),
@@ -228,7 +250,7 @@ export const coordinatorMachine = setup({
       invoke: {
         id: "verifier",
         src: "verifier",
-        input: ({ context }) => ({ meta: context.meta, storage: context.storage }),
+        input: ({ context }) => ({ meta: context.meta, storage: context.storage, writers: context.writers }),
       },
       on: {
         "peer.hello": { actions: "register" },
@@ -290,23 +312,30 @@ export const coordinatorMachine = setup({
             const wanted: WholePiece[] = [];
             const touched = new Set<string>();
             for (const piece of pieces) {
-              const { index, data } = piece;
-              if (p?.assigned.delete(index)) context.inFlightBytes -= data.length;
+              const { index } = piece;
+              const size = pieceSize(context.meta, index);
+              if (p?.assigned.delete(index)) context.inFlightBytes -= size;
+              // A streamed copy vouches for the disk only while its sender still holds the grant: once the piece
+              // was taken back from it, another peer may have written there since.
+              if ("digest" in piece && context.writers?.owner(index) !== key) continue;
+              // Whichever copy this is, nobody writes this piece any more (a streamed one is all written).
+              context.writers?.revoke(index);
               const others = context.picker.received(index, key);
               if (!others) {
-                poolFor(context.meta.pieceLength).give(data); // a copy nobody needs any more
+                // A copy nobody needs any more.
+                if ("data" in piece) poolFor(context.meta.pieceLength).give(piece.data);
                 continue;
               }
-              context.stats.receivedBytes += data.length;
+              context.stats.receivedBytes += size;
               for (const other of others) {
                 const o = context.peers.get(other);
                 if (o?.assigned.delete(index)) {
-                  context.inFlightBytes -= data.length;
+                  context.inFlightBytes -= size;
                   send(o.ref, { type: "cancel", index });
                 }
                 touched.add(other);
               }
-              context.verifyingBytes += data.length;
+              context.verifyingBytes += size;
               wanted.push(piece);
             }
             if (wanted.length > 0) enqueue.sendTo("verifier", { type: "verify", key, pieces: wanted });

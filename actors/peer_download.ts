@@ -6,11 +6,33 @@
  * @module
  */
 
+import { createHash, type Hash } from "node:crypto";
 import { BLOCK_SIZE, blockCount, blockLength } from "../src/blocks.ts";
 import { concat } from "../src/bytes.ts";
 import { type BufferPool, poolFor } from "../src/buffer_pool.ts";
 import { pieceSize } from "../src/metainfo.ts";
+import type { PieceWriter } from "../src/piece_writers.ts";
 import { encodeMessage, REQUEST_FRAME_LENGTH, writeRequest } from "../src/wire.ts";
+
+/**
+ * A piece whose every block arrived: its bytes, not yet hashed; or, for a piece written to disk as it arrived
+ * (see `PieceWriters`), the SHA-1 of the bytes written.
+ */
+export type WholePiece = { index: number; data: Uint8Array } | { index: number; digest: Uint8Array };
+
+/** A streamed piece is assembled, hashed and written in chunks of this size (16 blocks). */
+export const CHUNK = 256 * 1024;
+
+/** A piece on its way to disk: chunks are hashed and written in order; later ones wait for the earlier. */
+interface Stream {
+  hash: Hash;
+  /** The next chunk to hash and write. */
+  next: number;
+  /** Chunks being received (or complete and waiting for an earlier one), with their blocks still missing. */
+  chunks: Map<number, { buf: Uint8Array; missing: number }>;
+  /** The claim was revoked (another copy was taken, or the piece was taken back) or the disk failed. */
+  lost: boolean;
+}
 
 /** One piece being fetched. Jobs are recycled: with 16 KiB pieces thousands a second would otherwise live just long
  * enough to be promoted out of V8's young generation, and the old generation would grow with them. */
@@ -19,6 +41,8 @@ interface Job {
   length: number;
   /** The piece's buffer, taken when its first block arrives: a piece only requested holds no memory. */
   data?: Uint8Array;
+  /** Instead of `data`, for a piece written as it arrives. */
+  stream?: Stream;
   blocks: number;
   nextBlock: number;
   /** One flag per block; may be longer than `blocks` (a recycled job). */
@@ -88,11 +112,14 @@ export class PieceDownloads {
   #rateBytes = 0;
 
   readonly #pool: BufferPool;
+  readonly #chunks = poolFor(CHUNK);
 
   constructor(
     readonly torrent: { pieceLength: number; pieceCount: number; totalLength: number },
     readonly maxRequests: number,
     readonly now: () => number = Date.now,
+    /** Where pieces larger than its threshold go as they arrive; without it every piece is assembled in memory. */
+    readonly writer?: PieceWriter,
   ) {
     this.#pool = poolFor(torrent.pieceLength);
     this.cap = maxRequests;
@@ -128,7 +155,7 @@ export class PieceDownloads {
     if (job && job.received.length >= blocks) {
       job.index = index;
       job.length = length;
-      job.data = undefined;
+      job.data = job.stream = undefined;
       job.blocks = job.remaining = blocks;
       job.nextBlock = 0;
       job.received.fill(0, 0, blocks);
@@ -141,10 +168,11 @@ export class PieceDownloads {
   }
 
   /**
-   * A block arrived: copies it into its piece. Returns the piece's bytes when this block completed it. A block we
-   * did not ask for (unknown piece, unaligned, not yet requested, a duplicate, the wrong length) is ignored.
+   * A block arrived: copies it into its piece (or its piece's chunk on the way to disk). Returns the piece when
+   * this block completed it. A block we did not ask for (unknown piece, unaligned, not yet requested, a duplicate,
+   * the wrong length) is ignored.
    */
-  block(index: number, begin: number, block: Uint8Array): Uint8Array | undefined {
+  block(index: number, begin: number, block: Uint8Array): WholePiece | undefined {
     const job = this.#jobs.get(index);
     if (!job || begin % BLOCK_SIZE !== 0) return;
     const b = begin / BLOCK_SIZE;
@@ -152,8 +180,15 @@ export class PieceDownloads {
       b >= job.nextBlock || job.received[b] || job.retry?.includes(b) ||
       block.length !== blockLength(job.length, b)
     ) return;
-    const data = job.data ??= job.length === this.#pool.size ? this.#pool.take() : new Uint8Array(job.length);
-    data.set(block, begin);
+    if (!job.data && !job.stream && this.writer?.streams(job.length) && this.writer.claim(index)) {
+      job.stream = { hash: createHash("sha1"), next: 0, chunks: new Map(), lost: false };
+    }
+    if (job.stream) {
+      this.#streamBlock(job, job.stream, begin, block);
+    } else {
+      job.data ??= job.length === this.#pool.size ? this.#pool.take() : new Uint8Array(job.length);
+      job.data.set(block, begin);
+    }
     job.received[b] = 1;
     job.remaining--;
     this.outstanding--;
@@ -175,10 +210,35 @@ export class PieceDownloads {
     }
     if (now - this.#rateAt >= Math.max(ADAPT_MS, this.rttMs === Infinity ? 0 : this.rttMs)) this.#adapt(now);
     if (job.remaining > 0) return;
-    job.data = undefined;
     this.#remove(job);
+    const { data, stream } = job;
+    job.data = job.stream = undefined;
     this.#spare.push(job);
-    return data;
+    if (data) return { index, data };
+    // A lost piece is not reported: whoever took it back has already moved on.
+    if (stream && !stream.lost) return { index, digest: new Uint8Array(stream.hash.digest()) };
+  }
+
+  /** Copies a block into its chunk; hashes and writes every chunk now complete in order. */
+  #streamBlock(job: Job, s: Stream, begin: number, block: Uint8Array): void {
+    const k = Math.floor(begin / CHUNK);
+    let chunk = s.chunks.get(k);
+    if (!chunk) {
+      chunk = { buf: this.#chunks.take(), missing: blockCount(Math.min(CHUNK, job.length - k * CHUNK)) };
+      s.chunks.set(k, chunk);
+    }
+    chunk.buf.set(block, begin - k * CHUNK);
+    chunk.missing--;
+    while ((chunk = s.chunks.get(s.next)) && chunk.missing === 0) {
+      const bytes = chunk.buf.subarray(0, Math.min(CHUNK, job.length - s.next * CHUNK));
+      if (!s.lost) {
+        s.hash.update(bytes);
+        s.lost = !this.writer!.put(job.index, s.next * CHUNK, bytes);
+      }
+      s.chunks.delete(s.next);
+      this.#chunks.give(chunk.buf);
+      s.next++;
+    }
   }
 
   /** Forgets piece `index` (another peer delivered it); returns cancel frames for its blocks still on the wire. */
@@ -312,10 +372,11 @@ export class PieceDownloads {
     return this.outstanding > 0 && now - this.lastBlock > stallMs;
   }
 
-  /** Recycles a job whose piece will not be completed here, and its buffer if a block had arrived. */
+  /** Recycles a job whose piece will not be completed here, and its buffers if a block had arrived. */
   #release(job: Job): void {
     if (job.data) this.#pool.give(job.data);
-    job.data = undefined;
+    for (const chunk of job.stream?.chunks.values() ?? []) this.#chunks.give(chunk.buf);
+    job.data = job.stream = undefined;
     this.#spare.push(job);
   }
 

@@ -12,7 +12,8 @@ import { Bitfield } from "../src/bitfield.ts";
 import { equalBytes, toHex } from "../src/bytes.ts";
 import { FrameReader } from "../src/frame_reader.ts";
 import { LocalPieces } from "../src/local_pieces.ts";
-import { MAX_DEPTH, PieceDownloads } from "./peer_download.ts";
+import { MAX_DEPTH, PieceDownloads, type WholePiece } from "./peer_download.ts";
+import type { PieceWriter } from "../src/piece_writers.ts";
 import { type ExtensionEvent, type ExtensionInput, PeerExtensions } from "./peer_ext.ts";
 import { MAX_QUEUED_REQUESTS, UploadQueue } from "./peer_upload.ts";
 import {
@@ -48,6 +49,8 @@ export interface LinkInput extends ExtensionInput {
   /** What we have and serve; absent for a link that only downloads. */
   ours?: LocalPieces;
   readBlock?: (offset: number, length: number) => Promise<Uint8Array>;
+  /** Where large pieces are written as their blocks arrive (see `PieceWriters`); without it all are assembled. */
+  writer?: PieceWriter;
   /** Sees every message after the handshake, each way (for debugging; outgoing frames are decoded again). */
   trace?: (direction: "in" | "out", msg: Message) => void;
 }
@@ -73,11 +76,7 @@ export type LinkEvent =
   | { type: "link.closed"; reason: string }
   | ExtensionEvent;
 
-/** A piece whose every block arrived (not yet hashed). */
-export interface WholePiece {
-  index: number;
-  data: Uint8Array;
-}
+export type { WholePiece };
 
 /** Commands the peer machine sends to its link. */
 export type LinkCommand =
@@ -135,7 +134,7 @@ export class PeerLink {
     this.#bitfield = new Bitfield(input.pieceCount);
     this.maxRequests = input.maxRequests ?? MAX_DEPTH;
     this.stallMs = input.stallMs ?? 30_000;
-    this.downloads = new PieceDownloads(input, this.maxRequests);
+    this.downloads = new PieceDownloads(input, this.maxRequests, Date.now, input.writer);
     this.ours = input.ours ?? new LocalPieces(input.pieceCount);
     const readBlock = input.readBlock ?? (() => Promise.reject(new Error("this link does not serve")));
     this.upload = new UploadQueue(
@@ -324,8 +323,8 @@ export class PeerLink {
   }
 
   #block(index: number, begin: number, block: Uint8Array): void {
-    const data = this.downloads.block(index, begin, block);
-    if (data) this.#completed.push({ index, data });
+    const piece = this.downloads.block(index, begin, block);
+    if (piece) this.#completed.push(piece);
   }
 
   /** Reports the pieces completed so far (before any other event, so the machine sees events in wire order). */

@@ -33,6 +33,7 @@ import {
   openJob,
   parseMetadataJob,
   peerContexts,
+  pieceWriters,
   SeedError,
   ticker,
   type TorrentContext as Context,
@@ -297,6 +298,7 @@ export const torrentMachine = setup({
           target: "active",
           actions: assign({
             storage: ({ event }) => event.output.storage,
+            writers: ({ context, event }) => pieceWriters(context.input, context.meta!, event.output.storage),
             resume: ({ event }) => event.output.resume,
             ours: ({ event }) => event.output.ours,
             listener: ({ event }) => event.output.listener,
@@ -330,6 +332,7 @@ export const torrentMachine = setup({
           input: ({ context }) => ({
             meta: context.meta!,
             storage: context.storage!,
+            writers: context.writers,
             ours: context.ours,
           }),
           onDone: {

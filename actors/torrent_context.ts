@@ -13,6 +13,7 @@ import { type Magnet, torrentFromMetadata } from "../src/magnet.ts";
 import { type Metainfo, parseMetainfo } from "../src/metainfo.ts";
 import type { ResumeStore } from "../src/resume.ts";
 import type { Storage } from "../src/storage.ts";
+import { PieceWriters } from "../src/piece_writers.ts";
 import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
 import type { TrackerOptions } from "../src/trackers.ts";
 import type { Message } from "../src/wire.ts";
@@ -60,6 +61,8 @@ export interface TorrentInput {
   maxStrikes?: number;
   /** Hash all existing data even when the resume record vouches for it. */
   forceCheck?: boolean;
+  /** Pieces larger than this are written as their blocks arrive, not assembled in memory (default 4 MiB). */
+  streamAbove?: number;
   /** Keep seeding after completion: until stopped, or until a ratio or a time is reached. */
   seed?: { ratio?: number; timeMs?: number };
   /** Seed existing data only: incomplete data is an error, nothing is downloaded. */
@@ -82,6 +85,8 @@ export interface TorrentContext {
   metadataPeers?: number;
   maxPeers: number;
   storage?: Storage;
+  /** Write grants of the pieces streamed to disk (when the storage writes synchronously). */
+  writers?: PieceWriters;
   ours?: LocalPieces;
   listener?: Deno.TcpListener;
   /** The port we listen on, or the requested one when we do not listen. */
@@ -125,6 +130,23 @@ export const ticker = fromCallback(({ sendBack }) => {
   return () => clearInterval(id);
 });
 
+/** Pieces larger than this go to disk as their blocks arrive: 4 MiB pieces are still assembled in memory. */
+export const STREAM_ABOVE = 4 * 1024 * 1024;
+
+/** The write grants for a storage that writes synchronously; none for one that does not (all pieces assembled). */
+export function pieceWriters(
+  input: TorrentInput,
+  meta: Metainfo,
+  storage: Storage,
+): PieceWriters | undefined {
+  if (!storage.writeSync) return undefined;
+  return new PieceWriters(
+    (offset, data) => storage.writeSync!(offset, data),
+    meta.pieceLength,
+    input.streamAbove ?? STREAM_ABOVE,
+  );
+}
+
 /** The link input every peer of this torrent shares, less the address and the socket. */
 export function linkBase(
   ctx: TorrentContext,
@@ -143,6 +165,7 @@ export function linkBase(
     totalLength: meta.totalLength,
     ours: ctx.ours,
     readBlock: (offset, length) => storage.read(offset, length),
+    writer: ctx.writers?.for(key),
     metadata: meta.rawInfo,
     private: meta.private,
     listenPort: ctx.listener ? ctx.port : undefined,

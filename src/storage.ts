@@ -13,6 +13,11 @@ import { platformSafe } from "./paths.ts";
 export interface Storage {
   /** Writes `data` at `offset` of the torrent's concatenated data; `data` is reused once this resolves. */
   write(offset: number, data: Uint8Array): Promise<void>;
+  /**
+   * Writes at once (throws on failure); `data` may be reused as soon as it returns. With it, pieces larger than
+   * the download's `streamAbove` go to the storage as their blocks arrive instead of being assembled in memory.
+   */
+  writeSync?(offset: number, data: Uint8Array): void;
   /** Reads `length` bytes at `offset`. */
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Flushes written data to the disk. */
@@ -139,6 +144,11 @@ export class FileStorage implements Storage {
   }
 
   write(offset: number, data: Uint8Array): Promise<void> {
+    this.writeSync(offset, data);
+    return Promise.resolve();
+  }
+
+  writeSync(offset: number, data: Uint8Array): void {
     eachPart(this.files, offset, data.length, (i, at, from, length) => {
       this.empty[i] = false;
       const h = this.#handle(i);
@@ -151,7 +161,6 @@ export class FileStorage implements Storage {
     // so the flush that must end a download finds little left: measured, 1 GiB left for the end took 0.7 s.
     this.#unflushed += data.length;
     if (this.#unflushed >= FLUSH_EVERY && !this.#flushing) this.#flush();
-    return Promise.resolve();
   }
 
   #flush(): void {
@@ -200,8 +209,11 @@ export class MemoryStorage implements Storage {
     this.data = new Uint8Array(length);
   }
   write(offset: number, data: Uint8Array): Promise<void> {
-    this.data.set(data, offset);
+    this.writeSync(offset, data);
     return Promise.resolve();
+  }
+  writeSync(offset: number, data: Uint8Array): void {
+    this.data.set(data, offset);
   }
   read(offset: number, length: number): Promise<Uint8Array> {
     return Promise.resolve(this.data.slice(offset, offset + length));

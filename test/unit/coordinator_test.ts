@@ -1,15 +1,20 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { type AnyActorRef, createActor, fromCallback, setup, waitFor } from "xstate";
 import { coordinatorMachine } from "../../actors/coordinator.ts";
 import { Bitfield } from "../../src/bitfield.ts";
 import { parseMetainfo } from "../../src/metainfo.ts";
 import { type PiecePicker, PieceState } from "../../src/piece_picker.ts";
 import { MemoryStorage } from "../../src/storage.ts";
+import { PieceWriters } from "../../src/piece_writers.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 
 const PIECE = 16384;
 
-async function harness(pieces = 6, options: { budgetBytes?: number; slowWrites?: boolean } = {}) {
+async function harness(
+  pieces = 6,
+  options: { budgetBytes?: number; slowWrites?: boolean; streamAbove?: number } = {},
+) {
   const { torrent, data } = await makeTorrent({
     name: "c",
     files: [{ path: ["c"], data: payload(pieces * PIECE - 100, 3) }],
@@ -24,6 +29,9 @@ async function harness(pieces = 6, options: { budgetBytes?: number; slowWrites?:
     storage.write = (offset, data) =>
       new Promise((resolve) => held.push(() => write(offset, data).then(resolve)));
   }
+  const writers = options.streamAbove === undefined
+    ? undefined
+    : new PieceWriters((offset, data) => storage.writeSync(offset, data), PIECE, options.streamAbove);
   const strikes: string[] = [];
   const completions: number[] = [];
   const parent = createActor(
@@ -31,7 +39,7 @@ async function harness(pieces = 6, options: { budgetBytes?: number; slowWrites?:
       invoke: {
         id: "coordinator",
         src: "coordinator",
-        input: { meta, storage, piecesPerPeer: 2, budgetBytes: options.budgetBytes },
+        input: { meta, storage, piecesPerPeer: 2, budgetBytes: options.budgetBytes, writers },
       },
       on: {
         "peer.strike": { actions: ({ event }) => strikes.push((event as unknown as { key: string }).key) },
@@ -59,6 +67,7 @@ async function harness(pieces = 6, options: { budgetBytes?: number; slowWrites?:
     meta,
     data,
     storage,
+    writers,
     coordinator,
     parent,
     peer,
@@ -191,5 +200,100 @@ Deno.test("coordinator keeps the pieces of a batch written before the disk faile
   assert.match(error!, new RegExp(`cannot write piece ${y}: No space left on device`));
   assert.equal(stats.verifiedPieces, 1, "the piece written before the failure counts as verified");
   assert.equal((h.coordinator.getSnapshot().context.picker as PiecePicker).state[x], PieceState.Verified);
+  h.parent.stop();
+});
+
+const sha1 = (bytes: Uint8Array) => new Uint8Array(createHash("sha1").update(bytes).digest());
+
+Deno.test("coordinator grants streamed pieces at assignment, takes them by their SHA-1, strikes a wrong one", async () => {
+  const h = await harness(3, { streamAbove: 0 });
+  const a = h.peer("a", [0, 1, 2]);
+  h.coordinator.send({ type: "peer.ready", key: "a" });
+  const [x, y] = a.assigned();
+  assert.deepEqual([h.writers!.owner(x), h.writers!.owner(y)], ["a", "a"]);
+  // The link wrote both as they arrived; one of them is not what the torrent says.
+  const wrong = h.piece(y);
+  wrong[0] ^= 1;
+  h.coordinator.send({
+    type: "peer.pieces",
+    key: "a",
+    pieces: [{ index: x, digest: sha1(h.piece(x)) }, { index: y, digest: sha1(wrong) }],
+    want: 2,
+  });
+  await waitFor(
+    h.coordinator,
+    (s) => s.context.stats.verifiedPieces === 1 && s.context.stats.hashFailures === 1,
+  );
+  assert.deepEqual(h.strikes, ["a"]);
+  assert.equal(h.writers!.owner(x), undefined, "revoked when its copy was taken");
+  assert.ok(
+    h.storage.data.subarray(x * PIECE, (x + 1) * PIECE).every((b) => b === 0),
+    "nothing written here",
+  );
+  const again = a.assigned().slice(2);
+  assert(again.includes(y), "the wrong piece goes out again");
+  assert.equal(h.writers!.owner(y), "a", "granted again with it");
+  h.parent.stop();
+});
+
+Deno.test("coordinator endgame: a streamed piece's duplicate gets no grant, and the first copy taken revokes it", async () => {
+  const h = await harness(2, { streamAbove: 0 });
+  const a = h.peer("a", [0, 1]);
+  const b = h.peer("b", [0, 1]);
+  h.coordinator.send({ type: "peer.ready", key: "a" });
+  h.coordinator.send({ type: "peer.ready", key: "b" });
+  const [dup] = b.assigned();
+  assert.equal(h.writers!.owner(dup), "a", "b assembles its copy in memory");
+  h.coordinator.send({
+    type: "peer.pieces",
+    key: "b",
+    pieces: [{ index: dup, data: h.piece(dup) }],
+    want: 2,
+  });
+  assert.equal(h.writers!.owner(dup), undefined, "a writes no more of it, before its cancel even arrives");
+  assert.deepEqual(a.orders.at(-1), { type: "cancel", index: dup });
+  h.parent.stop();
+});
+
+Deno.test("coordinator takes a streamed piece's grant back with the piece, and fails when a streamed write fails", async () => {
+  const h = await harness(3, { streamAbove: 0 });
+  const a = h.peer("a", [0, 1, 2]);
+  h.coordinator.send({ type: "peer.ready", key: "a" });
+  const [x] = a.assigned();
+  h.coordinator.send({ type: "peer.choked", key: "a" });
+  assert.equal(h.writers!.owner(x), undefined);
+  h.coordinator.send({ type: "peer.ready", key: "a" });
+  const [z] = a.assigned().slice(-1);
+  h.storage.writeSync = () => {
+    throw new Error("No space left on device");
+  };
+  assert.equal(h.writers!.for("a").put(z, 0, new Uint8Array(10)), false);
+  await waitFor(h.coordinator, (s) => s.value === "failed");
+  assert.match(
+    h.coordinator.getSnapshot().output!.error!,
+    new RegExp(`cannot write piece ${z}: No space left`),
+  );
+  h.parent.stop();
+});
+
+Deno.test("coordinator ignores a streamed copy from a peer that lost the piece: another may have written there", async () => {
+  const h = await harness(2, { streamAbove: 0 });
+  const a = h.peer("a", [0, 1]);
+  h.coordinator.send({ type: "peer.ready", key: "a" });
+  const [x] = a.assigned();
+  h.coordinator.send({ type: "peer.choked", key: "a" });
+  const b = h.peer("b", [0, 1]);
+  h.coordinator.send({ type: "peer.ready", key: "b" });
+  assert(b.assigned().includes(x));
+  assert.equal(h.writers!.owner(x), "b");
+  // a's SHA-1, sent before the choke and arriving after: b writes that piece now.
+  h.coordinator.send({
+    type: "peer.pieces",
+    key: "a",
+    pieces: [{ index: x, digest: sha1(h.piece(x)) }],
+    want: 2,
+  });
+  assert.equal(h.coordinator.getSnapshot().context.stats.receivedBytes, 0);
+  assert.equal(h.writers!.owner(x), "b", "b keeps writing it");
   h.parent.stop();
 });
