@@ -53,7 +53,7 @@ export interface DownloadOptions {
   check?: boolean;
   /**
    * Pieces larger than this many bytes are hashed and written as their blocks arrive instead of being assembled
-   * in memory, so memory does not grow with the piece size (default 4 MiB; needs a storage with `writeSync`).
+   * in memory, so memory does not grow with the piece size (default 1 MiB; needs a storage with `writeSync`).
    */
   streamAbove?: number;
   /** Where the verified-piece hint lives (default: beside `out`, when `out` is given). */
