@@ -11,15 +11,15 @@
  * @module
  */
 
-import { type ActorRefFrom, type AnyActorRef, enqueueActions, fromCallback, sendParent, setup } from "xstate";
+import { type ActorRefFrom, type AnyActorRef, enqueueActions, sendParent, setup } from "xstate";
 import { Bitfield } from "../src/bitfield.ts";
-import { equalBytes, sha1Piece } from "../src/bytes.ts";
 import { type Metainfo, pieceSize } from "../src/metainfo.ts";
 import { LocalPieces } from "../src/local_pieces.ts";
 import { PiecePicker, PieceState } from "../src/piece_picker.ts";
 import { poolFor } from "../src/buffer_pool.ts";
 import type { Storage } from "../src/storage.ts";
 import type { PieceWriters } from "../src/piece_writers.ts";
+import { verifier, type VerifierEvent } from "./verifier.ts";
 import type { WholePiece } from "./peer_link.ts";
 import { MAX_DEPTH, piecesFor, START_DEPTH } from "./peer_download.ts";
 
@@ -39,11 +39,6 @@ export type CoordinatorOrder =
   | { type: "interest"; value: boolean }
   | { type: "assign"; indices: number[] }
   | { type: "cancel"; index: number };
-
-type VerifierEvent =
-  | { type: "pieces.verified"; indices: number[] }
-  | { type: "piece.corrupt"; index: number; key: string }
-  | { type: "storage.failed"; message: string };
 
 /** Counters a progress display reads from the coordinator's snapshot. */
 export interface Stats {
@@ -92,61 +87,6 @@ interface Context {
   stats: Stats;
   error?: string;
 }
-
-/**
- * Hashes each whole piece and writes it at its offset; a piece already written as it arrived comes with its hash,
- * only compared. Pieces come in the batches peers delivered them in; the verified ones of a batch are reported
- * together, a corrupt one at once (it names the peer to strike). A failed write of a streamed piece (reported by
- * `writers`) ends the download like a failed write here.
- */
-export const verifier = fromCallback<
-  { type: "verify"; key: string; pieces: WholePiece[] },
-  { meta: Metainfo; storage: Storage; writers?: PieceWriters },
-  VerifierEvent
->(({ input: { meta, storage, writers }, receive, sendBack }) => {
-  let stopped = false;
-  const pool = poolFor(meta.pieceLength);
-  if (writers) writers.onError = (message) => !stopped && sendBack({ type: "storage.failed", message });
-  receive(async ({ key, pieces }) => {
-    const indices: number[] = [];
-    for (const piece of pieces) {
-      const { index } = piece;
-      const expected = meta.pieceHashes.subarray(index * 20, index * 20 + 20);
-      if ("digest" in piece) {
-        if (equalBytes(piece.digest, expected)) indices.push(index);
-        else sendBack({ type: "piece.corrupt", index, key });
-        continue;
-      }
-      const { data } = piece;
-      const hash = await sha1Piece(data);
-      if (stopped) return;
-      if (!equalBytes(hash, expected)) {
-        pool.give(data);
-        sendBack({ type: "piece.corrupt", index, key });
-        continue;
-      }
-      try {
-        await storage.write(index * meta.pieceLength, data);
-        pool.give(data); // written: storages copy what they keep
-        indices.push(index);
-      } catch (e) {
-        if (!stopped) {
-          if (indices.length > 0) sendBack({ type: "pieces.verified", indices }); // those are on disk
-          sendBack({
-            type: "storage.failed",
-            message: `cannot write piece ${index}: ${(e as Error).message}`,
-          });
-        }
-        return;
-      }
-    }
-    if (!stopped && indices.length > 0) sendBack({ type: "pieces.verified", indices });
-  });
-  return () => {
-    stopped = true;
-    if (writers) writers.onError = undefined;
-  };
-});
 
 type Send = (to: AnyActorRef, event: CoordinatorOrder) => void;
 

@@ -1,7 +1,9 @@
 /**
  * The downloading half of a peer link: the pieces assigned to this peer, their blocks requested in order up to the
- * pipeline's depth, and each block copied once from the receive buffer into its piece's buffer. No I/O: the link
- * sends the request and cancel frames this returns, and hands it the blocks that arrive.
+ * pipeline's depth, and each block copied once from the receive buffer into its piece's buffer, or, for a large
+ * piece this peer holds the write grant of, into a 256 KiB chunk that is hashed and handed to the `PieceWriter`
+ * once it and the chunks before it are complete. No network I/O: the link sends the request and cancel frames
+ * this returns, and hands it the blocks that arrive.
  *
  * @module
  */

@@ -1,8 +1,9 @@
 /**
  * The byte-moving half of a peer actor: one TCP connection, its handshake, the frame loop over a preallocated
- * receive buffer, block requests and piece assembly. It runs as a `fromCallback` actor invoked by the peer machine
- * and reports only lifecycle and piece events to it; blocks never travel as XState events, and the pieces completed
- * within one socket read travel together (with 16 KiB pieces a read completes a dozen: one event, not a dozen).
+ * receive buffer, block requests and piece assembly (large pieces go to disk as they arrive: `PieceWriters`). It
+ * runs as a `fromCallback` actor invoked by the peer machine and reports only lifecycle and piece events to it;
+ * blocks never travel as XState events, and the pieces completed within one socket read travel together (with
+ * 16 KiB pieces a read completes a dozen: one event, not a dozen).
  *
  * @module
  */
