@@ -2,7 +2,7 @@
  * The coordinator actor: owns which pieces are missing, in flight and verified. Peers tell it what they have and
  * when they can download; it hands them pieces, takes pieces back when a peer is choked or gone, sends every whole
  * piece to its verifier (SHA-1, then the disk; a large piece that went to disk as it arrived brings its SHA-1)
- * and strikes the peer whose piece failed the hash. It revokes a piece's write claim (`PieceWriters`) before it
+ * and strikes the peer whose piece failed the hash. It revokes a piece's write grant (`PieceWriters`) before it
  * takes any copy of the piece or takes the piece back, so no peer writes where another copy landed.
  *
  * Its bookkeeping (a PiecePicker and a peer table) is mutable and lives in context by reference: it changes only
@@ -68,7 +68,7 @@ export interface CoordinatorInput {
   piecesPerPeer?: number;
   /** Bytes of pieces in flight across all peers: bounds memory whatever the piece size. */
   budgetBytes?: number;
-  /** The write claims of pieces that go to disk as they arrive, shared with the peers' links. */
+  /** The write grants of pieces that go to disk as they arrive, shared with the peers' links. */
   writers?: PieceWriters;
 }
 

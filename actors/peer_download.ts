@@ -32,7 +32,7 @@ interface Stream {
   next: number;
   /** Chunks being received (or complete and waiting for an earlier one), with their blocks still missing. */
   chunks: Map<number, { buf: Uint8Array; missing: number }>;
-  /** The claim was revoked (another copy was taken, or the piece was taken back) or the disk failed. */
+  /** The grant was revoked (another copy was taken, or the piece was taken back) or the disk failed. */
   lost: boolean;
 }
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-/** One peer's view of the claims, as its download bookkeeping uses them. */
+/** One peer's view of the grants, as its download bookkeeping uses them. */
 export interface PieceWriter {
   /** True when a piece of `length` bytes is written as it arrives. */
   streams(length: number): boolean;
@@ -32,7 +32,7 @@ export class PieceWriters {
     readonly streamAbove: number,
   ) {}
 
-  /** Piece `index` is claimed by `key` (or by nobody). */
+  /** The peer holding piece `index`'s grant, if any. */
   owner(index: number): string | undefined {
     return this.#owner.get(index);
   }
