@@ -120,7 +120,7 @@ export class PieceDownloads {
     readonly torrent: { pieceLength: number; pieceCount: number; totalLength: number },
     readonly maxRequests: number,
     readonly now: () => number = Date.now,
-    /** Where pieces larger than its threshold go as they arrive; without it every piece is assembled in memory. */
+    /** Where the pieces this peer holds the write grant of go as they arrive; without it all are assembled. */
     readonly writer?: PieceWriter,
   ) {
     this.#pool = poolFor(torrent.pieceLength);
@@ -182,7 +182,7 @@ export class PieceDownloads {
       b >= job.nextBlock || job.received[b] || job.retry?.includes(b) ||
       block.length !== blockLength(job.length, b)
     ) return;
-    if (!job.data && !job.stream && this.writer?.streams(job.length) && this.writer.claim(index)) {
+    if (!job.data && !job.stream && this.writer?.claim(index)) {
       job.stream = { hash: createHash("sha1"), next: 0, chunks: new Map(), lost: false };
     }
     if (job.stream) {

@@ -12,9 +12,7 @@
 
 /** One peer's view of the grants, as its download bookkeeping uses them. */
 export interface PieceWriter {
-  /** True when a piece of `length` bytes is written as it arrives. */
-  streams(length: number): boolean;
-  /** True when this peer holds piece `index`'s grant. */
+  /** True when this peer holds piece `index`'s grant: the piece is written as it arrives, not assembled. */
   claim(index: number): boolean;
   /** Writes `data` at `begin` of piece `index`; false when this peer no longer holds the piece or the disk failed. */
   put(index: number, begin: number, data: Uint8Array): boolean;
@@ -66,7 +64,6 @@ export class PieceWriters {
   /** The view of peer `key`. */
   for(key: string): PieceWriter {
     return {
-      streams: (length) => length > this.streamAbove,
       claim: (index) => this.claim(index, key),
       put: (index, begin, data) => this.put(index, key, begin, data),
     };

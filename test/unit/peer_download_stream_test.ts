@@ -13,7 +13,6 @@ const BLOCK = 16384;
 function writer(granted: Set<number>, failAfter = Infinity) {
   const puts: { index: number; begin: number; bytes: Uint8Array }[] = [];
   const w: PieceWriter = {
-    streams: (length) => length > CHUNK,
     claim: (index) => granted.has(index),
     put: (index, begin, data) => {
       if (!granted.has(index) || puts.length >= failAfter) return false;

@@ -24,8 +24,10 @@ Deno.test("PieceWriters grants a large piece to the first peer assigned it, and 
   assert.equal(w.for("b").put(1, 0, new Uint8Array(10).fill(9)), false);
   assert.equal(w.for("a").put(1, 10, new Uint8Array(10).fill(7)), true);
   assert.deepEqual(d.writes, [110], "at the piece's offset");
-  assert.equal(w.for("a").streams(100), true);
-  assert.equal(w.for("a").streams(50), false);
+  w.grant(2, "a", 50);
+  w.grant(3, "a", 51);
+  assert.equal(w.for("a").claim(2), false, "at the threshold: assembled in memory");
+  assert.equal(w.for("a").claim(3), true, "over it: written as it arrives");
 });
 
 Deno.test("PieceWriters: a revoked grant writes nothing more, and only its holder's revoke counts for a key", () => {
