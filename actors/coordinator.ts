@@ -20,8 +20,7 @@ import { poolFor } from "../src/buffer_pool.ts";
 import type { Storage } from "../src/storage.ts";
 import type { PieceWriters } from "../src/piece_writers.ts";
 import { verifier, type VerifierEvent } from "./verifier.ts";
-import type { WholePiece } from "./peer_link.ts";
-import { MAX_DEPTH, piecesFor, START_DEPTH } from "./peer_download.ts";
+import { MAX_DEPTH, piecesFor, START_DEPTH, type WholePiece } from "./peer_download.ts";
 
 /** What a peer actor tells the coordinator. */
 export type PeerReport =

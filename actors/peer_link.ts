@@ -77,8 +77,6 @@ export type LinkEvent =
   | { type: "link.closed"; reason: string }
   | ExtensionEvent;
 
-export type { WholePiece };
-
 /** Commands the peer machine sends to its link. */
 export type LinkCommand =
   | { type: "interested" }
