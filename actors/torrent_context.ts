@@ -132,7 +132,7 @@ export const ticker = fromCallback(({ sendBack }) => {
 
 /**
  * Pieces larger than this go to disk as their blocks arrive. Measured on bench scenario (b), 4 MiB pieces, three
- * interleaved pairs of runs: streamed 3.2-4.0 s at 69-70 MiB, assembled 3.9-4.6 s at 83-84 MiB.
+ * interleaved pairs of runs: streamed 3.2-4.0 s at 69-71 MiB, assembled 3.9-4.6 s at 83-84 MiB.
  */
 export const STREAM_ABOVE = 1024 * 1024;
 
