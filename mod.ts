@@ -14,14 +14,15 @@
  * @module
  */
 
-export { parseMetainfo, pieceSize } from "./src/metainfo.ts";
-export type { FileEntry, Metainfo } from "./src/metainfo.ts";
-export { FileStorage, MemoryStorage } from "./src/storage.ts";
-export type { Storage } from "./src/storage.ts";
-export { announce, announceUrl, parseAnnounceResponse } from "./src/tracker.ts";
-export type { AnnounceParams, AnnounceResponse, PeerAddress } from "./src/tracker.ts";
-export { decodeHandshake, decodeMessage, encodeHandshake, encodeMessage } from "./src/wire.ts";
-export type { Handshake, Message } from "./src/wire.ts";
+export { parseMetainfo, pieceSize } from "./src/metainfo/metainfo.ts";
+export type { FileEntry, Metainfo } from "./src/metainfo/metainfo.ts";
+export { FileStorage, MemoryStorage } from "./src/storage/storage.ts";
+export type { Storage } from "./src/storage/storage.ts";
+export { announce, announceUrl, parseAnnounceResponse } from "./src/tracker/http.ts";
+export type { AnnounceParams, AnnounceResponse } from "./src/tracker/types.ts";
+export type { PeerAddress } from "./src/common/peer_address.ts";
+export { decodeHandshake, decodeMessage, encodeHandshake, encodeMessage } from "./src/wire/wire.ts";
+export type { Handshake, Message } from "./src/wire/wire.ts";
 export { DownloadSession, makePeerId, startDownload } from "./actors/client.ts";
 export type { DownloadOptions, DownloadResult, PeerView, Progress } from "./actors/client.ts";
 export { torrentMachine } from "./actors/torrent.ts";
@@ -29,6 +30,6 @@ export { peerMachine } from "./actors/peer.ts";
 export { coordinatorMachine } from "./actors/coordinator.ts";
 
 if (import.meta.main) {
-  const { main } = await import("./src/cli.ts");
+  const { main } = await import("./cli/main.ts");
   Deno.exit(await main(Deno.args));
 }

@@ -6,17 +6,17 @@
  */
 
 import { type Actor, createActor, type InspectionEvent } from "xstate";
-import type { Metainfo } from "../src/metainfo.ts";
-import { FileResume, resumePath, type ResumeStore } from "../src/resume.ts";
-import { filePaths, FileStorage, type Storage } from "../src/storage.ts";
-import type { PeerAddress } from "../src/tracker.ts";
+import type { Metainfo } from "../src/metainfo/metainfo.ts";
+import { FileResume, resumePath, type ResumeStore } from "../src/storage/resume.ts";
+import { filePaths, FileStorage, type Storage } from "../src/storage/storage.ts";
+import type { PeerAddress } from "../src/common/peer_address.ts";
 import { coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator.ts";
 import type { Sample } from "../src/ui/trace.ts";
-import type { Bitfield } from "../src/bitfield.ts";
+import type { Bitfield } from "../src/common/bitfield.ts";
 import type { PeerContext, PeerTimeouts } from "./peer.ts";
 import { type AddressEntry, type OpenedStorage, torrentMachine } from "./torrent.ts";
-import type { Magnet } from "../src/magnet.ts";
-import type { Message } from "../src/wire.ts";
+import type { Magnet } from "../src/metainfo/magnet.ts";
+import type { Message } from "../src/wire/wire.ts";
 
 export interface DownloadOptions {
   /**

@@ -12,15 +12,15 @@
  */
 
 import { type ActorRefFrom, type AnyActorRef, enqueueActions, sendParent, setup } from "xstate";
-import { Bitfield } from "../src/bitfield.ts";
-import { type Metainfo, pieceSize } from "../src/metainfo.ts";
-import { LocalPieces } from "../src/local_pieces.ts";
-import { PiecePicker, PieceState } from "../src/piece_picker.ts";
-import { poolFor } from "../src/buffer_pool.ts";
-import type { Storage } from "../src/storage.ts";
-import type { PieceWriters } from "../src/piece_writers.ts";
+import { Bitfield } from "../src/common/bitfield.ts";
+import { type Metainfo, pieceSize } from "../src/metainfo/metainfo.ts";
+import { LocalPieces } from "../src/pieces/local_pieces.ts";
+import { PiecePicker, PieceState } from "../src/pieces/piece_picker.ts";
+import { poolFor } from "../src/pieces/buffer_pool.ts";
+import type { Storage } from "../src/storage/storage.ts";
+import type { PieceWriters } from "../src/pieces/piece_writers.ts";
 import { verifier, type VerifierEvent } from "./verifier.ts";
-import { MAX_DEPTH, piecesFor, START_DEPTH, type WholePiece } from "./peer_download.ts";
+import { MAX_DEPTH, piecesFor, START_DEPTH, type WholePiece } from "../src/peer/download.ts";
 
 /** What a peer actor tells the coordinator. */
 export type PeerReport =

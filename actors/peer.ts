@@ -10,10 +10,10 @@
  * @module
  */
 
-import { type AnyActorRef, assign, sendParent, sendTo, setup } from "xstate";
+import { type AnyActorRef, assign, fromCallback, sendParent, sendTo, setup } from "xstate";
 import type { CoordinatorOrder } from "./coordinator.ts";
-import { type LinkEvent, type LinkInput, peerLink } from "./peer_link.ts";
-import type { PeerAddress } from "../src/tracker.ts";
+import { type LinkCommand, type LinkEvent, type LinkInput, PeerLink } from "../src/peer/link.ts";
+import type { PeerAddress } from "../src/common/peer_address.ts";
 
 export interface PeerInput {
   /** `host:port`, the peer's identity in the swarm. */
@@ -86,6 +86,14 @@ export interface PeerClosed {
   handshaken: boolean;
   pieces: number;
 }
+
+/** The link as an XState callback actor: commands in through `receive`, events out through `sendBack`. */
+export const peerLink = fromCallback<LinkCommand, LinkInput, LinkEvent>(({ input, sendBack, receive }) => {
+  const link = new PeerLink(input, sendBack);
+  receive((cmd) => link.command(cmd));
+  link.run();
+  return () => link.close();
+});
 
 export const peerMachine = setup({
   types: {

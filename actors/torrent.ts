@@ -18,10 +18,10 @@
  */
 
 import { assign, enqueueActions, raise, sendTo, setup } from "xstate";
-import { chooseUnchoked } from "../src/choker.ts";
-import { UdpTrackerClient } from "../src/udp_tracker_client.ts";
+import { chooseUnchoked } from "../src/swarm/choker.ts";
+import { UdpTrackerClient } from "../src/tracker/udp_client.ts";
 import { acceptor, type AcceptorEvent, bindListener } from "./acceptor.ts";
-import { addPeers, recordClose } from "./address_book.ts";
+import { addPeers, recordClose } from "../src/swarm/address_book.ts";
 import { coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
 import { metadataFetcher } from "./metadata.ts";
 import { peerMachine } from "./peer.ts";
@@ -41,8 +41,8 @@ import {
   type TorrentInput,
 } from "./torrent_context.ts";
 
-export type { AddressEntry } from "./address_book.ts";
-export { addPeers } from "./address_book.ts";
+export type { AddressEntry } from "../src/swarm/address_book.ts";
+export { addPeers } from "../src/swarm/address_book.ts";
 export type { OpenedStorage, TorrentInput } from "./torrent_context.ts";
 
 export const torrentMachine = setup({

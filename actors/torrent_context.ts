@@ -7,22 +7,23 @@
  */
 
 import { type AnyActorRef, fromCallback, fromPromise } from "xstate";
-import { checkPieces } from "../src/check.ts";
-import { LocalPieces } from "../src/local_pieces.ts";
-import { type Magnet, torrentFromMetadata } from "../src/magnet.ts";
-import { type Metainfo, parseMetainfo } from "../src/metainfo.ts";
-import type { ResumeStore } from "../src/resume.ts";
-import type { Storage } from "../src/storage.ts";
-import { PieceWriters } from "../src/piece_writers.ts";
-import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
-import type { TrackerOptions } from "../src/trackers.ts";
-import type { Message } from "../src/wire.ts";
+import { checkPieces } from "../src/storage/check.ts";
+import { LocalPieces } from "../src/pieces/local_pieces.ts";
+import { type Magnet, torrentFromMetadata } from "../src/metainfo/magnet.ts";
+import { type Metainfo, parseMetainfo } from "../src/metainfo/metainfo.ts";
+import type { ResumeStore } from "../src/storage/resume.ts";
+import type { Storage } from "../src/storage/storage.ts";
+import { PieceWriters } from "../src/pieces/piece_writers.ts";
+import type { AnnounceParams } from "../src/tracker/types.ts";
+import type { PeerAddress } from "../src/common/peer_address.ts";
+import type { TrackerOptions } from "../src/tracker/trackers.ts";
+import type { Message } from "../src/wire/wire.ts";
 import { type AcceptorEvent, bindListener } from "./acceptor.ts";
-import type { AddressEntry } from "./address_book.ts";
+import type { AddressEntry } from "../src/swarm/address_book.ts";
 import { coordinatorStats, type Stats } from "./coordinator.ts";
 import type { MetadataEvent } from "./metadata.ts";
 import type { PeerClosed, PeerContext, PeerPex, PeerTimeouts } from "./peer.ts";
-import type { LinkInput } from "./peer_link.ts";
+import type { LinkInput } from "../src/peer/link.ts";
 import { announceEvent, type TrackerEvent } from "./tracker.ts";
 
 /** What a torrent's storage opening gives: the storage, whether data was there, and its resume record. */

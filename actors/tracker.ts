@@ -8,8 +8,9 @@
  */
 
 import { fromCallback } from "xstate";
-import type { AnnounceParams, PeerAddress } from "../src/tracker.ts";
-import { announceTo, type TrackerOptions, TrackerTiers } from "../src/trackers.ts";
+import type { AnnounceParams } from "../src/tracker/types.ts";
+import type { PeerAddress } from "../src/common/peer_address.ts";
+import { announceTo, type TrackerOptions, TrackerTiers } from "../src/tracker/trackers.ts";
 
 export interface TrackerInput {
   trackers: string[][];

@@ -6,12 +6,12 @@
  */
 
 import { fromCallback } from "xstate";
-import { equalBytes, sha1Piece } from "../src/bytes.ts";
-import { poolFor } from "../src/buffer_pool.ts";
-import type { Metainfo } from "../src/metainfo.ts";
-import type { PieceWriters } from "../src/piece_writers.ts";
-import type { Storage } from "../src/storage.ts";
-import type { WholePiece } from "./peer_download.ts";
+import { equalBytes, sha1Piece } from "../src/common/bytes.ts";
+import { poolFor } from "../src/pieces/buffer_pool.ts";
+import type { Metainfo } from "../src/metainfo/metainfo.ts";
+import type { PieceWriters } from "../src/pieces/piece_writers.ts";
+import type { Storage } from "../src/storage/storage.ts";
+import type { WholePiece } from "../src/peer/download.ts";
 
 export type VerifierEvent =
   | { type: "pieces.verified"; indices: number[] }

@@ -17,7 +17,7 @@
 
 import { parseArgs } from "node:util";
 import { startTracker } from "../test/helpers/test_tracker.ts";
-import { parseMetainfo } from "../src/metainfo.ts";
+import { parseMetainfo } from "../src/metainfo/metainfo.ts";
 import {
   aria2LeecherArgs,
   freePort,

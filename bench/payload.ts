@@ -4,7 +4,7 @@
  */
 
 import bencode from "bencode";
-import { concat, sha1 } from "../src/bytes.ts";
+import { concat, sha1 } from "../src/common/bytes.ts";
 
 export const BLOCK = 16 * 1024 * 1024;
 

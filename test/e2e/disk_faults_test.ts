@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { checkPieces } from "../../src/check.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
-import { MemoryStorage } from "../../src/storage.ts";
+import { checkPieces } from "../../src/storage/check.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { MemoryStorage } from "../../src/storage/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
 

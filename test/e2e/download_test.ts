@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseMetainfo } from "../../src/metainfo.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { startDownload } from "../../actors/client.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";

@@ -6,11 +6,11 @@
 
 import assert from "node:assert/strict";
 import { startDownload } from "../../actors/client.ts";
-import { decodeExtHandshake } from "../../src/extension.ts";
-import { FrameReader } from "../../src/frame_reader.ts";
-import { parseMagnet } from "../../src/magnet.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
-import { MemoryStorage } from "../../src/storage.ts";
+import { decodeExtHandshake } from "../../src/wire/extension.ts";
+import { FrameReader } from "../../src/wire/frame_reader.ts";
+import { parseMagnet } from "../../src/metainfo/magnet.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { MemoryStorage } from "../../src/storage/storage.ts";
 import {
   decodeHandshake,
   decodeMessage,
@@ -20,7 +20,7 @@ import {
   type Message,
   ourReserved,
   supports,
-} from "../../src/wire.ts";
+} from "../../src/wire/wire.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";

@@ -6,9 +6,9 @@
 
 import assert from "node:assert/strict";
 import { startDownload } from "../../actors/client.ts";
-import { Bitfield } from "../../src/bitfield.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
-import { encodeMessage } from "../../src/wire.ts";
+import { Bitfield } from "../../src/common/bitfield.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { encodeMessage } from "../../src/wire/wire.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { type SeederOptions, startSeeder } from "../helpers/scripted_seeder.ts";
 

@@ -6,9 +6,9 @@
 
 import assert from "node:assert/strict";
 import { type DownloadSession, startDownload } from "../../actors/client.ts";
-import { parseMagnet } from "../../src/magnet.ts";
-import { type Metainfo, parseMetainfo } from "../../src/metainfo.ts";
-import { MemoryStorage } from "../../src/storage.ts";
+import { parseMagnet } from "../../src/metainfo/magnet.ts";
+import { type Metainfo, parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { MemoryStorage } from "../../src/storage/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 import { unusedPort } from "../helpers/ports.ts";

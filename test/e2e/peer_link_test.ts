@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { type LinkEvent, PeerLink } from "../../actors/peer_link.ts";
-import { FrameReader } from "../../src/frame_reader.ts";
-import { decodeMessage, encodeHandshake, encodeMessage, HANDSHAKE_LENGTH } from "../../src/wire.ts";
-import { concat } from "../../src/bytes.ts";
+import { type LinkEvent, PeerLink } from "../../src/peer/link.ts";
+import { FrameReader } from "../../src/wire/frame_reader.ts";
+import { decodeMessage, encodeHandshake, encodeMessage, HANDSHAKE_LENGTH } from "../../src/wire/wire.ts";
+import { concat } from "../../src/common/bytes.ts";
 
 const PIECE = 1024;
 const infoHash = new Uint8Array(20).fill(7);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { startDownload } from "../../actors/client.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
-import { Bitfield } from "../../src/bitfield.ts";
-import { MemoryStorage } from "../../src/storage.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { Bitfield } from "../../src/common/bitfield.ts";
+import { MemoryStorage } from "../../src/storage/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
 

@@ -5,8 +5,8 @@
 
 import assert from "node:assert/strict";
 import { type DownloadSession, startDownload } from "../../actors/client.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
-import { MemoryStorage } from "../../src/storage.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { MemoryStorage } from "../../src/storage/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 
 async function torrent(size: number, pieceLength: number) {

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { startDownload } from "../../actors/client.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { unusedPort } from "../helpers/ports.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";

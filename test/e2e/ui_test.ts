@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import puppeteer from "puppeteer-core";
-import { parseMetainfo } from "../../src/metainfo.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { serveUi } from "../../src/ui/server.ts";
 import { parseTrace, type TraceRecord } from "../../src/ui/trace.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";

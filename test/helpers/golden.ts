@@ -1,7 +1,7 @@
 /** The golden (JSON) view of a parsed torrent, compared with committed files under fixtures/. */
 
-import { toHex } from "../../src/bytes.ts";
-import type { Metainfo } from "../../src/metainfo.ts";
+import { toHex } from "../../src/common/bytes.ts";
+import type { Metainfo } from "../../src/metainfo/metainfo.ts";
 
 export function goldenView(m: Metainfo) {
   const hashes = [];
@@ -22,6 +22,6 @@ export function goldenView(m: Metainfo) {
 
 // Regenerate: deno run -A test/helpers/golden.ts fixtures/single.torrent > fixtures/single.golden.json
 if (import.meta.main) {
-  const { parseMetainfo } = await import("../../src/metainfo.ts");
+  const { parseMetainfo } = await import("../../src/metainfo/metainfo.ts");
   console.log(JSON.stringify(goldenView(await parseMetainfo(await Deno.readFile(Deno.args[0]))), null, 2));
 }

@@ -1,7 +1,7 @@
 /** Builds .torrent files and payloads for tests. */
 
 import bencode from "bencode";
-import { concat, sha1 } from "../../src/bytes.ts";
+import { concat, sha1 } from "../../src/common/bytes.ts";
 
 export interface TestFile {
   path: string[];

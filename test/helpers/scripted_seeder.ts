@@ -9,15 +9,15 @@ import {
   encodeHandshake,
   encodeMessage,
   HANDSHAKE_LENGTH,
-} from "../../src/wire.ts";
-import { FrameReader } from "../../src/frame_reader.ts";
-import { Bitfield } from "../../src/bitfield.ts";
+} from "../../src/wire/wire.ts";
+import { FrameReader } from "../../src/wire/frame_reader.ts";
+import { Bitfield } from "../../src/common/bitfield.ts";
 import {
   decodeExtHandshake,
   decodeMetadataMessage,
   encodeExtHandshake,
   encodeMetadataMessage,
-} from "../../src/extension.ts";
+} from "../../src/wire/extension.ts";
 
 export interface SeederOptions {
   infoHash: Uint8Array;

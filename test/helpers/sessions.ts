@@ -1,8 +1,8 @@
 /** Sessions of our own client for tests: a seeder that serves a payload from memory. */
 
 import { type DownloadOptions, type DownloadSession, startDownload } from "../../actors/client.ts";
-import type { Metainfo } from "../../src/metainfo.ts";
-import { MemoryStorage } from "../../src/storage.ts";
+import type { Metainfo } from "../../src/metainfo/metainfo.ts";
+import { MemoryStorage } from "../../src/storage/storage.ts";
 
 /** A seed-only session on 127.0.0.1 (a free port) serving `data` from memory; `options` add to or override it. */
 export function memorySeeder(

@@ -1,7 +1,7 @@
 /** An in-process HTTP tracker on 127.0.0.1 for tests: hands out a fixed peer list and records announces. */
 
 import bencode from "bencode";
-import { encodeCompactPeers } from "../../src/compact_peers.ts";
+import { encodeCompactPeers } from "../../src/common/peer_address.ts";
 
 export interface TestTracker {
   url: string;

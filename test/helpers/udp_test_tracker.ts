@@ -1,8 +1,8 @@
 /** An in-process UDP tracker (BEP 15) on 127.0.0.1 for tests, with faults to exercise the client's retries. */
 
 import dgram from "node:dgram";
-import { encodeCompactPeers } from "../../src/compact_peers.ts";
-import { ACTION } from "../../src/udp_tracker.ts";
+import { encodeCompactPeers } from "../../src/common/peer_address.ts";
+import { ACTION } from "../../src/tracker/udp_packets.ts";
 
 export interface UdpTestTracker {
   url: string;

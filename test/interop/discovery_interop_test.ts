@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import bencode from "bencode";
 import { startDownload } from "../../actors/client.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
-import { scrapeFrom } from "../../src/trackers.ts";
-import { UdpTrackerClient } from "../../src/udp_tracker_client.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { scrapeFrom } from "../../src/tracker/trackers.ts";
+import { UdpTrackerClient } from "../../src/tracker/udp_client.ts";
 import { prepare, SHAPES } from "./shapes.ts";
 import {
   freePort,

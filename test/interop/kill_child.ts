@@ -7,7 +7,7 @@
  */
 
 import { startDownload } from "../../actors/client.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 
 const [torrent, out, logPath, port] = Deno.args;
 const log = Deno.openSync(logPath, { append: true, create: true });

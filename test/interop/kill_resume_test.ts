@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseMetainfo } from "../../src/metainfo.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { payload } from "../helpers/make_torrent.ts";
 import {
   freePort,

@@ -1,7 +1,7 @@
 /** Torrent shapes for the interop suites, and how to build each one's payload and .torrent. */
 
 import assert from "node:assert/strict";
-import { parseMetainfo } from "../../src/metainfo.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { freePort, type Program, startOpentracker } from "./swarm.ts";
 

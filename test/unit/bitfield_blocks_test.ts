@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { Bitfield } from "../../src/bitfield.ts";
-import { BLOCK_SIZE, blockCount, blockLength } from "../../src/blocks.ts";
-import { sha1, sha1Piece } from "../../src/bytes.ts";
+import { Bitfield } from "../../src/common/bitfield.ts";
+import { BLOCK_SIZE, blockCount, blockLength } from "../../src/wire/blocks.ts";
+import { sha1, sha1Piece } from "../../src/common/bytes.ts";
 
 Deno.test("Bitfield maps piece 0 to the high bit of byte 0", () => {
   const b = new Bitfield(10, new Uint8Array([0b1000_0001, 0b0100_0000]));

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { Bitfield } from "../../src/bitfield.ts";
-import { allZero, checkPieces } from "../../src/check.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
-import { FileResume, resumePath } from "../../src/resume.ts";
-import { FileStorage, MemoryStorage } from "../../src/storage.ts";
+import { Bitfield } from "../../src/common/bitfield.ts";
+import { allZero, checkPieces } from "../../src/storage/check.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { FileResume, resumePath } from "../../src/storage/resume.ts";
+import { FileStorage, MemoryStorage } from "../../src/storage/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 
 const PIECE = 16384;

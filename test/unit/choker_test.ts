@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChokeCandidate, chooseUnchoked } from "../../src/choker.ts";
+import { type ChokeCandidate, chooseUnchoked } from "../../src/swarm/choker.ts";
 
 const peer = (key: string, downloadRate: number, uploadRate = 0, interested = true): ChokeCandidate => ({
   key,

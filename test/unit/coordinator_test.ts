@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type AnyActorRef, createActor, fromCallback, setup, waitFor } from "xstate";
 import { coordinatorMachine } from "../../actors/coordinator.ts";
-import { Bitfield } from "../../src/bitfield.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
-import { type PiecePicker, PieceState } from "../../src/piece_picker.ts";
-import { MemoryStorage } from "../../src/storage.ts";
-import { PieceWriters } from "../../src/piece_writers.ts";
+import { Bitfield } from "../../src/common/bitfield.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { type PiecePicker, PieceState } from "../../src/pieces/piece_picker.ts";
+import { MemoryStorage } from "../../src/storage/storage.ts";
+import { PieceWriters } from "../../src/pieces/piece_writers.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 
 const PIECE = 16384;

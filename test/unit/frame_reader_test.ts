@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { FrameReader } from "../../src/frame_reader.ts";
-import { decodeMessage, encodeHandshake, encodeMessage, type Message } from "../../src/wire.ts";
+import { FrameReader } from "../../src/wire/frame_reader.ts";
+import { decodeMessage, encodeHandshake, encodeMessage, type Message } from "../../src/wire/wire.ts";
 
 const MESSAGES: Message[] = [
   { type: "bitfield", bits: new Uint8Array([0xff, 0xf0]) },

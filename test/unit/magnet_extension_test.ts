@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import bencode from "bencode";
-import { sha1, toHex } from "../../src/bytes.ts";
+import { sha1, toHex } from "../../src/common/bytes.ts";
 import {
   decodeExtHandshake,
   decodeMetadataMessage,
@@ -10,9 +10,9 @@ import {
   encodePex,
   metadataPieceLength,
   metadataPieces,
-} from "../../src/extension.ts";
-import { makeMagnet, parseMagnet, torrentFromMetadata } from "../../src/magnet.ts";
-import { parseMetainfo } from "../../src/metainfo.ts";
+} from "../../src/wire/extension.ts";
+import { makeMagnet, parseMagnet, torrentFromMetadata } from "../../src/metainfo/magnet.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 
 const HEX = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a";

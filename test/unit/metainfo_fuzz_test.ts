@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseMetainfo } from "../../src/metainfo.ts";
+import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 
 const FIXTURES = new URL("../../fixtures/", import.meta.url).pathname;
 const encoder = new TextEncoder();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import bencode from "bencode";
-import { parseMetainfo, pieceSize } from "../../src/metainfo.ts";
-import { sha1, toHex } from "../../src/bytes.ts";
+import { parseMetainfo, pieceSize } from "../../src/metainfo/metainfo.ts";
+import { sha1, toHex } from "../../src/common/bytes.ts";
 import { goldenView } from "../helpers/golden.ts";
 
 const FIXTURES = new URL("../../fixtures/", import.meta.url).pathname;

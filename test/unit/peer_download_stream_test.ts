@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { CHUNK, PieceDownloads } from "../../actors/peer_download.ts";
-import type { PieceWriter } from "../../src/piece_writers.ts";
+import { CHUNK, PieceDownloads } from "../../src/peer/download.ts";
+import type { PieceWriter } from "../../src/pieces/piece_writers.ts";
 import { payload } from "../helpers/make_torrent.ts";
 
 // Two pieces of two chunks and a bit (blocks of 16384, the last one 3616 bytes).

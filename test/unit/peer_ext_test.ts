@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PeerExtensions } from "../../actors/peer_ext.ts";
+import { PeerExtensions } from "../../src/peer/extensions.ts";
 import {
   decodeExtHandshake,
   decodeMetadataMessage,
@@ -7,8 +7,8 @@ import {
   encodeExtHandshake,
   encodeMetadataMessage,
   encodePex,
-} from "../../src/extension.ts";
-import { decodeMessage, type Message } from "../../src/wire.ts";
+} from "../../src/wire/extension.ts";
+import { decodeMessage, type Message } from "../../src/wire/wire.ts";
 import { payload } from "../helpers/make_torrent.ts";
 
 function setup(

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { type AnyActorRef, createActor, fromCallback, setup } from "xstate";
 import { peerMachine, type PeerTimeouts } from "../../actors/peer.ts";
-import type { LinkCommand, LinkEvent, LinkInput } from "../../actors/peer_link.ts";
-import { Bitfield } from "../../src/bitfield.ts";
+import type { LinkCommand, LinkEvent, LinkInput } from "../../src/peer/link.ts";
+import { Bitfield } from "../../src/common/bitfield.ts";
 
 /** A peer actor whose link is a fake socket driven by the test, under a parent that records `peer.closed`. */
 function harness(timeouts: Partial<PeerTimeouts> = {}) {

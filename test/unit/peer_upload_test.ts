@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { MAX_QUEUED_REQUESTS, UploadQueue } from "../../actors/peer_upload.ts";
-import { LocalPieces } from "../../src/local_pieces.ts";
-import { decodeMessage, type Message } from "../../src/wire.ts";
+import { MAX_QUEUED_REQUESTS, UploadQueue } from "../../src/peer/upload.ts";
+import { LocalPieces } from "../../src/pieces/local_pieces.ts";
+import { decodeMessage, type Message } from "../../src/wire/wire.ts";
 
 const PIECE = 32768;
 

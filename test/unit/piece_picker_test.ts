@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Bitfield } from "../../src/bitfield.ts";
-import { PiecePicker, PieceState } from "../../src/piece_picker.ts";
+import { Bitfield } from "../../src/common/bitfield.ts";
+import { PiecePicker, PieceState } from "../../src/pieces/piece_picker.ts";
 
 function all(n: number): Bitfield {
   const b = new Bitfield(n);

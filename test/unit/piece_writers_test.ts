@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PieceWriters } from "../../src/piece_writers.ts";
+import { PieceWriters } from "../../src/pieces/piece_writers.ts";
 
 function disk(size: number) {
   const bytes = new Uint8Array(size);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseDuration } from "../../src/cli.ts";
-import { formatBytes, formatDuration, progressLine } from "../../src/progress_format.ts";
+import { parseDuration } from "../../cli/main.ts";
+import { formatBytes, formatDuration, progressLine } from "../../cli/progress_format.ts";
 
 Deno.test("formatBytes() and formatDuration() read as a person expects", () => {
   assert.deepEqual([formatBytes(17), formatBytes(1536), formatBytes(1024 ** 3)], [

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { type Metainfo, parseMetainfo } from "../../src/metainfo.ts";
-import { windowsSafe } from "../../src/paths.ts";
-import { FileStorage } from "../../src/storage.ts";
+import { type Metainfo, parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { windowsSafe } from "../../src/storage/paths.ts";
+import { FileStorage } from "../../src/storage/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 
 async function multi() {

@@ -6,7 +6,7 @@ import {
   MAX_RESPONSE,
   parseAnnounceResponse,
   percentEncodeBytes,
-} from "../../src/tracker.ts";
+} from "../../src/tracker/http.ts";
 import { unusedPort } from "../helpers/ports.ts";
 
 const PARAMS = {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import bencode from "bencode";
-import { parseScrapeResponse, scrape, scrapeUrl } from "../../src/tracker.ts";
-import { TrackerTiers } from "../../src/trackers.ts";
+import { parseScrapeResponse, scrape, scrapeUrl } from "../../src/tracker/http.ts";
+import { TrackerTiers } from "../../src/tracker/trackers.ts";
 
 Deno.test("TrackerTiers shuffles within each tier only, and drops unsupported schemes and empty tiers", () => {
   const tiers = [["http://a/announce", "udp://b:1", "http://c/announce"], ["wss://x"], ["udp://d:2"]];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { decodeCompactPeers } from "../../src/compact_peers.ts";
-import { decodeReply, encodeAnnounce, encodeConnect } from "../../src/udp_tracker.ts";
-import { udpTarget, UdpTrackerClient } from "../../src/udp_tracker_client.ts";
+import { decodeCompactPeers } from "../../src/common/peer_address.ts";
+import { decodeReply, encodeAnnounce, encodeConnect } from "../../src/tracker/udp_packets.ts";
+import { udpTarget, UdpTrackerClient } from "../../src/tracker/udp_client.ts";
 import { startUdpTracker } from "../helpers/udp_test_tracker.ts";
 
 const PARAMS = {

@@ -8,7 +8,7 @@ import {
   isPiece,
   type Message,
   readU32,
-} from "../../src/wire.ts";
+} from "../../src/wire/wire.ts";
 
 const h = (s: string) => new Uint8Array(s.replace(/\s+/g, "").match(/../g)!.map((x) => parseInt(x, 16)));
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { FileEntry, Metainfo } from "./metainfo.ts";
+import type { FileEntry, Metainfo } from "../metainfo/metainfo.ts";
 import { platformSafe } from "./paths.ts";
 
 /** Random access to a torrent's data in piece space. */

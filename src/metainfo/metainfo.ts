@@ -6,8 +6,8 @@
  */
 
 import bencode from "bencode";
-import { topLevelSpans } from "./bencode_strict.ts";
-import { sha1, toHex } from "./bytes.ts";
+import { topLevelSpans } from "../common/bencode_strict.ts";
+import { sha1, toHex } from "../common/bytes.ts";
 
 /** One file of a torrent, laid end to end with the others in piece space. */
 export interface FileEntry {

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { Bitfield } from "./bitfield.ts";
-import { fromHex, toHex } from "./bytes.ts";
-import type { Metainfo } from "./metainfo.ts";
+import { Bitfield } from "../common/bitfield.ts";
+import { fromHex, toHex } from "../common/bytes.ts";
+import type { Metainfo } from "../metainfo/metainfo.ts";
 
 /** Loads and saves the verified-piece hint for one torrent's data. */
 export interface ResumeStore {

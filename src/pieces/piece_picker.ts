@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Bitfield } from "./bitfield.ts";
+import type { Bitfield } from "../common/bitfield.ts";
 
 /** The state of one piece. */
 export const enum PieceState {

@@ -1,11 +1,15 @@
 /**
- * Compact peer lists, as trackers (BEP 23, BEP 7, BEP 15) and peer exchange (BEP 11) send them: 6 bytes a peer
+ * A peer's address, and compact peer lists, as trackers (BEP 23, BEP 7, BEP 15) and peer exchange (BEP 11) send them: 6 bytes a peer
  * for IPv4 (address, port), 18 for IPv6, big-endian.
  *
  * @module
  */
 
-import type { PeerAddress } from "./tracker.ts";
+/** A peer's address as a tracker gives it. */
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
 
 /** Reads compact peers; a trailing partial entry and port 0 are ignored. */
 export function decodeCompactPeers(bytes: Uint8Array, ipv6: boolean): PeerAddress[] {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { addressKey } from "./address_book.ts";
+import { addressKey } from "../swarm/address_book.ts";
 import {
   decodeExtHandshake,
   decodeMetadataMessage,
@@ -19,9 +19,9 @@ import {
   metadataPieces,
   OUR_EXTENSIONS,
   PEX_MAX,
-} from "../src/extension.ts";
-import type { PeerAddress } from "../src/tracker.ts";
-import { encodeMessage } from "../src/wire.ts";
+} from "../wire/extension.ts";
+import type { PeerAddress } from "../common/peer_address.ts";
+import { encodeMessage } from "../wire/wire.ts";
 
 export interface ExtensionInput {
   /** The raw info dictionary, served to peers that ask; absent while we fetch it ourselves. */

@@ -7,15 +7,9 @@
  */
 
 import dgram from "node:dgram";
-import type { AnnounceParams, AnnounceResponse } from "./tracker.ts";
-import {
-  decodeReply,
-  encodeAnnounce,
-  encodeConnect,
-  encodeScrape,
-  type ScrapeCounts,
-  type UdpReply,
-} from "./udp_tracker.ts";
+import type { AnnounceParams, AnnounceResponse } from "./types.ts";
+import { decodeReply, encodeAnnounce, encodeConnect, encodeScrape, type UdpReply } from "./udp_packets.ts";
+import { type ScrapeCounts } from "./types.ts";
 
 export interface UdpTrackerOptions {
   /** First retransmission delay; BEP 15 says 15 s, doubling after each retransmission. */

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { equalBytes } from "../src/bytes.ts";
-import { FrameReader } from "../src/frame_reader.ts";
-import type { PeerAddress } from "../src/tracker.ts";
+import { equalBytes } from "../common/bytes.ts";
+import { FrameReader } from "../wire/frame_reader.ts";
+import type { PeerAddress } from "../common/peer_address.ts";
 import {
   decodeHandshake,
   decodeMessage,
@@ -16,8 +16,8 @@ import {
   HANDSHAKE_LENGTH,
   ourReserved,
   supports,
-} from "../src/wire.ts";
-import { type ExtensionEvent, PeerExtensions } from "./peer_ext.ts";
+} from "../wire/wire.ts";
+import { type ExtensionEvent, PeerExtensions } from "./extensions.ts";
 
 export interface MetadataLinkInput extends PeerAddress {
   infoHash: Uint8Array;

@@ -1,8 +1,8 @@
 /** Checking data already on disk against the piece hashes. @module */
 
-import { Bitfield } from "./bitfield.ts";
-import { equalBytes, sha1Piece } from "./bytes.ts";
-import { type Metainfo, pieceSize } from "./metainfo.ts";
+import { Bitfield } from "../common/bitfield.ts";
+import { equalBytes, sha1Piece } from "../common/bytes.ts";
+import { type Metainfo, pieceSize } from "../metainfo/metainfo.ts";
 import type { Storage } from "./storage.ts";
 
 /** True when every byte of `data` is zero (8 bytes at a time where alignment allows). */

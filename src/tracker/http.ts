@@ -6,39 +6,11 @@
  */
 
 import bencode from "bencode";
-import { scanValue } from "./bencode_strict.ts";
-import { concat } from "./bytes.ts";
-import { decodeCompactPeers } from "./compact_peers.ts";
-import type { ScrapeCounts } from "./udp_tracker.ts";
-
-/** A peer's address as a tracker gives it. */
-export interface PeerAddress {
-  host: string;
-  port: number;
-}
-
-/** What we tell the tracker. */
-export interface AnnounceParams {
-  infoHash: Uint8Array;
-  peerId: Uint8Array;
-  port: number;
-  uploaded: number;
-  downloaded: number;
-  left: number;
-  event?: "started" | "completed" | "stopped";
-  numwant?: number;
-}
-
-/** What the tracker told us. */
-export interface AnnounceResponse {
-  peers: PeerAddress[];
-  /** Seconds until the next regular announce. */
-  interval: number;
-  minInterval?: number;
-  warning?: string;
-  complete?: number;
-  incomplete?: number;
-}
+import { scanValue } from "../common/bencode_strict.ts";
+import { concat } from "../common/bytes.ts";
+import { decodeCompactPeers } from "../common/peer_address.ts";
+import type { PeerAddress } from "../common/peer_address.ts";
+import type { AnnounceParams, AnnounceResponse, ScrapeCounts } from "./types.ts";
 
 /** Percent-encodes raw bytes for a query string: unreserved characters stay, every other byte becomes %XX. */
 export function percentEncodeBytes(bytes: Uint8Array): string {

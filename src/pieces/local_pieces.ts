@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Bitfield } from "./bitfield.ts";
+import { Bitfield } from "../common/bitfield.ts";
 
 export class LocalPieces {
   readonly have: Bitfield;

@@ -1,22 +1,21 @@
 /**
  * The byte-moving half of a peer actor: one TCP connection, its handshake, the frame loop over a preallocated
  * receive buffer, block requests and piece assembly (large pieces go to disk as they arrive: `PieceWriters`). It
- * runs as a `fromCallback` actor invoked by the peer machine and reports only lifecycle and piece events to it;
+ * runs as the `link` actor (`fromCallback`) the peer machine invokes (`actors/peer.ts`) and reports only lifecycle and piece events to it;
  * blocks never travel as XState events, and the pieces completed within one socket read travel together (with
  * 16 KiB pieces a read completes a dozen: one event, not a dozen).
  *
  * @module
  */
 
-import { fromCallback } from "xstate";
-import { Bitfield } from "../src/bitfield.ts";
-import { equalBytes, toHex } from "../src/bytes.ts";
-import { FrameReader } from "../src/frame_reader.ts";
-import { LocalPieces } from "../src/local_pieces.ts";
-import { MAX_DEPTH, PieceDownloads, type WholePiece } from "./peer_download.ts";
-import type { PieceWriter } from "../src/piece_writers.ts";
-import { type ExtensionEvent, type ExtensionInput, PeerExtensions } from "./peer_ext.ts";
-import { MAX_QUEUED_REQUESTS, UploadQueue } from "./peer_upload.ts";
+import { Bitfield } from "../common/bitfield.ts";
+import { equalBytes, toHex } from "../common/bytes.ts";
+import { FrameReader } from "../wire/frame_reader.ts";
+import { LocalPieces } from "../pieces/local_pieces.ts";
+import { MAX_DEPTH, PieceDownloads, type WholePiece } from "./download.ts";
+import type { PieceWriter } from "../pieces/piece_writers.ts";
+import { type ExtensionEvent, type ExtensionInput, PeerExtensions } from "./extensions.ts";
+import { MAX_QUEUED_REQUESTS, UploadQueue } from "./upload.ts";
 import {
   decodeHandshake,
   decodeMessage,
@@ -30,7 +29,7 @@ import {
   ourReserved,
   readU32,
   supports,
-} from "../src/wire.ts";
+} from "../wire/wire.ts";
 
 /** What a link needs to know. */
 export interface LinkInput extends ExtensionInput {
@@ -97,7 +96,7 @@ export function clientName(peerId: Uint8Array): string {
   return /^-[A-Za-z~]{2}[0-9A-Za-z]{4}-$/.test(text) ? text.slice(1, 7) : "unknown";
 }
 
-/** One peer connection. Exported for tests; the actor below is how the client uses it. */
+/** One peer connection; `actors/peer.ts` runs it as the peer machine's `link` actor. */
 export class PeerLink {
   #conn?: Deno.TcpConn;
   #reader: FrameReader;
@@ -399,11 +398,3 @@ export class PeerLink {
     }
   }
 }
-
-/** The link as an XState callback actor: commands in through `receive`, events out through `sendBack`. */
-export const peerLink = fromCallback<LinkCommand, LinkInput, LinkEvent>(({ input, sendBack, receive }) => {
-  const link = new PeerLink(input, sendBack);
-  receive((cmd) => link.command(cmd));
-  link.run();
-  return () => link.close();
-});

@@ -9,12 +9,12 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { BLOCK_SIZE, blockCount, blockLength } from "../src/blocks.ts";
-import { concat } from "../src/bytes.ts";
-import { type BufferPool, poolFor } from "../src/buffer_pool.ts";
-import { pieceSize } from "../src/metainfo.ts";
-import type { PieceWriter } from "../src/piece_writers.ts";
-import { encodeMessage, REQUEST_FRAME_LENGTH, writeRequest } from "../src/wire.ts";
+import { BLOCK_SIZE, blockCount, blockLength } from "../wire/blocks.ts";
+import { concat } from "../common/bytes.ts";
+import { type BufferPool, poolFor } from "../pieces/buffer_pool.ts";
+import { pieceSize } from "../metainfo/metainfo.ts";
+import type { PieceWriter } from "../pieces/piece_writers.ts";
+import { encodeMessage, REQUEST_FRAME_LENGTH, writeRequest } from "../wire/wire.ts";
 
 /**
  * A piece whose every block arrived: its bytes, not yet hashed; or, for a piece written to disk as it arrived

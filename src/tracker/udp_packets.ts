@@ -14,20 +14,13 @@
  * @module
  */
 
-import { decodeCompactPeers } from "./compact_peers.ts";
-import type { AnnounceParams, AnnounceResponse } from "./tracker.ts";
+import { decodeCompactPeers } from "../common/peer_address.ts";
+import type { AnnounceParams, AnnounceResponse, ScrapeCounts } from "./types.ts";
 
 export const ACTION = { connect: 0, announce: 1, scrape: 2, error: 3 } as const;
 
 const PROTOCOL_ID = 0x41727101980n;
 const EVENTS = { none: 0, completed: 1, started: 2, stopped: 3 } as const;
-
-/** Seeders, leechers and completed downloads of one torrent, as a tracker counts them. */
-export interface ScrapeCounts {
-  seeders: number;
-  completed: number;
-  leechers: number;
-}
 
 /** A decoded tracker packet, or `undefined` for one that is too short to be anything. */
 export type UdpReply =

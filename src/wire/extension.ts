@@ -13,9 +13,9 @@
  */
 
 import bencode from "bencode";
-import { scanValue } from "./bencode_strict.ts";
-import type { PeerAddress } from "./tracker.ts";
-import { decodeCompactPeers, encodeCompactPeers } from "./compact_peers.ts";
+import { scanValue } from "../common/bencode_strict.ts";
+import type { PeerAddress } from "../common/peer_address.ts";
+import { decodeCompactPeers, encodeCompactPeers } from "../common/peer_address.ts";
 
 /** The ids we ask peers to use when they send us these extensions (BEP 10 lets each side choose its own). */
 export const OUR_EXTENSIONS = { ut_metadata: 1, ut_pex: 2 } as const;

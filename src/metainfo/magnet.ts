@@ -6,9 +6,9 @@
  */
 
 import bencode from "bencode";
-import { concat, fromHex, toHex } from "./bytes.ts";
-import type { PeerAddress } from "./tracker.ts";
-import { supportedTracker } from "./trackers.ts";
+import { concat, fromHex, toHex } from "../common/bytes.ts";
+import type { PeerAddress } from "../common/peer_address.ts";
+import { supportedTracker } from "../tracker/types.ts";
 
 export interface Magnet {
   infoHash: Uint8Array;

@@ -5,19 +5,9 @@
  * @module
  */
 
-import {
-  announce as httpAnnounce,
-  type AnnounceParams,
-  type AnnounceResponse,
-  scrape as httpScrape,
-} from "./tracker.ts";
-import type { ScrapeCounts } from "./udp_tracker.ts";
-import { UdpTrackerClient } from "./udp_tracker_client.ts";
-
-/** True for the tracker URLs we can talk to. */
-export function supportedTracker(url: string): boolean {
-  return /^(https?|udp):\/\//i.test(url);
-}
+import { announce as httpAnnounce, scrape as httpScrape } from "./http.ts";
+import { type AnnounceParams, type AnnounceResponse, type ScrapeCounts, supportedTracker } from "./types.ts";
+import { UdpTrackerClient } from "./udp_client.ts";
 
 /** How to reach trackers: one UDP client (it keeps connection ids) and a time budget per request. */
 export interface TrackerOptions {

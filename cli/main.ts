@@ -7,12 +7,12 @@
 import { parseArgs } from "node:util";
 import type { InspectionEvent } from "xstate";
 import { type DownloadSession, startDownload } from "../actors/client.ts";
-import { isMagnet, type Magnet, parseMagnet, torrentFromMetadata } from "./magnet.ts";
-import { type Metainfo, parseMetainfo } from "./metainfo.ts";
-import { printInfo } from "./cli_info.ts";
-import { looksLikeAddress, Observers, replay, viz } from "./cli_ui.ts";
+import { isMagnet, type Magnet, parseMagnet, torrentFromMetadata } from "../src/metainfo/magnet.ts";
+import { type Metainfo, parseMetainfo } from "../src/metainfo/metainfo.ts";
+import { printInfo } from "./info.ts";
+import { looksLikeAddress, Observers, replay, viz } from "./ui.ts";
 import { formatBytes, formatDuration, progressLine } from "./progress_format.ts";
-import type { PeerAddress } from "./tracker.ts";
+import type { PeerAddress } from "../src/common/peer_address.ts";
 
 export const USAGE = `Usage: deno run -A mod.ts <file.torrent | magnet:?…> <out> [options]
        deno run -A mod.ts seed <file.torrent> <path> [options]

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { BLOCK_SIZE } from "../src/blocks.ts";
-import type { LocalPieces } from "../src/local_pieces.ts";
-import { pieceSize } from "../src/metainfo.ts";
-import { encodeMessage } from "../src/wire.ts";
+import { BLOCK_SIZE } from "../wire/blocks.ts";
+import type { LocalPieces } from "../pieces/local_pieces.ts";
+import { pieceSize } from "../metainfo/metainfo.ts";
+import { encodeMessage } from "../wire/wire.ts";
 
 /** Requests queued per peer before it is dropped for flooding. */
 export const MAX_QUEUED_REQUESTS = 2048;

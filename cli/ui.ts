@@ -8,11 +8,11 @@
 import type { InspectionEvent } from "xstate";
 import type { DownloadSession } from "../actors/client.ts";
 import { MACHINES } from "../actors/machines.ts";
-import { chartOf, toSvg } from "./ui/charts.ts";
-import { machineDocs } from "./ui/docs.ts";
-import { serveUi, type UiServer } from "./ui/server.ts";
-import { parseTrace, type TraceRecord, TraceRecorder } from "./ui/trace.ts";
-import { SwarmView } from "./ui/view.ts";
+import { chartOf, toSvg } from "../src/ui/charts.ts";
+import { machineDocs } from "../src/ui/docs.ts";
+import { serveUi, type UiServer } from "../src/ui/server.ts";
+import { parseTrace, type TraceRecord, TraceRecorder } from "../src/ui/trace.ts";
+import { SwarmView } from "../src/ui/view.ts";
 
 /** `host:port`, `:port` or `port` (host 127.0.0.1); throws TypeError for anything else. */
 export function parseListenAddress(text: string): { hostname: string; port: number } {

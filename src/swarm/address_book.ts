@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { PeerAddress } from "../src/tracker.ts";
+import type { PeerAddress } from "../common/peer_address.ts";
 
 /** Everything the supervisor knows about one address. */
 export interface AddressEntry {

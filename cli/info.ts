@@ -5,11 +5,12 @@
  * @module
  */
 
-import { type Magnet, makeMagnet } from "./magnet.ts";
-import type { Metainfo } from "./metainfo.ts";
+import { type Magnet, makeMagnet } from "../src/metainfo/magnet.ts";
+import type { Metainfo } from "../src/metainfo/metainfo.ts";
 import { formatBytes } from "./progress_format.ts";
-import { scrapeFrom, supportedTracker } from "./trackers.ts";
-import { UdpTrackerClient } from "./udp_tracker_client.ts";
+import { scrapeFrom } from "../src/tracker/trackers.ts";
+import { supportedTracker } from "../src/tracker/types.ts";
+import { UdpTrackerClient } from "../src/tracker/udp_client.ts";
 
 /** Files listed before the rest is summed up. */
 const MAX_FILES_SHOWN = 50;
