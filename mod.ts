@@ -16,15 +16,23 @@
 
 export { parseMetainfo, pieceSize } from "./src/metainfo/metainfo.ts";
 export type { FileEntry, Metainfo } from "./src/metainfo/metainfo.ts";
+export { parseMagnet } from "./src/metainfo/magnet.ts";
+export type { Magnet } from "./src/metainfo/magnet.ts";
 export { FileStorage, MemoryStorage } from "./src/storage/storage.ts";
 export type { Storage } from "./src/storage/storage.ts";
+export type { ResumeStore } from "./src/storage/resume.ts";
 export { announce, announceUrl, parseAnnounceResponse } from "./src/tracker/http.ts";
-export type { AnnounceParams, AnnounceResponse } from "./src/tracker/types.ts";
 export type { PeerAddress } from "./src/common/peer_address.ts";
+export type { AnnounceParams, AnnounceResponse } from "./src/tracker/types.ts";
 export { decodeHandshake, decodeMessage, encodeHandshake, encodeMessage } from "./src/wire/wire.ts";
 export type { Handshake, Message } from "./src/wire/wire.ts";
+export type { AddressEntry, PeerSource } from "./src/swarm/address_book.ts";
+export type { PeerSample, Sample } from "./src/ui/trace.ts";
+export { Bitfield } from "./src/common/bitfield.ts";
 export { DownloadSession, makePeerId, startDownload } from "./actors/client.ts";
 export type { DownloadOptions, DownloadResult, PeerView, Progress } from "./actors/client.ts";
+export type { Stats } from "./actors/coordinator.ts";
+export type { PeerTimeouts } from "./actors/peer.ts";
 export { torrentMachine } from "./actors/torrent.ts";
 export { peerMachine } from "./actors/peer.ts";
 export { coordinatorMachine } from "./actors/coordinator.ts";

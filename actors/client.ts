@@ -18,6 +18,7 @@ import { type AddressEntry, type OpenedStorage, torrentMachine } from "./torrent
 import type { Magnet } from "../src/metainfo/magnet.ts";
 import type { Message } from "../src/wire/wire.ts";
 
+/** How a download runs: where its data goes, which port it listens on, how it seeds, and its limits. */
 export interface DownloadOptions {
   /**
    * The output file (single-file torrent) or folder (multi-file torrent), or a function that chooses it once the
@@ -36,11 +37,15 @@ export interface DownloadOptions {
   seedOnly?: boolean;
   /** Regular unchoke slots (default 4), plus one optimistic. */
   uploadSlots?: number;
+  /** Peer connections open at once (default 50). */
   maxPeers?: number;
   /** Peers to dial besides those the trackers give. */
   peers?: PeerAddress[];
+  /** Our peer id (default: a fresh one from `makePeerId`). */
   peerId?: Uint8Array;
+  /** The download fails when it has had no peer for this long and no tracker gave any (default 120 s). */
   noPeersTimeoutMs?: number;
+  /** A tracker request's time budget (default 15 s). */
   trackerTimeoutMs?: number;
   /** First retry delay after a failed announce (default 5 s); doubles up to five minutes. */
   trackerRetryMs?: number;
@@ -48,6 +53,7 @@ export interface DownloadOptions {
   udpRetryMs?: number;
   /** Per-peer time-outs (connect, handshake, choked, stall); defaults in DEFAULT_TIMEOUTS. */
   timeouts?: Partial<PeerTimeouts>;
+  /** Pieces that fail their hash before the peer that sent them is banned (default 3). */
   maxStrikes?: number;
   /** Hash all existing data even when the resume record vouches for it. */
   check?: boolean;
@@ -72,11 +78,17 @@ export interface Progress {
   state: string;
   /** How the metadata fetch of a magnet link goes. */
   metadata?: string;
+  /** The torrent's size in bytes (0 until a magnet link's metadata is known). */
   totalBytes: number;
+  /** Bytes in pieces verified on disk. */
   verifiedBytes: number;
+  /** Payload bytes received from peers, verified or not. */
   receivedBytes: number;
+  /** Pieces in the torrent. */
   pieceCount: number;
+  /** Pieces verified on disk. */
   verifiedPieces: number;
+  /** Pieces that failed their hash check. */
   hashFailures: number;
   /** Payload bytes uploaded to peers. */
   uploadedBytes: number;
@@ -84,7 +96,9 @@ export interface Progress {
   port: number;
   /** Peer actors alive now, and how many of them completed the handshake. */
   peers: number;
+  /** Peer actors past the handshake. */
   connectedPeers: number;
+  /** Addresses heard of (trackers, PEX, given), connected or not. */
   knownPeers: number;
   /** What the trackers said last: peers, an error or a warning. */
   tracker?: string;
@@ -92,15 +106,21 @@ export interface Progress {
 
 /** One peer actor as a person debugging the swarm sees it. */
 export interface PeerView {
+  /** The peer's address as `host:port`. */
   key: string;
+  /** The peer actor's state, such as `connected.downloading`. */
   state: string;
+  /** The peer's client, read from its peer id. */
   client?: string;
+  /** Pieces the peer has. */
   pieces: number;
+  /** Milliseconds in the current state. */
   sinceMs: number;
   /** The peer dialled us. */
   incoming: boolean;
   /** The peer wants what we have, and whether we let it. */
   peerInterested: boolean;
+  /** We choke the peer. */
   amChoking: boolean;
   /** Payload bytes per second, each way. */
   rates: { down: number; up: number };
@@ -108,10 +128,13 @@ export interface PeerView {
 
 /** The outcome of a download. */
 export interface DownloadResult {
+  /** True when every piece is verified on disk. */
   ok: boolean;
   /** True when the download was stopped before it completed. */
   stopped: boolean;
+  /** Why the download failed, in one line. */
   error?: string;
+  /** Counts of what moved: bytes, pieces, hash failures, strikes. */
   stats?: Stats;
   /** Addresses the client heard of, with their strikes and bans. */
   book: Map<string, AddressEntry>;
@@ -140,12 +163,15 @@ function haveMap(have: Bitfield | undefined, pieceCount: number): string {
 
 /** A running download. */
 export class DownloadSession {
+  /** The supervisor actor itself: subscribe to it, or send it `stop`. */
   readonly actor: Actor<typeof torrentMachine>;
+  /** Settles once the download ends, whichever way. */
   readonly done: Promise<DownloadResult>;
 
   /** The output path, once chosen (at once for a .torrent, after the metadata for a magnet link). */
   out?: string;
 
+  /** Starts the supervisor actor for a torrent or a magnet link. */
   constructor(source: Metainfo | Magnet, options: DownloadOptions) {
     const isMagnet = !("pieceCount" in source);
     const openStorage = async (m: Metainfo): Promise<OpenedStorage> => {

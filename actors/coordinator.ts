@@ -41,10 +41,13 @@ export type CoordinatorOrder =
 
 /** Counters a progress display reads from the coordinator's snapshot. */
 export interface Stats {
+  /** Bytes in pieces verified on disk. */
   verifiedBytes: number;
+  /** Pieces verified on disk. */
   verifiedPieces: number;
   /** Payload bytes of whole pieces received from peers. */
   receivedBytes: number;
+  /** Pieces that failed their hash check. */
   hashFailures: number;
 }
 
@@ -134,6 +137,7 @@ function updateInterest(ctx: Context, key: string, send: Send, wanted?: boolean)
   }
 }
 
+/** The coordinator: owns the pieces, hands them to peers, takes them back and strikes peers whose pieces fail. */
 export const coordinatorMachine = setup({
   types: {
     context: {} as Context,

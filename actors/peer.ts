@@ -25,7 +25,9 @@ export interface PeerInput {
 
 /** How long a peer may take in each state before it is dropped. */
 export interface PeerTimeouts {
+  /** The TCP connection must open within this. */
   connectMs: number;
+  /** The peer's handshake must arrive within this. */
   handshakeMs: number;
   /** Choked for this long: the slot goes to another peer (it reconnects later with back-off). */
   chokedMs: number;
@@ -95,6 +97,7 @@ export const peerLink = fromCallback<LinkCommand, LinkInput, LinkEvent>(({ input
   return () => link.close();
 });
 
+/** One peer: connecting → handshaking → connected.{choked ⇄ downloading} → failed, relaying between its link and the coordinator. */
 export const peerMachine = setup({
   types: {
     context: {} as PeerContext,

@@ -45,6 +45,7 @@ export type { AddressEntry } from "../src/swarm/address_book.ts";
 export { addPeers } from "../src/swarm/address_book.ts";
 export type { OpenedStorage, TorrentInput } from "./torrent_context.ts";
 
+/** The supervisor of one torrent: [metadata →] checking → active.{downloading → completing → seeding} → done. */
 export const torrentMachine = setup({
   types: {
     context: {} as Context,

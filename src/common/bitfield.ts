@@ -2,9 +2,11 @@
 
 /** A fixed-size set of piece indices backed by wire-format bytes. */
 export class Bitfield {
+  /** The wire bytes: piece 0 is the high bit of byte 0; spare bits at the end stay zero. */
   readonly bytes: Uint8Array;
   #count = 0;
 
+  /** A bitfield of `size` pieces, empty or read from wire `bytes` (a `RangeError` when their length is wrong). */
   constructor(readonly size: number, bytes?: Uint8Array) {
     this.bytes = new Uint8Array(Math.ceil(size / 8));
     if (bytes) {

@@ -7,7 +7,9 @@
 
 /** A peer's address as a tracker gives it. */
 export interface PeerAddress {
+  /** An IPv4 or IPv6 address, or a host name. */
   host: string;
+  /** The TCP port (1 to 65535). */
   port: number;
 }
 

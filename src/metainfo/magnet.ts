@@ -10,8 +10,11 @@ import { concat, fromHex, toHex } from "../common/bytes.ts";
 import type { PeerAddress } from "../common/peer_address.ts";
 import { supportedTracker } from "../tracker/types.ts";
 
+/** A parsed magnet link (BEP 9): the infohash and the hints that come with it. */
 export interface Magnet {
+  /** The torrent's infohash (`xt=urn:btih:`, hex or base32). */
   infoHash: Uint8Array;
+  /** The infohash as 40 lowercase hex digits. */
   infoHashHex: string;
   /** The display name (`dn`), a hint until the metadata arrives. */
   name?: string;

@@ -13,6 +13,7 @@ import { sha1, toHex } from "../common/bytes.ts";
 export interface FileEntry {
   /** Path components below the torrent's folder (for a single-file torrent: just the name). */
   path: string[];
+  /** Size in bytes. */
   length: number;
   /** Offset of the file's first byte in the torrent's concatenated data. */
   offset: number;
@@ -20,17 +21,25 @@ export interface FileEntry {
 
 /** A parsed, validated .torrent file. */
 export interface Metainfo {
+  /** SHA-1 of the raw `info` dictionary: the torrent's identity. */
   infoHash: Uint8Array;
+  /** The infohash as 40 lowercase hex digits. */
   infoHashHex: string;
+  /** The suggested name: the file's, or the top folder's for a multi-file torrent. */
   name: string;
+  /** Bytes per piece (the last piece may be shorter). */
   pieceLength: number;
+  /** Number of pieces. */
   pieceCount: number;
   /** The 20-byte SHA-1 of every piece, concatenated. */
   pieceHashes: Uint8Array;
+  /** Sum of every file's length. */
   totalLength: number;
+  /** The files in torrent order, with their offsets in the whole. */
   files: FileEntry[];
   /** True for a torrent with a `files` list (its data goes into a folder named `name`). */
   multiFile: boolean;
+  /** BEP 27: peers only from the torrent's trackers (no PEX, no DHT). */
   private: boolean;
   /** Tracker tiers: `announce-list` when present, else `[[announce]]`. */
   trackers: string[][];

@@ -24,6 +24,7 @@ export interface Storage {
   sync(): Promise<void>;
   /** True when the span is known to hold no data at all (sparse files never written): lets a check skip it. */
   unwritten?(offset: number, length: number): boolean;
+  /** Releases open files; the storage is not used after. */
   close(): void;
 }
 
@@ -196,6 +197,7 @@ export class FileStorage implements Storage {
     this.#dirty.clear();
   }
 
+  /** Closes every open file. */
   close(): void {
     for (const h of this.#handles.values()) h.close();
     this.#handles.clear();
@@ -204,7 +206,9 @@ export class FileStorage implements Storage {
 
 /** Keeps a torrent's data in memory: for tests and for callers who want the bytes, not files. */
 export class MemoryStorage implements Storage {
+  /** The whole torrent's bytes, in torrent order. */
   readonly data: Uint8Array;
+  /** Zeroed storage for a torrent of `length` bytes. */
   constructor(length: number) {
     this.data = new Uint8Array(length);
   }
@@ -221,5 +225,6 @@ export class MemoryStorage implements Storage {
   sync(): Promise<void> {
     return Promise.resolve();
   }
+  /** Nothing to release. */
   close(): void {}
 }

@@ -9,12 +9,19 @@ import type { PeerAddress } from "../common/peer_address.ts";
 
 /** Everything the supervisor knows about one address. */
 export interface AddressEntry {
+  /** The peer's address. */
   host: string;
+  /** The peer's TCP port. */
   port: number;
+  /** Connections that failed in a row: the back-off grows with them. */
   failures: number;
+  /** Not dialled again before this time (milliseconds since the epoch). */
   retryAt: number;
+  /** Pieces from this peer that failed their hash. */
   strikes: number;
+  /** Never dialled or accepted again. */
   banned: boolean;
+  /** Why the last connection ended. */
   lastReason?: string;
   /** Where we heard of it first. */
   source: PeerSource;

@@ -14,24 +14,37 @@ export function supportedTracker(url: string): boolean {
 
 /** What we tell the tracker. */
 export interface AnnounceParams {
+  /** The torrent's infohash. */
   infoHash: Uint8Array;
+  /** Our peer id. */
   peerId: Uint8Array;
+  /** The port we accept peers on. */
   port: number;
+  /** Payload bytes uploaded since `started`. */
   uploaded: number;
+  /** Payload bytes downloaded since `started`. */
   downloaded: number;
+  /** Bytes still missing. */
   left: number;
+  /** The lifecycle event this announce reports, if any. */
   event?: "started" | "completed" | "stopped";
+  /** How many peers we would like. */
   numwant?: number;
 }
 
 /** What the tracker told us. */
 export interface AnnounceResponse {
+  /** Peers the tracker gave. */
   peers: PeerAddress[];
   /** Seconds until the next regular announce. */
   interval: number;
+  /** Seconds we must wait at least before announcing again. */
   minInterval?: number;
+  /** A warning message from the tracker. */
   warning?: string;
+  /** Seeders, as the tracker counts them. */
   complete?: number;
+  /** Leechers, as the tracker counts them. */
   incomplete?: number;
 }
 

@@ -11,24 +11,37 @@ import type { InspectionEvent } from "xstate";
 
 /** A peer as a sample shows it. */
 export interface PeerSample {
+  /** The peer's address as `host:port`. */
   id: string;
+  /** The peer's client, read from its peer id. */
   client?: string;
+  /** Payload bytes per second from the peer. */
   down: number;
+  /** Payload bytes per second to the peer. */
   up: number;
+  /** Pieces the peer has. */
   pieces: number;
+  /** The peer dialled us. */
   incoming: boolean;
 }
 
 /** The numbers at one moment. */
 export interface Sample {
+  /** The supervisor's state. */
   state: string;
+  /** The torrent's size in bytes. */
   totalBytes: number;
+  /** Bytes in pieces verified on disk. */
   verifiedBytes: number;
+  /** Payload bytes uploaded to peers. */
   uploadedBytes: number;
+  /** Addresses heard of, connected or not. */
   knownPeers: number;
   /** One character per piece: `.` missing, `r` requested, `h` being hashed, `v` verified, `x` failed its hash. */
   pieces: string;
+  /** Every peer actor with its rates. */
   peers: PeerSample[];
+  /** What the trackers said last. */
   tracker?: string;
 }
 

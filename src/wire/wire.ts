@@ -74,8 +74,11 @@ export const HANDSHAKE_LENGTH = 68;
 
 /** A peer's handshake: `<pstrlen=19><pstr><reserved:8><info_hash:20><peer_id:20>`. */
 export interface Handshake {
+  /** The 8 reserved bytes: extension bits (BEP 10, fast extension, DHT). */
   reserved: Uint8Array;
+  /** The torrent the peer wants to talk about. */
   infoHash: Uint8Array;
+  /** The peer's 20-byte id. */
   peerId: Uint8Array;
 }
 
