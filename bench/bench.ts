@@ -20,7 +20,6 @@ import { startTracker } from "../test/helpers/test_tracker.ts";
 import { parseMetainfo } from "../src/metainfo/metainfo.ts";
 import {
   aria2LeecherArgs,
-  freePort,
   HERE as INTEROP,
   outputWithin,
   Program,
@@ -28,6 +27,7 @@ import {
   startOpentracker,
   waitForSeeders,
 } from "../test/interop/swarm.ts";
+import { freePort } from "../test/helpers/ports.ts";
 import { startDelayProxy } from "./delay_proxy.ts";
 import { makeBenchTorrent, writePayload } from "./payload.ts";
 

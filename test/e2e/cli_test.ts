@@ -5,23 +5,7 @@ import { startSeeder } from "../helpers/scripted_seeder.ts";
 import { unusedPort } from "../helpers/ports.ts";
 import { startUdpTracker } from "../helpers/udp_test_tracker.ts";
 import bencode from "bencode";
-
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
-
-function cli(args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-async function run(args: string[]) {
-  const out = await cli(args).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+import { cliCommand as cli, runCli as run } from "../helpers/cli.ts";
 
 function assertOneLineError(stderr: string, pattern: RegExp) {
   const lines = stderr.trim().split("\n").filter((l) => l !== "Try --help.");

@@ -10,8 +10,7 @@ import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { MemoryStorage } from "../../src/storage/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
-
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+import { runCli as run } from "../helpers/cli.ts";
 
 function mount(dir: string, options: string): boolean {
   return new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", options, "tmpfs", dir], stderr: "null" })
@@ -29,16 +28,6 @@ const canMount = (() => {
   Deno.removeSync(dir);
   return ok;
 })();
-
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-}
 
 Deno.test({
   name: "a full disk stops the download with one line, keeps verified pieces, and a rerun resumes",

@@ -9,8 +9,6 @@ import { startDownload } from "../../actors/client.ts";
 import { decodeExtHandshake } from "../../src/wire/extension.ts";
 import { FrameReader } from "../../src/wire/frame_reader.ts";
 import { parseMagnet } from "../../src/metainfo/magnet.ts";
-import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
-import { MemoryStorage } from "../../src/storage/storage.ts";
 import {
   decodeHandshake,
   decodeMessage,
@@ -21,34 +19,20 @@ import {
   ourReserved,
   supports,
 } from "../../src/wire/wire.ts";
-import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import { makeTorrent, payload, testTorrent } from "../helpers/make_torrent.ts";
+import { memoryStorage } from "../helpers/storage.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
 
 const PIECE = 32 * 1024;
 
-async function torrent(size = 20 * PIECE + 99) {
-  const { torrent, data } = await makeTorrent({
-    name: "f.bin",
-    files: [{ path: ["f.bin"], data: payload(size, 51) }],
-    pieceLength: PIECE,
-  });
-  return { meta: await parseMetainfo(torrent), data };
-}
-
-function memory() {
-  let storage: MemoryStorage | undefined;
-  return {
-    open: (m: { totalLength: number }) => {
-      storage = new MemoryStorage(m.totalLength);
-      return Promise.resolve({ storage, existed: false });
-    },
-    data: () => storage?.data,
-  };
-}
-
 Deno.test("fast extension: rejected requests are asked again, and we greet with have-none", async () => {
-  const { meta, data } = await torrent();
+  const { meta, data } = await testTorrent({
+    size: 20 * PIECE + 99,
+    pieceLength: PIECE,
+    seed: 51,
+    name: "f.bin",
+  });
   const seeder = startSeeder({
     infoHash: meta.infoHash,
     data,
@@ -56,7 +40,7 @@ Deno.test("fast extension: rejected requests are asked again, and we greet with 
     fast: true,
     rejectFirst: 5,
   });
-  const out = memory();
+  const out = memoryStorage();
   try {
     const result = await startDownload(meta, {
       storage: out.open,
@@ -72,7 +56,12 @@ Deno.test("fast extension: rejected requests are asked again, and we greet with 
 });
 
 Deno.test("fast extension: a peer that rejects the same block twice is dropped and others serve the piece", async () => {
-  const { meta, data } = await torrent();
+  const { meta, data } = await testTorrent({
+    size: 20 * PIECE + 99,
+    pieceLength: PIECE,
+    seed: 51,
+    name: "f.bin",
+  });
   const stubborn = startSeeder({
     infoHash: meta.infoHash,
     data,
@@ -81,7 +70,7 @@ Deno.test("fast extension: a peer that rejects the same block twice is dropped a
     rejectPieces: new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]),
   });
   const good = startSeeder({ infoHash: meta.infoHash, data, pieceLength: PIECE, blockDelayMs: 20 });
-  const out = memory();
+  const out = memoryStorage();
   try {
     const result = await startDownload(meta, {
       storage: out.open,
@@ -129,7 +118,12 @@ async function rawPeer(port: number, infoHash: Uint8Array, send: Message[], coun
 }
 
 Deno.test("our seeder greets a fast peer with have-all and its metadata size, and rejects what it will not serve", async () => {
-  const { meta, data } = await torrent();
+  const { meta, data } = await testTorrent({
+    size: 20 * PIECE + 99,
+    pieceLength: PIECE,
+    seed: 51,
+    name: "f.bin",
+  });
   const seeder = memorySeeder(meta, data, { uploadSlots: 0 });
   try {
     await listeningPort(seeder);
@@ -150,7 +144,12 @@ Deno.test("our seeder greets a fast peer with have-all and its metadata size, an
 });
 
 Deno.test("metadata that fails the infohash check is dropped with its sender and fetched from another peer", async () => {
-  const { meta, data } = await torrent();
+  const { meta, data } = await testTorrent({
+    size: 20 * PIECE + 99,
+    pieceLength: PIECE,
+    seed: 51,
+    name: "f.bin",
+  });
   const liar = startSeeder({
     infoHash: meta.infoHash,
     data,
@@ -165,7 +164,7 @@ Deno.test("metadata that fails the infohash check is dropped with its sender and
     metadata: meta.rawInfo,
     metadataDelayMs: 300,
   });
-  const out = memory();
+  const out = memoryStorage();
   try {
     const magnet = parseMagnet(
       `magnet:?xt=urn:btih:${meta.infoHashHex}&x.pe=127.0.0.1:${liar.port}&x.pe=127.0.0.1:${honest.port}`,

@@ -7,21 +7,11 @@
 import assert from "node:assert/strict";
 import { type DownloadSession, startDownload } from "../../actors/client.ts";
 import { parseMagnet } from "../../src/metainfo/magnet.ts";
-import { type Metainfo, parseMetainfo } from "../../src/metainfo/metainfo.ts";
+import { type Metainfo } from "../../src/metainfo/metainfo.ts";
 import { MemoryStorage } from "../../src/storage/storage.ts";
-import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import { testTorrent } from "../helpers/make_torrent.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 import { unusedPort } from "../helpers/ports.ts";
-
-async function torrent(size: number, pieceLength: number, name = "m.bin", isPrivate = false) {
-  const { torrent, data } = await makeTorrent({
-    name,
-    files: [{ path: [name], data: payload(size, 41) }],
-    pieceLength,
-    private: isPrivate,
-  });
-  return { meta: await parseMetainfo(torrent), data };
-}
 
 function seed(meta: Metainfo, data: Uint8Array, peers: { host: string; port: number }[] = []) {
   return memorySeeder(meta, data, { peers, pexIntervalMs: 200 });
@@ -52,7 +42,12 @@ function leech(
 
 Deno.test("a magnet link with x.pe fetches the metadata (several ut_metadata pieces) and downloads", async () => {
   // 2,000 pieces of 16 KiB: 40,000 bytes of piece hashes, so the metadata comes in three ut_metadata pieces.
-  const { meta, data } = await torrent(2000 * 16384 - 77, 16384);
+  const { meta, data } = await testTorrent({
+    size: 2000 * 16384 - 77,
+    pieceLength: 16384,
+    seed: 41,
+    name: "m.bin",
+  });
   assert(meta.rawInfo.length > 2 * 16384);
   const seeder = seed(meta, data);
   try {
@@ -102,7 +97,12 @@ async function connectedTo(session: DownloadSession, key: string, ms: number): P
 }
 
 Deno.test("a leecher told of one seeder learns of the other through PEX and connects to it", async () => {
-  const { meta, data } = await torrent(1024 * 1024, 32 * 1024, "p.bin");
+  const { meta, data } = await testTorrent({
+    size: 1024 * 1024,
+    pieceLength: 32 * 1024,
+    seed: 41,
+    name: "p.bin",
+  });
   const a = seed(meta, data);
   const aPort = await port(a);
   const b = seed(meta, data, [{ host: "127.0.0.1", port: aPort }]); // b dials a: a knows b's listen address
@@ -126,7 +126,13 @@ Deno.test("a leecher told of one seeder learns of the other through PEX and conn
 });
 
 Deno.test("a private torrent's peers do not exchange peers", async () => {
-  const { meta, data } = await torrent(1024 * 1024, 32 * 1024, "q.bin", true);
+  const { meta, data } = await testTorrent({
+    size: 1024 * 1024,
+    pieceLength: 32 * 1024,
+    seed: 41,
+    name: "q.bin",
+    private: true,
+  });
   assert(meta.private);
   const a = seed(meta, data);
   const aPort = await port(a);

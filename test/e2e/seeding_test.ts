@@ -5,43 +5,28 @@
 
 import assert from "node:assert/strict";
 import { type DownloadSession, startDownload } from "../../actors/client.ts";
-import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { MemoryStorage } from "../../src/storage/storage.ts";
-import { makeTorrent, payload } from "../helpers/make_torrent.ts";
-
-async function torrent(size: number, pieceLength: number) {
-  const { torrent, data } = await makeTorrent({
-    name: "s.bin",
-    files: [{ path: ["s.bin"], data: payload(size, 31) }],
-    pieceLength,
-  });
-  return { meta: await parseMetainfo(torrent), data };
-}
-
-function memory(data?: Uint8Array) {
-  return (m: { totalLength: number }) => {
-    const storage = new MemoryStorage(m.totalLength);
-    if (data) storage.data.set(data);
-    return Promise.resolve({ storage, existed: data !== undefined });
-  };
-}
-
-async function port(session: DownloadSession): Promise<number> {
-  while (!session.progress().state.startsWith("active")) await new Promise((r) => setTimeout(r, 10));
-  return session.progress().port;
-}
+import { testTorrent } from "../helpers/make_torrent.ts";
+import { memoryStorage } from "../helpers/storage.ts";
+import { listeningPort } from "../helpers/sessions.ts";
+import { pieceSize } from "../../src/metainfo/metainfo.ts";
 
 Deno.test("a seed-only session serves a whole torrent to another session, which finishes with equal bytes", async () => {
-  const { meta, data } = await torrent(3 * 1024 * 1024 + 5, 64 * 1024);
+  const { meta, data } = await testTorrent({
+    size: 3 * 1024 * 1024 + 5,
+    pieceLength: 64 * 1024,
+    seed: 31,
+    name: "s.bin",
+  });
   const seeder = startDownload(meta, {
-    storage: memory(data),
+    storage: memoryStorage(data).open,
     seedOnly: true,
     seed: {},
     listen: "127.0.0.1",
     port: 21000,
   });
   try {
-    const seederPort = await port(seeder);
+    const seederPort = await listeningPort(seeder);
     let leecherStorage: MemoryStorage | undefined;
     const leecher = startDownload(meta, {
       storage: (m) => {
@@ -67,10 +52,14 @@ Deno.test("a seed-only session serves a whole torrent to another session, which 
 });
 
 Deno.test("a seed-only session refuses incomplete data", async () => {
-  const { meta, data } = await torrent(200_000, 16384);
+  const { meta, data } = await testTorrent({ size: 200_000, pieceLength: 16384, seed: 31, name: "s.bin" });
   const broken = data.slice();
   broken[100] ^= 1;
-  const result = await startDownload(meta, { storage: memory(broken), seedOnly: true, listen: false }).done;
+  const result = await startDownload(meta, {
+    storage: memoryStorage(broken).open,
+    seedOnly: true,
+    listen: false,
+  }).done;
   assert.equal(result.ok, false);
   assert.equal(
     result.error,
@@ -79,25 +68,31 @@ Deno.test("a seed-only session refuses incomplete data", async () => {
 });
 
 Deno.test("three leechers of ours share pieces among themselves when the seeder serves one at a time", async () => {
-  const { meta, data } = await torrent(16 * 1024 * 1024, 64 * 1024);
+  const { meta, data } = await testTorrent({
+    size: 16 * 1024 * 1024,
+    pieceLength: 64 * 1024,
+    seed: 31,
+    name: "s.bin",
+  });
   // No regular slot, only the optimistic one: the seeder feeds one leecher at a time, the others must share.
   const seeder = startDownload(meta, {
-    storage: memory(data),
+    storage: memoryStorage(data).open,
     seedOnly: true,
     listen: "127.0.0.1",
     port: 21100,
     uploadSlots: 0,
   });
-  const seederPort = await port(seeder);
+  const seederPort = await listeningPort(seeder);
   const sources = new Map<number, Map<string, number>>(); // leecher → source key → pieces
   const leechers: DownloadSession[] = [];
   const ports: number[] = [];
+  let fromLeecherBytes = 0; // whole pieces that leechers received from other leechers
   try {
     for (let i = 0; i < 3; i++) {
       const counts = new Map<string, number>();
       sources.set(i, counts);
       const session = startDownload(meta, {
-        storage: memory(),
+        storage: memoryStorage().open,
         listen: "127.0.0.1",
         port: 21200 + i * 10,
         seed: { timeMs: 3000 }, // stay a little after completing, to serve the others
@@ -107,13 +102,16 @@ Deno.test("three leechers of ours share pieces among themselves when the seeder 
         ],
         inspect(e) {
           if (e.type === "@xstate.event" && e.event.type === "peer.pieces") {
-            const { key, pieces } = e.event as unknown as { key: string; pieces: unknown[] };
+            const { key, pieces } = e.event as unknown as { key: string; pieces: { index: number }[] };
             counts.set(key, (counts.get(key) ?? 0) + pieces.length);
+            if (key !== `127.0.0.1:${seederPort}`) {
+              for (const p of pieces) fromLeecherBytes += pieceSize(meta, p.index);
+            }
           }
         },
       });
       leechers.push(session);
-      ports.push(await port(session));
+      ports.push(await listeningPort(session));
     }
     const results = await Promise.all(leechers.map((l) => l.done));
     for (const r of results) assert(r.ok, r.error);
@@ -124,7 +122,12 @@ Deno.test("three leechers of ours share pieces among themselves when the seeder 
       `pieces each leecher got from other leechers: ${fromLeechers.join(", ")} of ${meta.pieceCount}`,
     );
     assert(fromLeechers.some((n) => n > 0), "some leecher received pieces from another leecher");
-    for (const l of leechers) assert(l.progress().uploadedBytes >= 0);
+    // What leechers received from each other, leechers must have uploaded (payload bytes, counted by the sender).
+    const uploadedByLeechers = leechers.reduce((n, l) => n + l.progress().uploadedBytes, 0);
+    assert(
+      uploadedByLeechers >= fromLeecherBytes,
+      `leechers uploaded ${uploadedByLeechers} bytes, yet received ${fromLeecherBytes} from each other`,
+    );
   } finally {
     seeder.stop();
     await seeder.done;

@@ -5,25 +5,20 @@
  */
 
 import assert from "node:assert/strict";
-import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { startDownload } from "../../actors/client.ts";
 import { MemoryStorage } from "../../src/storage/storage.ts";
-import { makeTorrent, payload } from "../helpers/make_torrent.ts";
+import { testTorrent } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
 
 const PIECE = 1024 * 1024;
 
-async function torrent(pieces: number, seed: number) {
-  const { torrent, data } = await makeTorrent({
-    name: "s.bin",
-    files: [{ path: ["s.bin"], data: payload(pieces * PIECE - 5000, seed) }],
-    pieceLength: PIECE,
-  });
-  return { meta: await parseMetainfo(torrent), data };
-}
-
 Deno.test("streamed pieces: the file holds the torrent's bytes, and a peer that corrupts them is banned", async () => {
-  const { meta, data } = await torrent(12, 31);
+  const { meta, data } = await testTorrent({
+    size: 12 * PIECE - 5000,
+    pieceLength: PIECE,
+    seed: 31,
+    name: "s.bin",
+  });
   const all = new Set(Array.from({ length: 12 }, (_, i) => i));
   const liar = startSeeder({ infoHash: meta.infoHash, data, pieceLength: PIECE, corruptPieces: all });
   const honest = startSeeder({ infoHash: meta.infoHash, data, pieceLength: PIECE });
@@ -54,7 +49,12 @@ Deno.test("streamed pieces: the file holds the torrent's bytes, and a peer that 
 });
 
 Deno.test("streamed pieces: a write that fails ends the download with the disk's error", async () => {
-  const { meta, data } = await torrent(6, 32);
+  const { meta, data } = await testTorrent({
+    size: 6 * PIECE - 5000,
+    pieceLength: PIECE,
+    seed: 32,
+    name: "s.bin",
+  });
   const seeder = startSeeder({ infoHash: meta.infoHash, data, pieceLength: PIECE });
   const storage = new MemoryStorage(meta.totalLength);
   let room = 2 * PIECE + 300 * 1024; // the disk fills part-way through the third piece written

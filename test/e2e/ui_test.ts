@@ -12,8 +12,8 @@ import { parseTrace, type TraceRecord } from "../../src/ui/trace.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
 import { unusedPort } from "../helpers/ports.ts";
+import { cliCommand } from "../helpers/cli.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
   try {
     return Deno.statSync(p).isFile;
@@ -44,12 +44,7 @@ async function swarm(blockDelayMs: number) {
     ],
     /** Our CLI downloading from this swarm, quietly, with `extra` options. */
     cli(...extra: string[]): Deno.Command {
-      return new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MOD, ...this.args, ...extra, "-q"],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      });
+      return cliCommand([...this.args, ...extra, "-q"]);
     },
     async close() {
       await Promise.all(seeders.map((s) => s.close()));

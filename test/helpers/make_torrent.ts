@@ -2,6 +2,7 @@
 
 import bencode from "bencode";
 import { concat, sha1 } from "../../src/common/bytes.ts";
+import { type Metainfo, parseMetainfo } from "../../src/metainfo/metainfo.ts";
 
 export interface TestFile {
   path: string[];
@@ -53,4 +54,24 @@ export async function makeTorrent(opts: {
   const top: Record<string, unknown> = { info };
   if (opts.announce) top.announce = opts.announce;
   return { torrent: bencode.encode(top), data };
+}
+
+/**
+ * A single-file torrent of `size` pseudo-random bytes (seeded, so runs repeat), parsed: what most tests download.
+ */
+export async function testTorrent(opts: {
+  size: number;
+  pieceLength: number;
+  seed?: number;
+  name?: string;
+  private?: boolean;
+}): Promise<{ meta: Metainfo; torrent: Uint8Array; data: Uint8Array }> {
+  const name = opts.name ?? "t.bin";
+  const { torrent, data } = await makeTorrent({
+    name,
+    files: [{ path: [name], data: payload(opts.size, opts.seed ?? 1) }],
+    pieceLength: opts.pieceLength,
+    private: opts.private,
+  });
+  return { meta: await parseMetainfo(torrent), torrent, data };
 }

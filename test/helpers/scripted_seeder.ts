@@ -55,6 +55,8 @@ export interface SeederOptions {
   corruptMetadata?: boolean;
   /** Waits this long before each metadata answer. */
   metadataDelayMs?: number;
+  /** Listens on this port instead of a free one. */
+  port?: number;
 }
 
 export interface ScriptedSeeder {
@@ -68,7 +70,7 @@ export interface ScriptedSeeder {
 }
 
 export function startSeeder(opts: SeederOptions): ScriptedSeeder {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: opts.port ?? 0 });
   const pieceCount = Math.ceil(opts.data.length / opts.pieceLength);
   const peerId = opts.peerId ?? new TextEncoder().encode("-SS0001-scriptedpeer");
   const conns = new Set<Deno.Conn>();

@@ -11,7 +11,6 @@ import { scrapeFrom } from "../../src/tracker/trackers.ts";
 import { UdpTrackerClient } from "../../src/tracker/udp_client.ts";
 import { prepare, SHAPES } from "./shapes.ts";
 import {
-  freePort,
   installed,
   runCli,
   scrapeSeeders,
@@ -21,6 +20,7 @@ import {
   startOpentracker,
   waitForSeeders,
 } from "./swarm.ts";
+import { freePort } from "../helpers/ports.ts";
 
 const ready = installed("opentracker") && installed("mktorrent") &&
   new Deno.Command("/usr/bin/python3", { args: ["-c", "import libtorrent"] }).outputSync().success;

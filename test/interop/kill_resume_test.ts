@@ -8,15 +8,8 @@
 import assert from "node:assert/strict";
 import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { payload } from "../helpers/make_torrent.ts";
-import {
-  freePort,
-  HERE,
-  installed,
-  startAria2,
-  startLibtorrent,
-  startOpentracker,
-  waitForSeeders,
-} from "./swarm.ts";
+import { HERE, installed, startAria2, startLibtorrent, startOpentracker, waitForSeeders } from "./swarm.ts";
+import { freePort } from "../helpers/ports.ts";
 
 const SIZE = 64 * 1024 * 1024 + 4321;
 const KILLS = 20;

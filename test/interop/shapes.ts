@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
-import { freePort, type Program, startOpentracker } from "./swarm.ts";
+import { type Program, startOpentracker } from "./swarm.ts";
+import { freePort } from "../helpers/ports.ts";
 
 export interface Shape {
   name: string;

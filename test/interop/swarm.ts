@@ -4,6 +4,8 @@
  */
 
 import bencode from "bencode";
+import { cliCommand } from "../helpers/cli.ts";
+import { freePort, waitForPort } from "../helpers/ports.ts";
 
 export const HERE = new URL(".", import.meta.url).pathname;
 
@@ -15,30 +17,6 @@ export function installed(program: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A free TCP port below the ephemeral range (outgoing source ports collide there). */
-export function freePort(): number {
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch { /* taken: try another */ }
-  }
-}
-
-async function waitForPort(port: number, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`nothing listens on port ${port} after ${ms} ms`);
 }
 
 /** A started program; `stop()` ends it by PID (SIGTERM, then SIGKILL after 5 s). */
@@ -321,8 +299,6 @@ export const SEEDERS: {
   },
 ];
 
-const ROOT = new URL("../..", import.meta.url).pathname;
-
 /** Waits for a child's output, killing it (by its PID) if it runs longer than `ms`. */
 export async function outputWithin(child: Deno.ChildProcess, ms: number): Promise<Deno.CommandOutput> {
   const timer = setTimeout(() => {
@@ -339,12 +315,7 @@ export async function outputWithin(child: Deno.ChildProcess, ms: number): Promis
 
 /** Runs our CLI with `args` (plus a free port and a 30 s no-peers time-out); killed after `timeoutMs`. */
 export async function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: number; text: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}mod.ts`, ...args, "--port", String(freePort()), "--no-peers-timeout", "30"],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = cliCommand([...args, "--port", String(freePort()), "--no-peers-timeout", "30"]).spawn();
   const result = await outputWithin(child, timeoutMs);
   return {
     code: result.code,

@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { preparedSwarm, SHAPES } from "./shapes.ts";
 import {
-  freePort,
   installed,
   type Leecher,
   Program,
@@ -18,6 +17,7 @@ import {
   startTransmissionLeecher,
   waitForLeechers,
 } from "./swarm.ts";
+import { freePort } from "../helpers/ports.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
