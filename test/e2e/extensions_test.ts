@@ -19,7 +19,7 @@ import {
   ourReserved,
   supports,
 } from "../../src/wire/wire.ts";
-import { makeTorrent, payload, testTorrent } from "../helpers/make_torrent.ts";
+import { testTorrent } from "../helpers/make_torrent.ts";
 import { memoryStorage } from "../helpers/storage.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
