@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Actor, createActor, type InspectionEvent } from "xstate";
+import { type Actor, type AnyActorRef, createActor, type InspectionEvent } from "xstate";
 import type { Metainfo } from "../src/metainfo/metainfo.ts";
 import { FileResume, resumePath, type ResumeStore } from "../src/storage/resume.ts";
 import { filePaths, FileStorage, type Storage } from "../src/storage/storage.ts";
@@ -14,7 +14,8 @@ import { coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator
 import type { Sample } from "../src/ui/trace.ts";
 import type { Bitfield } from "../src/common/bitfield.ts";
 import type { PeerContext, PeerTimeouts } from "./peer.ts";
-import { type AddressEntry, type OpenedStorage, torrentMachine } from "./torrent.ts";
+import { type OpenedStorage, torrentMachine } from "./torrent.ts";
+import type { AddressEntry } from "../src/swarm/address_book.ts";
 import type { Magnet } from "../src/metainfo/magnet.ts";
 import type { Message } from "../src/wire/wire.ts";
 
@@ -218,7 +219,7 @@ export class DownloadSession {
             stopped: snap.value === "stopped",
             error: snap.context.error,
             stats: snap.context.stats,
-            book: snap.context.book,
+            book: snap.context.book.entries,
           });
         },
         error: (e) => resolve({ ok: false, stopped: false, error: (e as Error).message, book: new Map() }),
@@ -248,7 +249,7 @@ export class DownloadSession {
       { verifiedBytes: 0, verifiedPieces: 0, receivedBytes: 0, hashFailures: 0 };
     return {
       state: stateName(snap.value),
-      metadata: snap.context.metadataStatus,
+      metadata: snap.context.status.metadata,
       totalBytes: this.meta?.totalLength ?? 0,
       pieceCount: this.meta?.pieceCount ?? 0,
       ...stats,
@@ -257,7 +258,7 @@ export class DownloadSession {
       knownPeers: snap.context.book.size,
       uploadedBytes: snap.context.ours?.uploaded ?? 0,
       port: snap.context.port,
-      tracker: snap.context.trackerStatus,
+      tracker: snap.context.status.tracker,
     };
   }
 
@@ -291,14 +292,17 @@ export class DownloadSession {
   peers(): PeerView[] {
     const now = Date.now();
     const views: PeerView[] = [];
-    for (const [id, child] of Object.entries(this.actor.getSnapshot().children)) {
-      if (id === "coordinator" || id === "tracker" || id === "metadata" || !child) continue;
-      const snap = child.getSnapshot() as { value?: unknown; context?: PeerContext };
+    const swarm = this.actor.getSnapshot().children.swarm;
+    const children =
+      (swarm?.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> } | undefined)
+        ?.children ?? {};
+    for (const child of Object.values(children)) {
+      const snap = child?.getSnapshot() as { value?: unknown; context?: PeerContext } | undefined;
       const ctx = snap?.context;
-      if (!ctx?.key) continue;
+      if (!ctx?.key || !ctx.link) continue;
       views.push({
         key: ctx.key,
-        state: stateName(snap.value),
+        state: stateName(snap!.value),
         client: ctx.client,
         pieces: ctx.pieces,
         sinceMs: now - ctx.since,

@@ -1,30 +1,27 @@
 /**
- * What the supervisor (torrent.ts) works with, apart from its state chart: its input, context and events, the
- * link input its peers share, and its one-shot jobs (open and check the storage, parse fetched metadata, flush and
- * announce when leaving).
+ * What the supervisor (torrent.ts) works with, apart from its state chart: its input, context and events, and its
+ * one-shot jobs (listen, open and check the storage, flush and announce when leaving).
  *
  * @module
  */
 
-import { type AnyActorRef, fromCallback, fromPromise } from "xstate";
-import { checkPieces } from "../src/storage/check.ts";
+import { fromPromise } from "xstate";
+import type { PeerAddress } from "../src/common/peer_address.ts";
+import { type Magnet } from "../src/metainfo/magnet.ts";
+import type { Metainfo } from "../src/metainfo/metainfo.ts";
 import { LocalPieces } from "../src/pieces/local_pieces.ts";
-import { type Magnet, torrentFromMetadata } from "../src/metainfo/magnet.ts";
-import { type Metainfo, parseMetainfo } from "../src/metainfo/metainfo.ts";
+import { PieceWriters } from "../src/pieces/piece_writers.ts";
+import { checkPieces } from "../src/storage/check.ts";
 import type { ResumeStore } from "../src/storage/resume.ts";
 import type { Storage } from "../src/storage/storage.ts";
-import { PieceWriters } from "../src/pieces/piece_writers.ts";
-import type { AnnounceParams } from "../src/tracker/types.ts";
-import type { PeerAddress } from "../src/common/peer_address.ts";
-import type { TrackerOptions } from "../src/tracker/trackers.ts";
+import type { AddressBook } from "../src/swarm/address_book.ts";
 import type { Message } from "../src/wire/wire.ts";
-import { type AcceptorEvent, bindListener } from "./acceptor.ts";
-import type { AddressEntry } from "../src/swarm/address_book.ts";
-import { coordinatorStats, type Stats } from "./coordinator.ts";
-import type { MetadataEvent } from "./metadata.ts";
-import type { PeerClosed, PeerContext, PeerPex, PeerTimeouts } from "./peer.ts";
-import type { LinkInput } from "../src/peer/link.ts";
-import { announceEvent, type TrackerEvent } from "./tracker.ts";
+import { bindListener } from "./acceptor.ts";
+import type { Stats } from "./coordinator.ts";
+import type { MagnetReport } from "./magnet.ts";
+import type { PeerTimeouts } from "./peer.ts";
+import type { SwarmReport } from "./swarm.ts";
+import { announceEvent, announceParams, type AnnounceSubject, type TrackerSetup } from "./tracker.ts";
 
 /** What a torrent's storage opening gives: the storage, whether data was there, and its resume record. */
 export interface OpenedStorage {
@@ -76,60 +73,44 @@ export interface TorrentInput {
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
 }
 
+/**
+ * The supervisor's context. Values are replaced with `assign`, never changed in place; the objects the phases and
+ * the swarm share (the address book, the tracker setup, what we have, the storage) are created once and changed
+ * only through their own methods.
+ */
 export interface TorrentContext {
   input: TorrentInput;
   meta?: Metainfo;
-  resume?: ResumeStore;
-  /** How the metadata fetch of a magnet link goes, for a person watching. */
-  metadataStatus?: string;
-  /** Peers connected for the metadata that have it. */
-  metadataPeers?: number;
-  maxPeers: number;
+  /** The port we listen on, or the requested one when we do not listen. */
+  port: number;
+  listener?: Deno.TcpListener;
+  /** Every address heard of, from the magnet phase to the end. */
+  book: AddressBook;
+  trackers: TrackerSetup;
   storage?: Storage;
   /** Write grants of the pieces streamed to disk (when the storage writes synchronously). */
   writers?: PieceWriters;
   ours?: LocalPieces;
-  listener?: Deno.TcpListener;
-  /** The port we listen on, or the requested one when we do not listen. */
-  port: number;
-  book: Map<string, AddressEntry>;
-  active: Set<string>;
-  trackerOptions: TrackerOptions;
-  /** Trackers told `started`: they are told `completed` and `stopped` too. */
-  announced: Set<string>;
-  lastPeerAt: number;
-  lastTrackerError?: string;
-  /** What the trackers said last, for a person watching: peers, an error or a warning. */
-  trackerStatus?: string;
+  resume?: ResumeStore;
+  complete: boolean;
   error?: string;
   stats?: Stats;
-  complete: boolean;
+  /** For a person watching: how the metadata fetch goes, and what the trackers said last. */
+  status: { metadata?: string; tracker?: string };
   seedingSince?: number;
-  ticks: number;
-  optimistic?: string;
 }
 
+/** What the supervisor hears: from its phases, its coordinator, its swarm, its tick, and `stop` from outside. */
 export type TorrentEvent =
-  | TrackerEvent
-  | PeerClosed
-  | PeerPex
-  | AcceptorEvent
+  | MagnetReport
+  | SwarmReport
   | { type: "peer.strike"; key: string; index: number }
-  | { type: "peer.interest"; key: string }
   | { type: "coordinator.complete" }
-  | MetadataEvent
   | { type: "tick" }
-  | { type: "tick.check" }
-  | { type: "connect" }
   | { type: "stop" };
 
 /** Data that cannot be seeded because it is incomplete. */
 export class SeedError extends Error {}
-
-export const ticker = fromCallback(({ sendBack }) => {
-  const id = setInterval(() => sendBack({ type: "tick" }), 1000);
-  return () => clearInterval(id);
-});
 
 /**
  * Pieces larger than this go to disk as their blocks arrive. Measured on bench scenario (b), 4 MiB pieces, three
@@ -151,59 +132,16 @@ export function pieceWriters(
   );
 }
 
-/** The link input every peer of this torrent shares, less the address and the socket. */
-export function linkBase(
-  ctx: TorrentContext,
-  self: AnyActorRef,
-  key: string,
-): Omit<LinkInput, "host" | "port"> {
-  const wireTrace = ctx.input.wireTrace;
-  const { peerId } = ctx.input;
-  const meta = ctx.meta!;
-  const storage = ctx.storage!;
-  return {
-    infoHash: meta.infoHash,
-    peerId,
-    pieceLength: meta.pieceLength,
-    pieceCount: meta.pieceCount,
-    totalLength: meta.totalLength,
-    ours: ctx.ours,
-    readBlock: (offset, length) => storage.read(offset, length),
-    writer: ctx.writers?.for(key),
-    metadata: meta.rawInfo,
-    private: meta.private,
-    listenPort: ctx.listener ? ctx.port : undefined,
-    pexPeers: () => pexPeers(ctx, self.getSnapshot().children),
-    pexIntervalMs: ctx.input.pexIntervalMs,
-    trace: wireTrace && ((direction, msg) => wireTrace(key, direction, msg)),
-  };
-}
+/** Binds the listening socket on the requested port or the next free one; none when the torrent does not listen. */
+export const listenJob = fromPromise<Deno.TcpListener | undefined, TorrentInput>(({ input }) =>
+  Promise.resolve(input.listen === false ? undefined : bindListener(input.port, input.listen))
+);
 
-/** The peers we are connected to, at their listen addresses (an incoming peer's only if it told us its port). */
-function pexPeers(ctx: TorrentContext, children: Record<string, AnyActorRef | undefined>): PeerAddress[] {
-  return peerContexts(ctx, children).flatMap((p) => {
-    const port = p.incoming ? p.listenPort : p.link.port;
-    return port ? [{ host: p.link.host, port }] : [];
-  });
-}
-
-export function peerContexts(
-  ctx: TorrentContext,
-  children: Record<string, AnyActorRef | undefined>,
-): PeerContext[] {
-  const out: PeerContext[] = [];
-  for (const key of ctx.active) {
-    const snap = children[key]?.getSnapshot() as { context?: PeerContext; matches?: (s: string) => boolean };
-    if (snap?.context && snap.matches?.("connected")) out.push(snap.context);
-  }
-  return out;
-}
-
-/** Opens the storage, checks what is there (or trusts the resume record), and listens. */
+/** Opens the storage and checks what is there (or trusts the resume record). */
 export const openJob = fromPromise<
-  { storage: Storage; resume?: ResumeStore; ours: LocalPieces; listener?: Deno.TcpListener },
-  { input: TorrentInput; meta: Metainfo; listener?: Deno.TcpListener }
->(async ({ input: { input, meta, listener } }) => {
+  { storage: Storage; resume?: ResumeStore; ours: LocalPieces },
+  { input: TorrentInput; meta: Metainfo }
+>(async ({ input: { input, meta } }) => {
   const { storage, existed, resume } = await input.openStorage(meta);
   let ours = new LocalPieces(meta.pieceCount);
   if (existed) {
@@ -214,43 +152,42 @@ export const openJob = fromPromise<
     storage.close();
     throw new SeedError(`only ${ours.have.count} of ${meta.pieceCount} pieces are on disk and verified`);
   }
-  listener ??= input.listen === false ? undefined : bindListener(input.port, input.listen);
-  return { storage, resume, ours, listener };
+  return { storage, resume, ours };
 });
 
-/** Parses fetched metadata (already checked against the infohash) into a torrent. */
-export const parseMetadataJob = fromPromise<Metainfo, { info: Uint8Array; trackers: string[][] }>((
-  { input },
-) => parseMetainfo(torrentFromMetadata(input.info, input.trackers)));
+/** What the last job needs: the data to flush, the record to save, and whom to tell which events. */
+export interface FinishInput {
+  storage?: Storage;
+  ours?: LocalPieces;
+  resume?: ResumeStore;
+  meta?: Metainfo;
+  trackers: TrackerSetup;
+  subject: AnnounceSubject;
+  events: ("completed" | "stopped")[];
+}
 
-/** Flushes the data, saves the resume record, then tells trackers `events`. */
-export const finishJob = fromPromise<void, { ctx: TorrentContext; events: ("completed" | "stopped")[] }>(
-  async ({ input: { ctx, events } }) => {
-    try {
-      await ctx.storage?.sync();
-    } finally {
-      ctx.storage?.close(); // a seeder's reads reopen the files
-    }
-    // Only after the data is flushed may the record vouch for it; a hint, so failing to write it is no error.
-    if (ctx.ours) await ctx.resume?.save(ctx.meta!, ctx.ours.have).catch(() => {});
-    for (const event of events) {
-      await announceEvent(ctx.announced, { ...announceParams(ctx), event }, ctx.trackerOptions);
-    }
-  },
-);
+/** Flushes the data, saves the resume record, then tells the trackers that heard `started` each of `events`. */
+export const finishJob = fromPromise<void, FinishInput>(async ({ input }) => {
+  try {
+    await input.storage?.sync();
+  } finally {
+    input.storage?.close(); // a seeder's reads reopen the files
+  }
+  // Only after the data is flushed may the record vouch for it; a hint, so failing to write it is no error.
+  if (input.ours && input.meta) await input.resume?.save(input.meta, input.ours.have).catch(() => {});
+  for (const event of input.events) {
+    const params = { ...announceParams(input.subject), event };
+    await announceEvent(input.trackers.announced, params, input.trackers.options);
+  }
+});
 
-export function announceParams(
-  ctx: TorrentContext,
-  coordinator?: AnyActorRef,
-): Omit<AnnounceParams, "event"> {
-  const verified = (coordinatorStats(coordinator) ?? ctx.stats)?.verifiedBytes ?? 0;
+/** Who this torrent is to its trackers, from the supervisor's context. */
+export function subjectOf(ctx: TorrentContext): AnnounceSubject {
   return {
     infoHash: ctx.meta?.infoHash ?? ctx.input.magnet!.infoHash,
     peerId: ctx.input.peerId,
     port: ctx.port,
-    uploaded: ctx.ours?.uploaded ?? 0,
-    downloaded: verified,
-    // Before the metadata, the size is unknown; anything but 0 (which would make us a seeder) will do.
-    left: ctx.meta ? ctx.meta.totalLength - verified : 16384,
+    meta: ctx.meta,
+    ours: ctx.ours,
   };
 }

@@ -9,17 +9,52 @@
 
 import { fromCallback } from "xstate";
 import type { AnnounceParams } from "../src/tracker/types.ts";
+import type { Metainfo } from "../src/metainfo/metainfo.ts";
+import type { LocalPieces } from "../src/pieces/local_pieces.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import { announceTo, type TrackerOptions, TrackerTiers } from "../src/tracker/trackers.ts";
 
-export interface TrackerInput {
-  trackers: string[][];
-  params: () => Omit<AnnounceParams, "event">;
+/** How a torrent reaches its trackers, shared by its tracker actors and its last announce. */
+export interface TrackerSetup {
+  /** One UDP client (it keeps connection ids) and the time budgets. */
   options: TrackerOptions;
-  /** Trackers that have been told `started`; the actor adds to it, the supervisor tells them `stopped`. */
+  /** Trackers that have been told `started`; tracker actors add to it, the supervisor tells them `stopped`. */
   announced: Set<string>;
   /** First retry delay after every tracker failed; doubles up to five minutes. */
   retryMs?: number;
+}
+
+/** Who announces, and what it has: read again at every announce. */
+export interface AnnounceSubject {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  /** The port we accept peers on (the requested one when we do not listen). */
+  port: number;
+  /** The torrent's sizes, once known (a magnet link's are not until its metadata is in). */
+  meta?: Pick<Metainfo, "pieceLength" | "totalLength">;
+  /** What we have and what we uploaded. */
+  ours?: LocalPieces;
+}
+
+/** What an announce tells the tracker about `s`. */
+export function announceParams(s: AnnounceSubject): Omit<AnnounceParams, "event"> {
+  const verified = s.meta && s.ours ? s.ours.verifiedBytes(s.meta.pieceLength, s.meta.totalLength) : 0;
+  return {
+    infoHash: s.infoHash,
+    peerId: s.peerId,
+    port: s.port,
+    uploaded: s.ours?.uploaded ?? 0,
+    downloaded: verified,
+    // Before the metadata, the size is unknown; anything but 0 (which would make us a seeder) will do.
+    left: s.meta ? s.meta.totalLength - verified : 16384,
+  };
+}
+
+/** A tracker actor's input: the torrent's trackers in tiers, how to reach them, and who announces. */
+export interface TrackerInput {
+  trackers: string[][];
+  setup: TrackerSetup;
+  subject: AnnounceSubject;
 }
 
 export type TrackerEvent =
@@ -37,6 +72,7 @@ export async function announceEvent(
   await Promise.allSettled([...urls].map((url) => announceTo(url, params, quick)));
 }
 
+/** The tracker actor: `tracker.announce` asks for peers now (no sooner than the min interval). */
 export const trackerActor = fromCallback<{ type: "tracker.announce" }, TrackerInput, TrackerEvent>(
   ({ input, sendBack, receive }) => {
     const tiers = new TrackerTiers(input.trackers);
@@ -59,10 +95,10 @@ export const trackerActor = fromCallback<{ type: "tracker.announce" }, TrackerIn
       const errors: string[] = [];
       for (const url of tiers.order()) {
         try {
-          const event = input.announced.has(url) ? undefined : "started";
-          const res = await announceTo(url, { ...input.params(), event }, input.options);
+          const event = input.setup.announced.has(url) ? undefined : "started";
+          const res = await announceTo(url, { ...announceParams(input.subject), event }, input.setup.options);
           if (stopped) return;
-          input.announced.add(url);
+          input.setup.announced.add(url);
           tiers.answered(url);
           failures = 0;
           minInterval = res.minInterval ?? Math.min(60, res.interval);
@@ -78,7 +114,7 @@ export const trackerActor = fromCallback<{ type: "tracker.announce" }, TrackerIn
       running = false;
       failures++;
       sendBack({ type: "tracker.error", message: errors.join("; ") });
-      schedule(Math.min((input.retryMs ?? 5000) * 2 ** (failures - 1), 300_000));
+      schedule(Math.min((input.setup.retryMs ?? 5000) * 2 ** (failures - 1), 300_000));
     }
 
     const usable = tiers.order().length > 0;

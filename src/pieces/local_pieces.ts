@@ -19,6 +19,13 @@ export class LocalPieces {
     this.have = new Bitfield(pieceCount, initial?.bytes);
   }
 
+  /** Bytes in the pieces we have, for a torrent of `totalLength` bytes in pieces of `pieceLength`. */
+  verifiedBytes(pieceLength: number, totalLength: number): number {
+    const last = this.have.size - 1;
+    const lastShort = last >= 0 && this.have.has(last) ? pieceLength * this.have.size - totalLength : 0;
+    return this.have.count * pieceLength - lastShort;
+  }
+
   /** Records a verified piece; returns false when it was already there. */
   add(index: number): boolean {
     if (!this.have.set(index)) return false;

@@ -1,13 +1,15 @@
 /**
- * The supervisor's address book: every peer address it has heard of, with its failures, back-off, strikes and ban.
- * Plain bookkeeping, bounded whatever trackers send.
+ * The torrent's address book: every peer address it has heard of (trackers, PEX, given), with its failures,
+ * back-off, strikes and ban, and which addresses have a peer actor now. Plain bookkeeping, bounded whatever
+ * trackers send. The supervisor creates one per torrent; the magnet and swarm machines change it only through its
+ * methods.
  *
  * @module
  */
 
 import type { PeerAddress } from "../common/peer_address.ts";
 
-/** Everything the supervisor knows about one address. */
+/** Everything the client knows about one address. */
 export interface AddressEntry {
   /** The peer's address. */
   host: string;
@@ -42,41 +44,91 @@ function isSelf(a: PeerAddress, port: number): boolean {
   return a.port === port && (a.host === "127.0.0.1" || a.host === "::1" || a.host === "localhost");
 }
 
-/**
- * Adds addresses to the book, skipping our own. When the book is full, a new address takes the place of one that
- * has failed and is not connected (banned ones stay, so they stay banned); with no such place it is dropped.
- */
-export function addPeers(
-  book: Map<string, AddressEntry>,
-  active: Set<string>,
-  peers: PeerAddress[],
-  ourPort: number,
-  source: PeerSource = "tracker",
-  max = MAX_ADDRESSES,
-): void {
-  for (const p of peers) {
-    const key = addressKey(p);
-    if (isSelf(p, ourPort) || book.has(key)) continue;
-    if (book.size >= max) {
-      const spare = [...book].find(([k, e]) => e.failures > 0 && !e.banned && !active.has(k));
-      if (!spare) continue;
-      book.delete(spare[0]);
-    }
-    book.set(key, { host: p.host, port: p.port, failures: 0, retryAt: 0, strikes: 0, banned: false, source });
-  }
-}
+/** Every address heard of, and the ones with a peer actor now. */
+export class AddressBook {
+  /** Every address, by `addressKey`. */
+  readonly entries: Map<string, AddressEntry> = new Map();
+  /** Keys with a peer actor now, dialled or accepted. */
+  readonly active: Set<string> = new Set();
 
-/** Records how a connection to `key` ended and when to try it again (exponential back-off, reset by progress). */
-export function recordClose(
-  book: Map<string, AddressEntry>,
-  key: string,
-  reason: string,
-  pieces: number,
-): void {
-  const entry = book.get(key);
-  if (!entry) return; // an incoming peer: it dials us again if it wants
-  entry.lastReason = reason;
-  if (pieces > 0) entry.failures = 0;
-  else entry.failures++;
-  entry.retryAt = Date.now() + Math.min(2000 * 2 ** entry.failures, 300_000);
+  /** `ourPort`: the port we listen on (an address of ours on it is never added); `max`: the book's bound. */
+  constructor(public ourPort: number, readonly max: number = MAX_ADDRESSES) {}
+
+  /** Addresses known. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Adds addresses, skipping our own. When the book is full, a new address takes the place of one that has failed
+   * and is not connected (banned ones stay, so they stay banned); with no such place it is dropped.
+   */
+  add(peers: PeerAddress[], source: PeerSource = "tracker"): void {
+    for (const p of peers) {
+      const key = addressKey(p);
+      if (isSelf(p, this.ourPort) || this.entries.has(key)) continue;
+      if (this.entries.size >= this.max) {
+        const spare = [...this.entries].find(([k, e]) => e.failures > 0 && !e.banned && !this.active.has(k));
+        if (!spare) continue;
+        this.entries.delete(spare[0]);
+      }
+      this.entries.set(key, {
+        host: p.host,
+        port: p.port,
+        failures: 0,
+        retryAt: 0,
+        strikes: 0,
+        banned: false,
+        source,
+      });
+    }
+  }
+
+  /** Addresses that are not banned, for a metadata fetch. */
+  addresses(): PeerAddress[] {
+    return [...this.entries.values()].filter((e) => !e.banned).map(({ host, port }) => ({ host, port }));
+  }
+
+  /**
+   * The addresses to dial now, marked active: not banned, not active, past their back-off, until `maxActive`
+   * addresses are active.
+   */
+  takeDialable(maxActive: number, now: number = Date.now()): AddressEntry[] {
+    const out: AddressEntry[] = [];
+    for (const [key, entry] of this.entries) {
+      if (this.active.size >= maxActive) break;
+      if (entry.banned || entry.retryAt > now || this.active.has(key)) continue;
+      this.active.add(key);
+      out.push(entry);
+    }
+    return out;
+  }
+
+  /** Marks an accepted connection's key active; false when it may not be (full, already active, banned). */
+  takeIncoming(key: string, maxActive: number): boolean {
+    if (this.active.size >= maxActive || this.active.has(key) || this.entries.get(key)?.banned) return false;
+    this.active.add(key);
+    return true;
+  }
+
+  /** Records how a connection to `key` ended and when to try it again (exponential back-off, reset by progress). */
+  closed(key: string, reason: string, pieces: number): void {
+    this.active.delete(key);
+    const entry = this.entries.get(key);
+    if (!entry) return; // an incoming peer: it dials us again if it wants
+    entry.lastReason = reason;
+    if (pieces > 0) entry.failures = 0;
+    else entry.failures++;
+    entry.retryAt = Date.now() + Math.min(2000 * 2 ** entry.failures, 300_000);
+  }
+
+  /** Counts a corrupt piece against `key`; true when this strike bans it (at `maxStrikes`). */
+  strike(key: string, maxStrikes: number): boolean {
+    const entry = this.entries.get(key);
+    if (!entry) return false;
+    entry.strikes++;
+    if (entry.strikes < maxStrikes || entry.banned) return false;
+    entry.banned = true;
+    return true;
+  }
 }

@@ -64,7 +64,7 @@ Deno.test("a magnet link with x.pe fetches the metadata (several ut_metadata pie
     assert.deepEqual(got(), data);
     assert.equal(session.meta!.infoHashHex, meta.infoHashHex);
     assert.deepEqual(session.meta!.rawInfo, meta.rawInfo);
-    assert.deepEqual(states.slice(0, 3), ["metadata", "parsingMetadata", "checking"]);
+    assert.deepEqual(states.slice(0, 3), ["metadata", "checking", "active"]);
   } finally {
     seeder.stop();
     await seeder.done;
@@ -111,7 +111,7 @@ Deno.test("a leecher told of one seeder learns of the other through PEX and conn
   const { session, data: got } = leech(meta, [{ host: "127.0.0.1", port: aPort }], true);
   try {
     assert(await connectedTo(session, `127.0.0.1:${bPort}`, 10_000), "the leecher never connected to b");
-    const book = session.actor.getSnapshot().context.book;
+    const book = session.actor.getSnapshot().context.book.entries;
     assert.equal(book.get(`127.0.0.1:${bPort}`)?.source, "pex");
     session.stop();
     const result = await session.done;
@@ -143,7 +143,7 @@ Deno.test("a private torrent's peers do not exchange peers", async () => {
   try {
     // Five PEX intervals with a connected to both b and the leecher: a public torrent would have told it by now.
     assert.equal(await connectedTo(session, `127.0.0.1:${bPort}`, 1000), false);
-    assert.equal(session.actor.getSnapshot().context.book.has(`127.0.0.1:${bPort}`), false);
+    assert.equal(session.actor.getSnapshot().context.book.entries.has(`127.0.0.1:${bPort}`), false);
   } finally {
     session.stop();
     a.stop();

@@ -66,16 +66,19 @@ Deno.test("--trace records every actor's transitions; replay shows the run as it
     const records = parseTrace(await Deno.readTextFile(`${s.dir}/run.jsonl`));
     assert(records.some((r) => r.kind === "torrent" && r.name === "ui.bin" && r.pieceCount === 64));
     assert.deepEqual(transitionsOf(records, "torrent").map((r) => r.to), [
+      "checking",
       "active.downloading",
       "active.completing",
       "done",
     ]);
     assert(records.some((r) => r.kind === "actor" && r.id === "coordinator" && r.parent === "torrent"));
+    assert(records.some((r) => r.kind === "actor" && r.id === "swarm" && r.parent === "torrent"));
     for (const seeder of s.seeders) {
       const id = `127.0.0.1:${seeder.port}`;
       assert(
         records.some((r) =>
-          r.kind === "actor" && r.id === id && r.machine === "peer" && r.state === "connecting"
+          r.kind === "actor" && r.id === id && r.machine === "peer" && r.parent === "swarm" &&
+          r.state === "connecting"
         ),
       );
       assert.deepEqual(

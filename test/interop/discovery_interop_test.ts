@@ -227,7 +227,7 @@ Deno.test({
       const end = Date.now() + 75_000; // libtorrent sends PEX at most once a minute
       let learned;
       while (Date.now() < end) {
-        learned = session.actor.getSnapshot().context.book.get(otherKey);
+        learned = session.actor.getSnapshot().context.book.entries.get(otherKey);
         if (learned && session.peers().some((p) => p.key === otherKey && p.state.startsWith("connected"))) {
           break;
         }

@@ -36,9 +36,13 @@ Deno.test("chartOf() names guards and shortens timer and actor events", () => {
       e.from === "active.completing" && e.to === "active.seeding" && e.label === "done [seeding]"
     ),
   );
+  const magnet = chartOf("magnet", MACHINES.magnet);
   assert(
-    chart.edges.some((e) =>
-      e.from === "metadata" && e.to === "parsingMetadata" && e.label === "metadata.done"
+    magnet.edges.some((e) => e.from === "fetching" && e.to === "parsing" && e.label === "metadata.done"),
+  );
+  assert(
+    magnet.edges.some((e) =>
+      e.from === "fetching" && e.to === "failed" && e.label === "tick [noPeersTooLong]"
     ),
   );
   assert.equal(eventLabel("xstate.after.chokedTimeout.peer.connected.choked"), "after chokedTimeout");

@@ -1,0 +1,307 @@
+/**
+ * The swarm: the peers of one torrent while it downloads or seeds. It dials the addresses in the address book
+ * (never a banned one, failed ones after their back-off) up to `maxPeers`, takes peers that dial us, runs the
+ * choker, bans peers the coordinator strikes out, passes on the peers PEX and the trackers tell of, and reports
+ * when no peer has been connected for too long while downloading.
+ *
+ *   downloading ──swarm.complete──→ seeding
+ *
+ * Its children: one peer actor per connection (each under its address as id), the tracker actor, the acceptor and
+ * a one-second tick. The supervisor invokes it in `active`; leaving `active` stops it and every peer with it.
+ *
+ * @module
+ */
+
+import { type AnyActorRef, assign, enqueueActions, raise, sendParent, setup } from "xstate";
+import type { Metainfo } from "../src/metainfo/metainfo.ts";
+import type { LocalPieces } from "../src/pieces/local_pieces.ts";
+import type { PieceWriters } from "../src/pieces/piece_writers.ts";
+import type { Storage } from "../src/storage/storage.ts";
+import type { AddressBook } from "../src/swarm/address_book.ts";
+import { chooseUnchoked } from "../src/swarm/choker.ts";
+import type { LinkInput } from "../src/peer/link.ts";
+import type { Message } from "../src/wire/wire.ts";
+import { acceptor, type AcceptorEvent } from "./acceptor.ts";
+import { type PeerClosed, type PeerContext, peerMachine, type PeerPex, type PeerTimeouts } from "./peer.ts";
+import { ticker } from "./ticker.ts";
+import { type AnnounceSubject, trackerActor, type TrackerEvent, type TrackerSetup } from "./tracker.ts";
+
+/** What the swarm works with: the torrent and its data, the address book, and the swarm's limits. */
+export interface SwarmInput {
+  meta: Metainfo;
+  peerId: Uint8Array;
+  /** The port we listen on (announced), or the requested one when we do not listen. */
+  port: number;
+  listener?: Deno.TcpListener;
+  /** The torrent's address book; the swarm changes it through its methods only. */
+  book: AddressBook;
+  /** What we have: read by the links to serve and announce pieces. */
+  ours: LocalPieces;
+  storage: Storage;
+  writers?: PieceWriters;
+  trackers: TrackerSetup;
+  /** Keep dialling once complete (we seed); otherwise a complete swarm dials nobody. */
+  seeding: boolean;
+  maxPeers?: number;
+  timeouts?: Partial<PeerTimeouts>;
+  /** Strikes (pieces that failed the hash) before a peer is banned (default 3). */
+  maxStrikes?: number;
+  /** Regular unchoke slots (default 4), plus one optimistic. */
+  uploadSlots?: number;
+  /** Time without a connected peer, while downloading, before the swarm reports `swarm.no-peers` (default 120 s). */
+  noPeersTimeoutMs?: number;
+  pexIntervalMs?: number;
+  wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
+}
+
+interface SwarmContext {
+  input: SwarmInput;
+  maxPeers: number;
+  /** Seconds since the swarm started: the choker's full rounds fall on every tenth. */
+  ticks: number;
+  /** The peer holding the optimistic unchoke slot. */
+  optimistic?: string;
+  /** When a peer was last connected (or the swarm started). */
+  lastPeerAt: number;
+  lastTrackerError?: string;
+  /** Every piece is verified: set on entering `seeding`, so dialling stops unless we seed. */
+  complete: boolean;
+}
+
+/** What the swarm hears: from its peers, its tracker, its acceptor, its tick, and from the supervisor. */
+export type SwarmEvent =
+  | TrackerEvent
+  | PeerClosed
+  | PeerPex
+  | AcceptorEvent
+  | { type: "peer.interest"; key: string }
+  /** From the supervisor: the coordinator struck `key` for a piece that failed its hash. */
+  | { type: "peer.strike"; key: string; index: number }
+  /** From the supervisor: every piece is verified. */
+  | { type: "swarm.complete" }
+  | { type: "tick" }
+  | { type: "connect" };
+
+/** What the swarm tells the supervisor. */
+export type SwarmReport =
+  | { type: "swarm.tracker"; status: string }
+  | { type: "swarm.no-peers"; error: string };
+
+/** The peers connected now, read from the swarm's children: the one place their snapshots are read. */
+export function connectedPeers(swarm: AnyActorRef): PeerContext[] {
+  const out: PeerContext[] = [];
+  const children = (swarm.getSnapshot() as { children: Record<string, AnyActorRef | undefined> }).children;
+  for (const child of Object.values(children)) {
+    const snap = child?.getSnapshot() as
+      | { context?: PeerContext; matches?: (s: string) => boolean }
+      | undefined;
+    if (snap?.context?.link && snap.matches?.("connected")) out.push(snap.context);
+  }
+  return out;
+}
+
+/** The link input every peer of the swarm shares, less the address and the socket. */
+function linkBase(input: SwarmInput, swarm: AnyActorRef, key: string): Omit<LinkInput, "host" | "port"> {
+  const { meta, storage, wireTrace } = input;
+  return {
+    infoHash: meta.infoHash,
+    peerId: input.peerId,
+    pieceLength: meta.pieceLength,
+    pieceCount: meta.pieceCount,
+    totalLength: meta.totalLength,
+    ours: input.ours,
+    readBlock: (offset, length) => storage.read(offset, length),
+    writer: input.writers?.for(key),
+    metadata: meta.rawInfo,
+    private: meta.private,
+    listenPort: input.listener ? input.port : undefined,
+    // The peers we are connected to, at their listen addresses (an incoming peer's only if it told us its port).
+    pexPeers: () =>
+      connectedPeers(swarm).flatMap((p) => {
+        const port = p.incoming ? p.listenPort : p.link.port;
+        return port ? [{ host: p.link.host, port }] : [];
+      }),
+    pexIntervalMs: input.pexIntervalMs,
+    trace: wireTrace && ((direction, msg) => wireTrace(key, direction, msg)),
+  };
+}
+
+function announceSubject(input: SwarmInput): AnnounceSubject {
+  return {
+    infoHash: input.meta.infoHash,
+    peerId: input.peerId,
+    port: input.port,
+    meta: input.meta,
+    ours: input.ours,
+  };
+}
+
+/** The swarm of one torrent: peers dialled and accepted, choked and unchoked, struck and banned. */
+export const swarmMachine = setup({
+  types: {
+    context: {} as SwarmContext,
+    input: {} as SwarmInput,
+    events: {} as SwarmEvent,
+  },
+  actors: { peer: peerMachine, tracker: trackerActor, acceptor, ticker },
+  actions: {
+    /** Spawns a peer actor for each address we may dial now, up to `maxPeers` (none when complete and not seeding). */
+    dial: enqueueActions(({ context, enqueue, system, self }) => {
+      const coordinator = system.get("coordinator");
+      const { input } = context;
+      if (!coordinator || (context.complete && !input.seeding)) return;
+      for (const entry of input.book.takeDialable(context.maxPeers)) {
+        const key = `${entry.host.includes(":") ? `[${entry.host}]` : entry.host}:${entry.port}`;
+        const link = { ...linkBase(input, self, key), host: entry.host, port: entry.port };
+        enqueue.spawnChild("peer", { id: key, input: { key, coordinator, timeouts: input.timeouts, link } });
+      }
+    }),
+    /** Takes a connection a peer opened to us, or closes it when we are full or know it already. */
+    accept: enqueueActions(({ context, event, enqueue, system, self }) => {
+      const { conn } = event as AcceptorEvent;
+      const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+      const key = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+      const coordinator = system.get("coordinator");
+      if (!coordinator || !context.input.book.takeIncoming(key, context.maxPeers)) {
+        conn.close();
+        return;
+      }
+      const link = { ...linkBase(context.input, self, key), host: hostname, port, conn };
+      enqueue.spawnChild("peer", {
+        id: key,
+        input: { key, coordinator, timeouts: context.input.timeouts, link },
+      });
+    }),
+    /** Runs the choker: a full round every 10 s (optimistic slot rotated every 30 s), else fills free slots. */
+    choke: enqueueActions(({ context, enqueue, self }) => {
+      const peers = connectedPeers(self);
+      const slots = context.input.uploadSlots ?? 4;
+      let unchoke: Set<string>;
+      if (context.ticks % 10 === 0) {
+        const choice = chooseUnchoked(
+          peers.map((p) => ({
+            key: p.key,
+            interested: p.peerInterested,
+            downloadRate: p.rates.down,
+            uploadRate: p.rates.up,
+          })),
+          {
+            seeding: context.complete,
+            slots,
+            optimistic: context.optimistic,
+            rotate: context.ticks % 30 === 0,
+          },
+        );
+        unchoke = choice.unchoke;
+        enqueue.assign({ optimistic: choice.optimistic });
+      } else {
+        // Between rounds, only fill free slots, so a new leecher does not wait up to 10 s.
+        unchoke = new Set(peers.filter((p) => !p.amChoking && p.peerInterested).map((p) => p.key));
+        for (const p of peers) if (unchoke.size < slots + 1 && p.peerInterested) unchoke.add(p.key);
+      }
+      for (const p of peers) {
+        if (unchoke.has(p.key) && p.amChoking) enqueue.sendTo(p.key, { type: "unchoke" });
+        if (!unchoke.has(p.key) && !p.amChoking) enqueue.sendTo(p.key, { type: "choke" });
+      }
+    }),
+    learnTrackerPeers: ({ context, event }) =>
+      context.input.book.add((event as Extract<SwarmEvent, { type: "tracker.peers" }>).peers, "tracker"),
+    learnPexPeers: ({ context, event }) => context.input.book.add((event as PeerPex).peers, "pex"),
+    forgetPeer: enqueueActions(({ context, event, enqueue }) => {
+      const { key, reason, pieces } = event as PeerClosed;
+      enqueue.stopChild(key);
+      context.input.book.closed(key, reason, pieces);
+    }),
+    strike: enqueueActions(({ context, event, enqueue }) => {
+      const { key } = event as Extract<SwarmEvent, { type: "peer.strike" }>;
+      const maxStrikes = context.input.maxStrikes ?? 3;
+      if (!context.input.book.strike(key, maxStrikes)) return;
+      if (context.input.book.active.has(key)) {
+        enqueue.sendTo(key, { type: "ban", reason: `banned after ${maxStrikes} corrupt pieces` });
+      }
+    }),
+    reportTracker: sendParent(({ event }) => {
+      const e = event as TrackerEvent;
+      const status = e.type === "tracker.peers"
+        ? `${e.peers.length} peers from ${e.tracker}`
+        : e.type === "tracker.warning"
+        ? `warning: ${e.message}`
+        : `error: ${e.message} (retrying)`;
+      return { type: "swarm.tracker", status } satisfies SwarmReport;
+    }),
+    /** While downloading, once a second: no peer connected asks the tracker for more; too long without, reports it. */
+    checkPeers: enqueueActions(({ context, enqueue, self }) => {
+      if (connectedPeers(self).length > 0) {
+        enqueue.assign({ lastPeerAt: Date.now() });
+        return;
+      }
+      if (context.input.book.active.size < context.maxPeers) {
+        enqueue.sendTo("tracker", { type: "tracker.announce" });
+      }
+      const timeout = context.input.noPeersTimeoutMs ?? 120_000;
+      if (Date.now() - context.lastPeerAt > timeout) {
+        const why = context.lastTrackerError ? ` (last tracker error: ${context.lastTrackerError})` : "";
+        enqueue.sendParent(
+          {
+            type: "swarm.no-peers",
+            error: `no peer connected for ${Math.round(timeout / 1000)} s${why}`,
+          } satisfies SwarmReport,
+        );
+      }
+    }),
+  },
+}).createMachine({
+  id: "swarm",
+  context: ({ input }) => ({
+    input,
+    maxPeers: input.maxPeers ?? 50,
+    ticks: 0,
+    lastPeerAt: Date.now(),
+    complete: false,
+  }),
+  invoke: [
+    {
+      id: "tracker",
+      src: "tracker",
+      input: ({ context }) => ({
+        trackers: context.input.meta.trackers,
+        setup: context.input.trackers,
+        subject: announceSubject(context.input),
+      }),
+    },
+    { src: "ticker" },
+    { src: "acceptor", input: ({ context }) => ({ listener: context.input.listener }) },
+  ],
+  // Dial once the supervisor's coordinator, which every peer reports to, is in the system.
+  entry: raise({ type: "connect" }, { delay: 0 }),
+  on: {
+    "connect": { actions: "dial" },
+    "peer.incoming": { actions: "accept" },
+    "peer.interest": { actions: "choke" },
+    "peer.pex": { actions: ["learnPexPeers", "dial"] },
+    "peer.closed": { actions: ["forgetPeer", "dial"] },
+    "peer.strike": { actions: "strike" },
+    "tracker.peers": { actions: ["learnTrackerPeers", "reportTracker", "dial"] },
+    "tracker.warning": { actions: "reportTracker" },
+    "tracker.error": {
+      actions: [assign({ lastTrackerError: ({ event }) => event.message }), "reportTracker"],
+    },
+  },
+  initial: "downloading",
+  states: {
+    downloading: {
+      on: {
+        "swarm.complete": "seeding",
+        "tick": {
+          actions: [assign({ ticks: ({ context }) => context.ticks + 1 }), "dial", "choke", "checkPeers"],
+        },
+      },
+    },
+    seeding: {
+      entry: assign({ complete: true }),
+      on: {
+        "tick": { actions: [assign({ ticks: ({ context }) => context.ticks + 1 }), "dial", "choke"] },
+      },
+    },
+  },
+});
