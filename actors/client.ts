@@ -14,7 +14,8 @@ import { coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator
 import type { Sample } from "../src/ui/trace.ts";
 import type { Bitfield } from "../src/common/bitfield.ts";
 import type { PeerContext, PeerTimeouts } from "./peer.ts";
-import { type OpenedStorage, torrentMachine } from "./torrent.ts";
+import { torrentMachine } from "./torrent.ts";
+import type { OpenedStorage } from "./torrent_context.ts";
 import type { AddressEntry } from "../src/swarm/address_book.ts";
 import type { Magnet } from "../src/metainfo/magnet.ts";
 import type { Message } from "../src/wire/wire.ts";

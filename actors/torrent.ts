@@ -16,25 +16,25 @@
  */
 
 import { assign, sendTo, setup } from "xstate";
-import { AddressBook } from "../src/swarm/address_book.ts";
-import { UdpTrackerClient } from "../src/tracker/udp_client.ts";
 import { coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
 import { magnetMachine } from "./magnet.ts";
 import { swarmMachine } from "./swarm.ts";
 import { ticker } from "./ticker.ts";
 import {
+  finishInput,
   finishJob,
+  initialContext,
+  listening,
   listenJob,
+  magnetInput,
   openJob,
   pieceWriters,
-  SeedError,
-  subjectOf,
+  seedLimitReached,
+  swarmInput,
   type TorrentContext as Context,
   type TorrentEvent as Event,
   type TorrentInput,
 } from "./torrent_context.ts";
-
-export type { OpenedStorage, TorrentInput } from "./torrent_context.ts";
 
 const message = (e: unknown) => (e as Error).message;
 
@@ -57,13 +57,9 @@ export const torrentMachine = setup({
   },
   actions: {
     /** Keeps the listening socket and the port we got, and starts the address book with the peers we were given. */
-    keepListener: assign(({ context, event }) => {
-      const listener = (event as unknown as { output?: Deno.TcpListener }).output;
-      const port = (listener?.addr as Deno.NetAddr | undefined)?.port ?? context.port;
-      const book = new AddressBook(port);
-      book.add(context.input.peers ?? [], "given");
-      return { listener, port, book };
-    }),
+    keepListener: assign(({ context, event }) =>
+      listening(context, (event as unknown as { output?: Deno.TcpListener }).output)
+    ),
     setStatus: assign({
       status: ({ context, event }) => {
         const e = event as Extract<Event, { status: string }>;
@@ -93,33 +89,11 @@ export const torrentMachine = setup({
     seeding: ({ context }) => context.input.seed !== undefined || context.input.seedOnly === true,
     failed: ({ context }) => context.error !== undefined,
     /** `--seed-ratio` or `--seed-time` reached. */
-    seedLimitReached: ({ context }) => {
-      const { ratio, timeMs } = context.input.seed ?? {};
-      const uploaded = context.ours?.uploaded ?? 0;
-      const byRatio = ratio !== undefined && uploaded >= ratio * context.meta!.totalLength;
-      const byTime = timeMs !== undefined && Date.now() - context.seedingSince! >= timeMs;
-      return byRatio || byTime;
-    },
+    seedLimitReached: ({ context }) => seedLimitReached(context),
   },
 }).createMachine({
   id: "torrent",
-  context: ({ input }) => ({
-    input,
-    meta: input.meta,
-    port: input.port,
-    book: new AddressBook(input.port),
-    trackers: {
-      options: {
-        udp: new UdpTrackerClient({ retryBaseMs: input.udpRetryMs }),
-        timeoutMs: input.trackerTimeoutMs ?? 15_000,
-        udpTimeoutMs: 3 * (input.trackerTimeoutMs ?? 15_000),
-      },
-      announced: new Set(),
-      retryMs: input.trackerRetryMs,
-    },
-    complete: false,
-    status: {},
-  }),
+  context: ({ input }) => initialContext(input),
   output: ({ context }) => ({ ok: context.error === undefined, error: context.error, stats: context.stats }),
   initial: "listening",
   states: {
@@ -142,15 +116,7 @@ export const torrentMachine = setup({
       invoke: {
         id: "magnet",
         src: "magnet",
-        input: ({ context }) => ({
-          magnet: context.input.magnet!,
-          peerId: context.input.peerId,
-          port: context.port,
-          listening: context.listener !== undefined,
-          book: context.book,
-          trackers: context.trackers,
-          noPeersTimeoutMs: context.input.noPeersTimeoutMs,
-        }),
+        input: ({ context }) => magnetInput(context),
         onDone: [
           {
             guard: ({ event }) => event.output.meta !== undefined,
@@ -182,12 +148,7 @@ export const torrentMachine = setup({
         },
         onError: {
           target: "failed",
-          actions: assign({
-            error: ({ event }) =>
-              event.error instanceof SeedError
-                ? `cannot seed: ${message(event.error)}`
-                : `cannot open the output: ${message(event.error)}`,
-          }),
+          actions: assign({ error: ({ event }) => message(event.error) }),
         },
       },
     },
@@ -216,18 +177,7 @@ export const torrentMachine = setup({
         {
           id: "swarm",
           src: "swarm",
-          input: ({ context }) => ({
-            ...context.input,
-            meta: context.meta!,
-            port: context.port,
-            listener: context.listener,
-            book: context.book,
-            ours: context.ours!,
-            storage: context.storage!,
-            writers: context.writers,
-            trackers: context.trackers,
-            seeding: context.input.seed !== undefined || context.input.seedOnly === true,
-          }),
+          input: ({ context }) => swarmInput(context),
         },
       ],
       on: {
@@ -251,14 +201,11 @@ export const torrentMachine = setup({
             src: "finish",
             // `completed` is announced by the session that completed the download, not by a rerun over complete
             // data; a client that leaves now also says `stopped`, so trackers stop listing it as a seeder.
-            input: ({ context }) => ({
-              ...context,
-              subject: subjectOf(context),
-              events: [
+            input: ({ context }) =>
+              finishInput(context, [
                 ...((context.stats?.receivedBytes ?? 0) > 0 ? ["completed" as const] : []),
                 ...(context.input.seed || context.input.seedOnly ? [] : ["stopped" as const]),
-              ],
-            }),
+              ]),
             onDone: [{ guard: "seeding", target: "seeding" }, { target: "#torrent.done" }],
             onError: {
               target: "#torrent.failed",
@@ -277,7 +224,7 @@ export const torrentMachine = setup({
       invoke: {
         src: "finish",
         // Only trackers that heard `started` are told (none, when we stop before the first announce).
-        input: ({ context }) => ({ ...context, subject: subjectOf(context), events: ["stopped" as const] }),
+        input: ({ context }) => finishInput(context, ["stopped"]),
         onDone: [
           { guard: "failed", target: "failed" },
           { guard: "complete", target: "done" },

@@ -14,13 +14,14 @@ import { PieceWriters } from "../src/pieces/piece_writers.ts";
 import { checkPieces } from "../src/storage/check.ts";
 import type { ResumeStore } from "../src/storage/resume.ts";
 import type { Storage } from "../src/storage/storage.ts";
-import type { AddressBook } from "../src/swarm/address_book.ts";
+import { AddressBook } from "../src/swarm/address_book.ts";
+import { UdpTrackerClient } from "../src/tracker/udp_client.ts";
 import type { Message } from "../src/wire/wire.ts";
 import { bindListener } from "./acceptor.ts";
 import type { Stats } from "./coordinator.ts";
-import type { MagnetReport } from "./magnet.ts";
+import type { MagnetInput, MagnetReport } from "./magnet.ts";
 import type { PeerTimeouts } from "./peer.ts";
-import type { SwarmReport } from "./swarm.ts";
+import type { SwarmInput, SwarmReport } from "./swarm.ts";
 import { announceEvent, announceParams, type AnnounceSubject, type TrackerSetup } from "./tracker.ts";
 
 /** What a torrent's storage opening gives: the storage, whether data was there, and its resume record. */
@@ -110,7 +111,7 @@ export type TorrentEvent =
   | { type: "stop" };
 
 /** Data that cannot be seeded because it is incomplete. */
-export class SeedError extends Error {}
+class SeedError extends Error {}
 
 /**
  * Pieces larger than this go to disk as their blocks arrive. Measured on bench scenario (b), 4 MiB pieces, three
@@ -137,22 +138,27 @@ export const listenJob = fromPromise<Deno.TcpListener | undefined, TorrentInput>
   Promise.resolve(input.listen === false ? undefined : bindListener(input.port, input.listen))
 );
 
-/** Opens the storage and checks what is there (or trusts the resume record). */
+/** Opens the storage and checks what is there (or trusts the resume record); fails with a one-line reason. */
 export const openJob = fromPromise<
   { storage: Storage; resume?: ResumeStore; ours: LocalPieces },
   { input: TorrentInput; meta: Metainfo }
 >(async ({ input: { input, meta } }) => {
-  const { storage, existed, resume } = await input.openStorage(meta);
-  let ours = new LocalPieces(meta.pieceCount);
-  if (existed) {
-    const hint = input.forceCheck ? undefined : await resume?.load(meta);
-    ours = new LocalPieces(meta.pieceCount, hint ?? await checkPieces(meta, storage));
+  try {
+    const { storage, existed, resume } = await input.openStorage(meta);
+    let ours = new LocalPieces(meta.pieceCount);
+    if (existed) {
+      const hint = input.forceCheck ? undefined : await resume?.load(meta);
+      ours = new LocalPieces(meta.pieceCount, hint ?? await checkPieces(meta, storage));
+    }
+    if (input.seedOnly && !ours.have.complete) {
+      storage.close();
+      throw new SeedError(`only ${ours.have.count} of ${meta.pieceCount} pieces are on disk and verified`);
+    }
+    return { storage, resume, ours };
+  } catch (e) {
+    const why = (e as Error).message;
+    throw new Error(e instanceof SeedError ? `cannot seed: ${why}` : `cannot open the output: ${why}`);
   }
-  if (input.seedOnly && !ours.have.complete) {
-    storage.close();
-    throw new SeedError(`only ${ours.have.count} of ${meta.pieceCount} pieces are on disk and verified`);
-  }
-  return { storage, resume, ours };
 });
 
 /** What the last job needs: the data to flush, the record to save, and whom to tell which events. */
@@ -180,6 +186,79 @@ export const finishJob = fromPromise<void, FinishInput>(async ({ input }) => {
     await announceEvent(input.trackers.announced, params, input.trackers.options);
   }
 });
+
+/** The supervisor's context at the start: the address book and the tracker setup are made here, once. */
+export function initialContext(input: TorrentInput): TorrentContext {
+  const timeoutMs = input.trackerTimeoutMs ?? 15_000;
+  return {
+    input,
+    meta: input.meta,
+    port: input.port,
+    book: new AddressBook(input.port),
+    trackers: {
+      options: {
+        udp: new UdpTrackerClient({ retryBaseMs: input.udpRetryMs }),
+        timeoutMs,
+        udpTimeoutMs: 3 * timeoutMs,
+      },
+      announced: new Set(),
+      retryMs: input.trackerRetryMs,
+    },
+    complete: false,
+    status: {},
+  };
+}
+
+/** The context once we listen: the socket, the port we got, and the address book with the peers we were given. */
+export function listening(ctx: TorrentContext, listener?: Deno.TcpListener): Partial<TorrentContext> {
+  const port = (listener?.addr as Deno.NetAddr | undefined)?.port ?? ctx.port;
+  const book = new AddressBook(port);
+  book.add(ctx.input.peers ?? [], "given");
+  return { listener, port, book };
+}
+
+/** `--seed-ratio` or `--seed-time` reached. */
+export function seedLimitReached(ctx: TorrentContext): boolean {
+  const { ratio, timeMs } = ctx.input.seed ?? {};
+  const uploaded = ctx.ours?.uploaded ?? 0;
+  const byRatio = ratio !== undefined && uploaded >= ratio * ctx.meta!.totalLength;
+  const byTime = timeMs !== undefined && Date.now() - ctx.seedingSince! >= timeMs;
+  return byRatio || byTime;
+}
+
+/** The magnet phase's input. */
+export function magnetInput(ctx: TorrentContext): MagnetInput {
+  return {
+    magnet: ctx.input.magnet!,
+    peerId: ctx.input.peerId,
+    port: ctx.port,
+    listening: ctx.listener !== undefined,
+    book: ctx.book,
+    trackers: ctx.trackers,
+    noPeersTimeoutMs: ctx.input.noPeersTimeoutMs,
+  };
+}
+
+/** The swarm's input: the torrent, its data and its address book, with the limits the user set. */
+export function swarmInput(ctx: TorrentContext): SwarmInput {
+  return {
+    ...ctx.input,
+    meta: ctx.meta!,
+    port: ctx.port,
+    listener: ctx.listener,
+    book: ctx.book,
+    ours: ctx.ours!,
+    storage: ctx.storage!,
+    writers: ctx.writers,
+    trackers: ctx.trackers,
+    seeding: ctx.input.seed !== undefined || ctx.input.seedOnly === true,
+  };
+}
+
+/** The last job's input: flush, save the record, tell the trackers `events`. */
+export function finishInput(ctx: TorrentContext, events: FinishInput["events"]): FinishInput {
+  return { ...ctx, subject: subjectOf(ctx), events };
+}
 
 /** Who this torrent is to its trackers, from the supervisor's context. */
 export function subjectOf(ctx: TorrentContext): AnnounceSubject {

@@ -13,7 +13,6 @@ const ROOT = new URL("../../", import.meta.url);
 
 /** Files already over the line budget, with the most lines they may have: the list may only shrink. */
 const KNOWN_LARGE: Record<string, number> = {
-  "actors/torrent.ts": 506,
   "actors/coordinator.ts": 362,
   "src/peer/link.ts": 400,
   "src/peer/download.ts": 389,
