@@ -11,7 +11,7 @@ import { poolFor } from "../src/pieces/buffer_pool.ts";
 import type { Metainfo } from "../src/metainfo/metainfo.ts";
 import type { PieceWriters } from "../src/pieces/piece_writers.ts";
 import type { Storage } from "../src/storage/storage.ts";
-import type { WholePiece } from "../src/peer/download.ts";
+import type { WholePiece } from "../src/pieces/scheduler.ts";
 
 export type VerifierEvent =
   | { type: "pieces.verified"; indices: number[] }

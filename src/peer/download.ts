@@ -13,14 +13,9 @@ import { BLOCK_SIZE, blockCount, blockLength } from "../wire/blocks.ts";
 import { concat } from "../common/bytes.ts";
 import { type BufferPool, poolFor } from "../pieces/buffer_pool.ts";
 import { pieceSize } from "../metainfo/metainfo.ts";
+import type { WholePiece } from "../pieces/scheduler.ts";
 import type { PieceWriter } from "../pieces/piece_writers.ts";
 import { encodeMessage, REQUEST_FRAME_LENGTH, writeRequest } from "../wire/wire.ts";
-
-/**
- * A piece whose every block arrived: its bytes, not yet hashed; or, for a piece written to disk as it arrived
- * (see `PieceWriters`), the SHA-1 of the bytes written.
- */
-export type WholePiece = { index: number; data: Uint8Array } | { index: number; digest: Uint8Array };
 
 /** A streamed piece is assembled, hashed and written in chunks of this size (16 blocks). */
 export const CHUNK = 256 * 1024;

@@ -4,7 +4,7 @@ import { type AnyActorRef, createActor, fromCallback, setup, waitFor } from "xst
 import { coordinatorMachine } from "../../actors/coordinator.ts";
 import { Bitfield } from "../../src/common/bitfield.ts";
 import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
-import { type PiecePicker, PieceState } from "../../src/pieces/piece_picker.ts";
+import { PieceState } from "../../src/pieces/piece_picker.ts";
 import { MemoryStorage } from "../../src/storage/storage.ts";
 import { PieceWriters } from "../../src/pieces/piece_writers.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
@@ -97,8 +97,7 @@ Deno.test("coordinator takes pieces back from a choked peer and hands them to an
   const h = await harness();
   const a = h.peer("a", [0, 1, 2, 3, 4, 5]);
   const b = h.peer("b", [0, 1, 2, 3, 4, 5]);
-  const state = (i: number) =>
-    (h.coordinator.getSnapshot().context as { picker: PiecePicker }).picker.state[i];
+  const state = (i: number) => h.coordinator.getSnapshot().context.scheduler.picker.state[i];
   h.coordinator.send({ type: "peer.ready", key: "a" });
   const first = a.assigned();
   assert.equal(first.length, 2);
@@ -131,7 +130,7 @@ Deno.test("coordinator verifies and stores whole pieces, strikes the sender of a
   });
   await waitFor(
     h.coordinator,
-    (s) => s.context.stats.hashFailures === 1 && s.context.stats.verifiedPieces === 1,
+    (s) => s.context.scheduler.stats.hashFailures === 1 && s.context.scheduler.stats.verifiedPieces === 1,
   );
   assert.deepEqual(h.strikes, ["a"]);
   // The bad piece is missing again and goes out again; the third piece too.
@@ -139,7 +138,7 @@ Deno.test("coordinator verifies and stores whole pieces, strikes the sender of a
   assert.deepEqual(again.sort(), [x, z].sort());
   h.coordinator.send({ type: "peer.pieces", key: "a", pieces: [{ index: x, data: h.piece(x) }], want: 2 });
   h.coordinator.send({ type: "peer.pieces", key: "a", pieces: [{ index: z, data: h.piece(z) }], want: 2 });
-  assert.equal(h.coordinator.getSnapshot().context.inFlightBytes, 0);
+  assert.equal(h.coordinator.getSnapshot().context.scheduler.inFlightBytes, 0);
   await waitFor(h.coordinator, (s) => s.value === "complete");
   assert(h.completed(), "the parent was told");
   assert.deepEqual(h.storage.data, h.data);
@@ -199,7 +198,7 @@ Deno.test("coordinator keeps the pieces of a batch written before the disk faile
   const { stats, error } = h.coordinator.getSnapshot().output!;
   assert.match(error!, new RegExp(`cannot write piece ${y}: No space left on device`));
   assert.equal(stats.verifiedPieces, 1, "the piece written before the failure counts as verified");
-  assert.equal((h.coordinator.getSnapshot().context.picker as PiecePicker).state[x], PieceState.Verified);
+  assert.equal(h.coordinator.getSnapshot().context.scheduler.picker.state[x], PieceState.Verified);
   h.parent.stop();
 });
 
@@ -222,7 +221,7 @@ Deno.test("coordinator grants streamed pieces at assignment, takes them by their
   });
   await waitFor(
     h.coordinator,
-    (s) => s.context.stats.verifiedPieces === 1 && s.context.stats.hashFailures === 1,
+    (s) => s.context.scheduler.stats.verifiedPieces === 1 && s.context.scheduler.stats.hashFailures === 1,
   );
   assert.deepEqual(h.strikes, ["a"]);
   assert.equal(h.writers!.owner(x), undefined, "revoked when its copy was taken");
@@ -293,7 +292,7 @@ Deno.test("coordinator ignores a streamed copy from a peer that lost the piece: 
     pieces: [{ index: x, digest: sha1(h.piece(x)) }],
     want: 2,
   });
-  assert.equal(h.coordinator.getSnapshot().context.stats.receivedBytes, 0);
+  assert.equal(h.coordinator.getSnapshot().context.scheduler.stats.receivedBytes, 0);
   assert.equal(h.writers!.owner(x), "b", "b keeps writing it");
   h.parent.stop();
 });

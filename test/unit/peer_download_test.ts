@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { PieceDownloads, START_DEPTH, type WholePiece } from "../../src/peer/download.ts";
+import { PieceDownloads, START_DEPTH } from "../../src/peer/download.ts";
+import type { WholePiece } from "../../src/pieces/scheduler.ts";
 import { decodeMessage, type Message } from "../../src/wire/wire.ts";
 
 // Three pieces of 40000 bytes (blocks 16384, 16384, 7232), the last piece short: 20000 bytes (16384, 3616).
