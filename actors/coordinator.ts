@@ -18,7 +18,7 @@ import { LocalPieces } from "../src/pieces/local_pieces.ts";
 import type { PieceWriters } from "../src/pieces/piece_writers.ts";
 import { type Addressed, Scheduler, type Stats, type WholePiece } from "../src/pieces/scheduler.ts";
 import type { Storage } from "../src/storage/storage.ts";
-import { MAX_DEPTH, piecesFor, START_DEPTH } from "../src/peer/download.ts";
+import { MAX_DEPTH, piecesFor, START_DEPTH } from "../src/peer/pipeline.ts";
 import { verifier, type VerifierEvent } from "./verifier.ts";
 
 export type { PeerOrder as CoordinatorOrder, Stats } from "../src/pieces/scheduler.ts";

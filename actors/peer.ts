@@ -12,7 +12,8 @@
 
 import { type AnyActorRef, assign, fromCallback, sendParent, sendTo, setup } from "xstate";
 import type { CoordinatorOrder } from "./coordinator.ts";
-import { type LinkCommand, type LinkEvent, type LinkInput, PeerLink } from "../src/peer/link.ts";
+import { PeerLink } from "../src/peer/link.ts";
+import type { LinkCommand, LinkEvent, LinkInput } from "../src/peer/link_events.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 
 export interface PeerInput {

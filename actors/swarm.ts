@@ -19,7 +19,7 @@ import type { PieceWriters } from "../src/pieces/piece_writers.ts";
 import type { Storage } from "../src/storage/storage.ts";
 import type { AddressBook } from "../src/swarm/address_book.ts";
 import { chooseUnchoked } from "../src/swarm/choker.ts";
-import type { LinkInput } from "../src/peer/link.ts";
+import type { LinkInput } from "../src/peer/link_events.ts";
 import type { Message } from "../src/wire/wire.ts";
 import { acceptor, type AcceptorEvent } from "./acceptor.ts";
 import { type PeerClosed, type PeerContext, peerMachine, type PeerPex, type PeerTimeouts } from "./peer.ts";

@@ -1,6 +1,6 @@
 /**
  * The downloading half of a peer link: the pieces assigned to this peer, their blocks requested in order up to the
- * pipeline's depth, and each block copied once from the receive buffer into its piece's buffer, or, for a large
+ * depth its `Pipeline` allows, and each block copied once from the receive buffer into its piece's buffer, or, for a large
  * piece this peer holds the write grant of, into a 256 KiB chunk that is hashed and handed to the `PieceWriter`
  * once it and the chunks before it are complete. No network I/O: the link sends the request and cancel frames
  * this returns, and hands it the blocks that arrive.
@@ -16,6 +16,7 @@ import { pieceSize } from "../metainfo/metainfo.ts";
 import type { WholePiece } from "../pieces/scheduler.ts";
 import type { PieceWriter } from "../pieces/piece_writers.ts";
 import { encodeMessage, REQUEST_FRAME_LENGTH, writeRequest } from "../wire/wire.ts";
+import { piecesFor, Pipeline } from "./pipeline.ts";
 
 /** A streamed piece is assembled, hashed and written in chunks of this size (16 blocks). */
 export const CHUNK = 256 * 1024;
@@ -50,63 +51,13 @@ interface Job {
   rejected?: Set<number>;
 }
 
-/**
- * Requests outstanding when a peer starts sending, and the fewest kept outstanding afterwards (4 MiB). Real
- * seeders need more than the round trip suggests even on loopback: with 64 the bench's 1 GiB took 4.4-4.5 s
- * (a) and 5.2-5.7 s (4 MiB pieces, b), with 256 3.8-4.1 s and 4.2-4.3 s.
- */
-export const START_DEPTH = 256;
-/** The deepest a pipeline gets unless a link is given another bound: 512 blocks, 8 MiB. */
-export const MAX_DEPTH = 512;
-/** Pieces a peer holds to keep `depth` blocks requested: enough for them, and one to start while the last finish. */
-export function piecesFor(depth: number, pieceLength: number): number {
-  return Math.ceil((depth * BLOCK_SIZE) / pieceLength) + 1;
-}
-
-/** The pipeline's depth is recomputed from the rate measured over a round trip, or this long when that is shorter. */
-const ADAPT_MS = 20;
-/** How long a shortest round trip stands before a newer window's replaces it. */
-const RTT_WINDOW_MS = 10_000;
-/** The round trip assumed until one is measured. */
-const DEFAULT_RTT_MS = 100;
-
+/** The pieces assigned to one peer, their blocks requested through a `Pipeline` and assembled or streamed. */
 export class PieceDownloads {
   #jobs = new Map<number, Job>();
   #order: Job[] = [];
   #spare: Job[] = [];
-  /** Block requests sent and not yet answered. */
-  outstanding = 0;
-  /** When the last block arrived (or the pipeline last started from empty). */
-  lastBlock: number;
-  /** Payload bytes of blocks received. */
-  downloaded = 0;
-  /**
-   * Requests kept outstanding now: twice the bandwidth-delay product, the measured rate times the round trip, in
-   * blocks, between `START_DEPTH` and `cap`. While the pipeline is what limits the rate, each measurement doubles
-   * it (slow start); on loopback it stays at `START_DEPTH`, 100 ms away it reaches about 450 blocks at 35 MB/s.
-   * Pieces are held for these blocks only, so memory follows the link, not a fixed allowance.
-   */
-  depth: number;
-  /** The deepest the pipeline may get: our bound, or less when the peer said its queue is shorter (`reqq`). */
-  cap: number;
-  /**
-   * The round trip in ms: the shortest time from a request to its block over the last 10 s (queueing at the peer
-   * only lengthens that time, so the shortest is the closest to the path's own).
-   */
-  rttMs = Infinity;
-  /** Request batches on the wire, oldest first: when each was sent and how many of its blocks are still due. */
-  #sentAt: number[] = [];
-  #sentCount: number[] = [];
-  #sentHead = 0;
-  #rttWindow = { start: 0, min: Infinity };
-  /** Payload bytes per second over the last measurement (a round trip, at least 20 ms). */
-  rate = 0;
-  /** The last measurement found the pipeline shallower than twice the bandwidth-delay product. */
-  #limited = false;
-  /** How deep slow start may go before the next measurement: twice the last one's target. */
-  #ceiling = Infinity;
-  #rateAt: number;
-  #rateBytes = 0;
+  /** How many requests to keep outstanding, from the link's rate and round trip. */
+  readonly pipeline: Pipeline;
 
   readonly #pool: BufferPool;
   readonly #chunks = poolFor(CHUNK);
@@ -119,23 +70,12 @@ export class PieceDownloads {
     readonly writer?: PieceWriter,
   ) {
     this.#pool = poolFor(torrent.pieceLength);
-    this.cap = maxRequests;
-    this.depth = Math.min(START_DEPTH, maxRequests);
-    this.lastBlock = this.#rateAt = now();
+    this.pipeline = new Pipeline(maxRequests, now);
   }
 
   /** Pieces this peer should hold to keep its pipeline full: room for it to double while it is growing. */
   get wantedPieces(): number {
-    return piecesFor(
-      this.#limited ? Math.min(this.cap, 2 * this.depth) : this.depth,
-      this.torrent.pieceLength,
-    );
-  }
-
-  /** The peer's `reqq`: it queues no more than this many of our requests. */
-  limit(reqq: number): void {
-    this.cap = Math.max(1, Math.min(this.maxRequests, reqq));
-    this.depth = Math.min(this.depth, this.cap);
+    return piecesFor(this.pipeline.wanted, this.torrent.pieceLength);
   }
 
   /** Pieces assigned and not yet complete. */
@@ -188,24 +128,7 @@ export class PieceDownloads {
     }
     job.received[b] = 1;
     job.remaining--;
-    this.outstanding--;
-    this.downloaded += block.length;
-    // Slow start between measurements: while the pipeline limits the rate and stays full, each block deepens it.
-    if (
-      this.#limited && this.depth < this.#ceiling &&
-      this.outstanding >= this.depth - Math.ceil(this.depth / 4) - 1
-    ) {
-      this.depth++;
-    }
-    const now = this.lastBlock = this.now();
-    const firstBack = this.rttMs === Infinity;
-    this.#sampleRtt(now);
-    if (firstBack) {
-      // The rate is measured from the first block on: the round trip before it carried nothing.
-      this.#rateAt = now;
-      this.#rateBytes = this.downloaded;
-    }
-    if (now - this.#rateAt >= Math.max(ADAPT_MS, this.rttMs === Infinity ? 0 : this.rttMs)) this.#adapt(now);
+    this.pipeline.block(block.length);
     if (job.remaining > 0) return;
     this.#remove(job);
     const { data, stream } = job;
@@ -247,7 +170,7 @@ export class PieceDownloads {
     const cancels: Uint8Array[] = [];
     for (let b = 0; b < job.nextBlock; b++) {
       if (job.received[b] || job.retry?.includes(b)) continue;
-      this.outstanding--;
+      this.pipeline.forget();
       cancels.push(
         encodeMessage({
           type: "cancel",
@@ -273,7 +196,7 @@ export class PieceDownloads {
     if (job.rejected?.has(b)) return false;
     (job.rejected ??= new Set()).add(b);
     (job.retry ??= []).push(b);
-    this.outstanding--;
+    this.pipeline.forget();
     return true;
   }
 
@@ -282,7 +205,7 @@ export class PieceDownloads {
     for (const job of this.#jobs.values()) this.#release(job);
     this.#jobs.clear();
     this.#order = [];
-    this.outstanding = 0;
+    this.pipeline.clear();
   }
 
   /**
@@ -290,9 +213,8 @@ export class PieceDownloads {
    * the room is less than a quarter of the pipeline (and requests are still outstanding).
    */
   requests(): Uint8Array | undefined {
-    const room = this.depth - this.outstanding;
-    // Refill in batches of a quarter of the pipeline: one write of many requests, not one per block received.
-    if (room <= 0 || (this.outstanding > 0 && room < Math.ceil(this.depth / 4))) return;
+    const room = this.pipeline.room();
+    if (room === 0) return;
     const batch = new Uint8Array(room * REQUEST_FRAME_LENGTH);
     const view = new DataView(batch.buffer);
     let n = 0;
@@ -311,62 +233,8 @@ export class PieceDownloads {
       if (n === room) break;
     }
     if (n === 0) return;
-    this.outstanding += n;
-    const now = this.now();
-    if (this.outstanding === n) {
-      // Into an empty pipeline: what is left of older batches was cancelled or rejected.
-      this.#sentAt.length = this.#sentCount.length = this.#sentHead = 0;
-      this.lastBlock = this.#rateAt = now;
-      this.#rateBytes = this.downloaded;
-    }
-    this.#sentAt.push(now);
-    this.#sentCount.push(n);
+    this.pipeline.sent(n);
     return batch.subarray(0, n * REQUEST_FRAME_LENGTH);
-  }
-
-  /**
-   * Takes one block's time on the wire as a sample: blocks come back in the order they were asked for. A cancelled
-   * or rejected request makes later blocks look older, never younger, so the shortest sample stays honest.
-   */
-  #sampleRtt(now: number): void {
-    if (this.#sentHead >= this.#sentAt.length) return;
-    const sample = Math.max(1, now - this.#sentAt[this.#sentHead]);
-    if (--this.#sentCount[this.#sentHead] === 0 && ++this.#sentHead > 64) {
-      this.#sentAt.splice(0, this.#sentHead);
-      this.#sentCount.splice(0, this.#sentHead);
-      this.#sentHead = 0;
-    }
-    const w = this.#rttWindow;
-    if (now - w.start > RTT_WINDOW_MS) {
-      // A new window: the last one's shortest becomes the estimate, so a path that got longer is noticed.
-      if (w.min !== Infinity) this.rttMs = w.min;
-      w.start = now;
-      w.min = Infinity;
-    }
-    w.min = Math.min(w.min, sample);
-    this.rttMs = Math.min(this.rttMs, sample);
-  }
-
-  /**
-   * Recomputes the rate and, from it and the round trip, the pipeline's depth: at once when the link could carry
-   * more (a pipeline that limits the rate doubles, and grows by a block per block until the next measurement), an
-   * eighth at a time when it carries less.
-   */
-  #adapt(now: number): void {
-    this.rate = ((this.downloaded - this.#rateBytes) * 1000) / (now - this.#rateAt);
-    this.#rateAt = now;
-    this.#rateBytes = this.downloaded;
-    const rtt = Number.isFinite(this.rttMs) ? this.rttMs : DEFAULT_RTT_MS;
-    const bdp = Math.ceil((2 * this.rate * rtt) / 1000 / BLOCK_SIZE);
-    this.#limited = bdp > this.depth;
-    this.#ceiling = Math.min(this.cap, 2 * bdp);
-    const target = bdp >= this.depth ? bdp : Math.max(bdp, this.depth - Math.ceil(this.depth / 8));
-    this.depth = Math.max(Math.min(START_DEPTH, this.cap), Math.min(this.cap, target));
-  }
-
-  /** True when requests are outstanding and no block came for `stallMs`. */
-  stalled(now: number, stallMs: number): boolean {
-    return this.outstanding > 0 && now - this.lastBlock > stallMs;
   }
 
   /** Recycles a job whose piece will not be completed here, and its buffers if a block had arrived. */

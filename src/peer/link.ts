@@ -1,91 +1,32 @@
 /**
- * The byte-moving half of a peer actor: one TCP connection, its handshake, the frame loop over a preallocated
- * receive buffer, block requests and piece assembly (large pieces go to disk as they arrive: `PieceWriters`). It
- * runs as the `link` actor (`fromCallback`) the peer machine invokes (`actors/peer.ts`) and reports only lifecycle and piece events to it;
- * blocks never travel as XState events, and the pieces completed within one socket read travel together (with
- * 16 KiB pieces a read completes a dozen: one event, not a dozen).
+ * The byte-moving half of a peer actor, over one `PeerConnection`: the frame loop, block requests through the
+ * pipeline, piece assembly (large pieces go to disk as they arrive: `PieceWriters`), uploads and extensions. It
+ * runs as the `link` actor (`fromCallback`) the peer machine invokes (`actors/peer.ts`) and reports only
+ * lifecycle and piece events to it; blocks never travel as XState events, and the pieces completed within one
+ * socket read travel together (with 16 KiB pieces a read completes a dozen: one event, not a dozen).
  *
  * @module
  */
 
 import { Bitfield } from "../common/bitfield.ts";
-import { equalBytes, toHex } from "../common/bytes.ts";
-import { FrameReader } from "../wire/frame_reader.ts";
+import { toHex } from "../common/bytes.ts";
 import { LocalPieces } from "../pieces/local_pieces.ts";
-import { MAX_DEPTH, PieceDownloads } from "./download.ts";
+import { PieceDownloads } from "./download.ts";
+import { MAX_DEPTH } from "./pipeline.ts";
+import { PeerConnection } from "./connection.ts";
 import type { WholePiece } from "../pieces/scheduler.ts";
-import type { PieceWriter } from "../pieces/piece_writers.ts";
-import { type ExtensionEvent, type ExtensionInput, PeerExtensions } from "./extensions.ts";
+import type { LinkCommand, LinkEvent, LinkInput } from "./link_events.ts";
+import { PeerExtensions } from "./extensions.ts";
 import { MAX_QUEUED_REQUESTS, UploadQueue } from "./upload.ts";
 import {
-  decodeHandshake,
   decodeMessage,
-  encodeHandshake,
   encodeHaves,
   encodeMessage,
-  type Handshake,
-  HANDSHAKE_LENGTH,
   isPiece,
   type Message,
-  ourReserved,
   readU32,
   supports,
 } from "../wire/wire.ts";
-
-/** What a link needs to know. */
-export interface LinkInput extends ExtensionInput {
-  host: string;
-  port: number;
-  infoHash: Uint8Array;
-  peerId: Uint8Array;
-  pieceLength: number;
-  pieceCount: number;
-  totalLength: number;
-  /** The deepest the request pipeline may get (default `MAX_DEPTH`, 512); its depth follows the link's rate and round trip. */
-  maxRequests?: number;
-  /** A peer with requests outstanding that sends no block for this long is reported stalled. */
-  stallMs?: number;
-  /** An accepted connection (the peer dialled us): the link reads its handshake first, then answers. */
-  conn?: Deno.TcpConn;
-  /** What we have and serve; absent for a link that only downloads. */
-  ours?: LocalPieces;
-  readBlock?: (offset: number, length: number) => Promise<Uint8Array>;
-  /** Where large pieces are written as their blocks arrive (see `PieceWriters`); without it all are assembled. */
-  writer?: PieceWriter;
-  /** Sees every message after the handshake, each way (for debugging; outgoing frames are decoded again). */
-  trace?: (direction: "in" | "out", msg: Message) => void;
-}
-
-/** Events a link sends to its peer machine. */
-export type LinkEvent =
-  | { type: "link.connected" }
-  | { type: "link.handshaken"; peerId: string; client: string }
-  | { type: "link.bitfield"; bitfield: Bitfield }
-  | { type: "link.have"; index: number }
-  | { type: "link.choked" }
-  | { type: "link.unchoked" }
-  /**
-   * Whole pieces, in the order they completed: every piece finished within one socket read travels in one event,
-   * with how many pieces the link wants to hold now (its pipeline's depth follows the measured rate).
-   */
-  | { type: "link.pieces"; pieces: WholePiece[]; want: number }
-  | { type: "link.stalled" }
-  /** The peer became interested, or not, in what we have. */
-  | { type: "link.interest"; value: boolean }
-  /** Payload bytes per second over the last seconds, each way. */
-  | { type: "link.rates"; down: number; up: number }
-  | { type: "link.closed"; reason: string }
-  | ExtensionEvent;
-
-/** Commands the peer machine sends to its link. */
-export type LinkCommand =
-  | { type: "interested" }
-  | { type: "not-interested" }
-  | { type: "fetch"; indices: number[] }
-  | { type: "cancel"; index: number }
-  | { type: "drop" }
-  | { type: "choke" }
-  | { type: "unchoke" };
 
 const MAX_FRAME = 128 * 1024 + 16;
 const KEEPALIVE_MS = 90_000;
@@ -99,17 +40,13 @@ export function clientName(peerId: Uint8Array): string {
 
 /** One peer connection; `actors/peer.ts` runs it as the peer machine's `link` actor. */
 export class PeerLink {
-  #conn?: Deno.TcpConn;
-  #reader: FrameReader;
+  readonly #conn: PeerConnection;
   #closed = false;
   #choked = true;
   #bitfield: Bitfield;
   /** True once the machine has this peer's bitfield: from a bitfield message, or the first have without one. */
   #announced = false;
   readonly downloads: PieceDownloads;
-  #writes: Promise<void> = Promise.resolve();
-  #lastRecv = Date.now();
-  #lastSend = Date.now();
   #timer?: ReturnType<typeof setInterval>;
   readonly maxRequests: number;
   readonly stallMs: number;
@@ -129,7 +66,8 @@ export class PeerLink {
 
   constructor(readonly input: LinkInput, emit: (e: LinkEvent) => void) {
     this.#emit = emit;
-    this.#reader = new FrameReader(Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1));
+    const maxFrame = Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1);
+    this.#conn = new PeerConnection(input, maxFrame, (reason) => this.#finish(reason));
     this.#bitfield = new Bitfield(input.pieceCount);
     this.maxRequests = input.maxRequests ?? MAX_DEPTH;
     this.stallMs = input.stallMs ?? 30_000;
@@ -145,17 +83,12 @@ export class PeerLink {
 
   /** Connects, handshakes and runs the message loop until the connection ends; never rejects. */
   async run(): Promise<void> {
+    const conn = this.#conn;
     try {
-      const incoming = this.input.conn !== undefined;
-      this.#conn = this.input.conn ??
-        await Deno.connect({ hostname: this.input.host, port: this.input.port });
-      if (this.#closed) return this.#conn.close();
-      this.#conn.setNoDelay(true);
+      if (!await conn.connect()) return;
       this.emit({ type: "link.connected" });
-      const ours = encodeHandshake(this.input.infoHash, this.input.peerId, ourReserved());
-      if (!incoming) this.#send(ours, false);
-      const hs = await this.#handshake();
-      if (incoming) this.#send(ours, false);
+      const hs = await conn.handshake();
+      this.emit({ type: "link.handshaken", peerId: toHex(hs.peerId), client: clientName(hs.peerId) });
       this.#fast = supports(hs.reserved, "fast");
       this.upload.fast = this.#fast;
       if (supports(hs.reserved, "extended")) {
@@ -172,7 +105,7 @@ export class PeerLink {
       this.#timer = setInterval(() => this.#checkTimers(), 1000);
       while (!this.#closed) {
         let frame;
-        while (!this.#closed && (frame = this.#reader.next()) !== null) {
+        while (!this.#closed && (frame = conn.reader.next()) !== null) {
           if (isPiece(frame) && !this.input.trace) {
             this.#block(readU32(frame, 1), readU32(frame, 5), frame.subarray(9));
           } else this.#handle(decodeMessage(frame));
@@ -181,28 +114,11 @@ export class PeerLink {
         this.#flushPieces();
         this.#announceHaves();
         this.#pump(); // refill the pipeline once per read, in one write, not once per block
-        const n = await this.#conn.read(this.#reader.space());
-        if (n === null) return this.#finish("peer closed the connection");
-        this.#reader.filled(n);
-        this.#lastRecv = Date.now();
+        if (!await conn.fill()) return this.#finish("peer closed the connection");
       }
     } catch (e) {
       this.#finish(e instanceof Error ? e.message : String(e));
     }
-  }
-
-  async #handshake(): Promise<Handshake> {
-    let bytes;
-    while ((bytes = this.#reader.take(HANDSHAKE_LENGTH)) === null) {
-      const n = await this.#conn!.read(this.#reader.space());
-      if (n === null) throw new Error("peer closed the connection during the handshake");
-      this.#reader.filled(n);
-    }
-    const hs = decodeHandshake(bytes);
-    if (!equalBytes(hs.infoHash, this.input.infoHash)) throw new Error("peer answered for another infohash");
-    if (equalBytes(hs.peerId, this.input.peerId)) throw new Error("connected to ourselves");
-    this.emit({ type: "link.handshaken", peerId: toHex(hs.peerId), client: clientName(hs.peerId) });
-    return hs;
   }
 
   /** Obeys a command from the peer machine. */
@@ -236,9 +152,7 @@ export class PeerLink {
   close(): void {
     this.#closed = true;
     clearInterval(this.#timer);
-    try {
-      this.#conn?.close();
-    } catch { /* already closed */ }
+    this.#conn.close();
   }
 
   #finish(reason: string): void {
@@ -259,7 +173,7 @@ export class PeerLink {
       case "unchoke":
         if (!this.#choked) return;
         this.#choked = false;
-        this.downloads.lastBlock = Date.now();
+        this.downloads.pipeline.lastBlock = Date.now();
         this.emit({ type: "link.unchoked" });
         this.#pump();
         return;
@@ -314,7 +228,7 @@ export class PeerLink {
       case "extended":
         if (!this.#ext) return this.#finish("extended message without the extension protocol");
         this.#ext.handle(msg.ext, msg.payload);
-        if (msg.ext === 0 && this.#ext.peer?.reqq) this.downloads.limit(this.#ext.peer.reqq);
+        if (msg.ext === 0 && this.#ext.peer?.reqq) this.downloads.pipeline.limit(this.#ext.peer.reqq);
         return;
       default:
         return; // port, suggest and allowed-fast (we only download when unchoked), and ids we do not speak
@@ -354,20 +268,15 @@ export class PeerLink {
     if (requests) this.#send(requests);
   }
 
-  /** Queues bytes for the socket; resolves when they are written (the uploader waits on it: back-pressure). */
-  #send(bytes: Uint8Array, framed = true): Promise<void> {
-    this.#lastSend = Date.now();
-    if (this.input.trace && framed) {
+  /** Queues frames for the socket; resolves when they are written (the uploader waits on it: back-pressure). */
+  #send(bytes: Uint8Array): Promise<void> {
+    if (this.input.trace) {
       const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let at = 0; at + 4 <= bytes.length; at += 4 + v.getUint32(at)) {
         this.input.trace("out", decodeMessage(bytes.subarray(at + 4, at + 4 + v.getUint32(at))));
       }
     }
-    this.#writes = this.#writes.then(async () => {
-      let at = 0;
-      while (at < bytes.length && !this.#closed) at += await this.#conn!.write(bytes.subarray(at));
-    }).catch((e) => this.#finish(`write failed: ${(e as Error).message}`));
-    return this.#writes;
+    return this.#conn.send(bytes);
   }
 
   /** Tells the peer about pieces verified since it was last told, in one write. */
@@ -381,19 +290,20 @@ export class PeerLink {
 
   #checkTimers(): void {
     const now = Date.now();
-    if (now - this.#lastRecv > IDLE_MS) return this.#finish("peer sent nothing for 3 minutes");
-    if (this.downloads.stalled(now, this.stallMs)) {
-      this.downloads.lastBlock = now;
+    if (now - this.#conn.lastRecv > IDLE_MS) return this.#finish("peer sent nothing for 3 minutes");
+    const pipeline = this.downloads.pipeline;
+    if (pipeline.stalled(now, this.stallMs)) {
+      pipeline.lastBlock = now;
       this.emit({ type: "link.stalled" });
     }
     this.#announceHaves();
     this.#ext?.tick(now);
-    if (now - this.#lastSend > KEEPALIVE_MS) this.#send(encodeMessage({ type: "keep-alive" }));
+    if (now - this.#conn.lastSend > KEEPALIVE_MS) this.#send(encodeMessage({ type: "keep-alive" }));
     if (now - this.#rateMark.at >= 2000) {
       const seconds = (now - this.#rateMark.at) / 1000;
-      const down = (this.downloads.downloaded - this.#rateMark.down) / seconds,
+      const down = (pipeline.received - this.#rateMark.down) / seconds,
         up = (this.upload.uploaded - this.#rateMark.up) / seconds;
-      this.#rateMark = { at: now, down: this.downloads.downloaded, up: this.upload.uploaded };
+      this.#rateMark = { at: now, down: pipeline.received, up: this.upload.uploaded };
       if (down > 0 || up > 0 || this.#ratesShown) this.emit({ type: "link.rates", down, up });
       this.#ratesShown = down > 0 || up > 0;
     }

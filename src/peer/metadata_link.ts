@@ -6,17 +6,9 @@
  * @module
  */
 
-import { equalBytes } from "../common/bytes.ts";
-import { FrameReader } from "../wire/frame_reader.ts";
 import type { PeerAddress } from "../common/peer_address.ts";
-import {
-  decodeHandshake,
-  decodeMessage,
-  encodeHandshake,
-  HANDSHAKE_LENGTH,
-  ourReserved,
-  supports,
-} from "../wire/wire.ts";
+import { decodeMessage, supports } from "../wire/wire.ts";
+import { PeerConnection } from "./connection.ts";
 import { type ExtensionEvent, PeerExtensions } from "./extensions.ts";
 
 export interface MetadataLinkInput extends PeerAddress {
@@ -30,44 +22,37 @@ export type MetadataLinkEvent = ExtensionEvent | { type: "link.closed"; reason: 
 /** Frames up to this size are read (a bitfield of 8 million pieces); larger ones end the connection. */
 const MAX_FRAME = 1024 * 1024 + 16;
 
+/** One connection that only fetches metadata. */
 export class MetadataLink {
-  #conn?: Deno.TcpConn;
+  readonly #conn: PeerConnection;
   #closed = false;
   #ext?: PeerExtensions;
-  #writes: Promise<void> = Promise.resolve();
 
-  constructor(readonly input: MetadataLinkInput, readonly emit: (e: MetadataLinkEvent) => void) {}
+  constructor(readonly input: MetadataLinkInput, readonly emit: (e: MetadataLinkEvent) => void) {
+    this.#conn = new PeerConnection(input, MAX_FRAME, (reason) => this.#finish(reason));
+  }
 
   /** Connects and reads until the connection ends or `close()`; never rejects. */
   async run(): Promise<void> {
+    const conn = this.#conn;
     try {
-      this.#conn = await Deno.connect({ hostname: this.input.host, port: this.input.port });
-      if (this.#closed) return this.#conn.close();
-      this.#conn.setNoDelay(true);
-      await this.#write(encodeHandshake(this.input.infoHash, this.input.peerId, ourReserved()));
-      const reader = new FrameReader(MAX_FRAME);
-      let bytes;
-      while ((bytes = reader.take(HANDSHAKE_LENGTH)) === null) await this.#read(reader);
-      const hs = decodeHandshake(bytes);
-      if (!equalBytes(hs.infoHash, this.input.infoHash)) {
-        throw new Error("peer answered for another infohash");
-      }
-      if (equalBytes(hs.peerId, this.input.peerId)) throw new Error("connected to ourselves");
+      if (!await conn.connect()) return;
+      const hs = await conn.handshake();
       if (!supports(hs.reserved, "extended")) throw new Error("peer does not speak the extension protocol");
-      this.#ext = new PeerExtensions(
+      const ext = this.#ext = new PeerExtensions(
         { listenPort: this.input.listenPort },
         this.input,
-        (b) => void this.#write(b),
+        (b) => void conn.send(b),
         this.emit,
       );
-      await this.#write(this.#ext.handshake(250));
+      await conn.send(ext.handshake(250));
       while (!this.#closed) {
         let frame;
-        while (!this.#closed && (frame = reader.next()) !== null) {
+        while (!this.#closed && (frame = conn.reader.next()) !== null) {
           const msg = decodeMessage(frame);
-          if (msg.type === "extended") this.#ext.handle(msg.ext, msg.payload);
+          if (msg.type === "extended") ext.handle(msg.ext, msg.payload);
         }
-        if (!this.#closed) await this.#read(reader);
+        if (!this.#closed && !await conn.fill()) throw new Error("peer closed the connection");
       }
     } catch (e) {
       this.#finish(e instanceof Error ? e.message : String(e));
@@ -79,35 +64,20 @@ export class MetadataLink {
     return this.#ext?.hasMetadata ? this.#ext.peer!.metadataSize : undefined;
   }
 
+  /** Asks the peer for metadata piece `piece`. */
   request(piece: number): void {
     if (!this.#closed) this.#ext?.requestMetadata(piece);
   }
 
+  /** Closes the connection; the link reports nothing more. */
   close(): void {
     this.#closed = true;
-    try {
-      this.#conn?.close();
-    } catch { /* already closed */ }
+    this.#conn.close();
   }
 
   #finish(reason: string): void {
     if (this.#closed) return;
     this.close();
     this.emit({ type: "link.closed", reason });
-  }
-
-  async #read(reader: FrameReader): Promise<void> {
-    const n = await this.#conn!.read(reader.space());
-    if (n === null) throw new Error("peer closed the connection");
-    reader.filled(n);
-  }
-
-  /** Queues bytes for the socket, in order; resolves when they are written. */
-  #write(bytes: Uint8Array): Promise<void> {
-    this.#writes = this.#writes.then(async () => {
-      let at = 0;
-      while (at < bytes.length && !this.#closed) at += await this.#conn!.write(bytes.subarray(at));
-    }).catch((e) => this.#finish(`write failed: ${(e as Error).message}`));
-    return this.#writes;
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type LinkEvent, PeerLink } from "../../src/peer/link.ts";
+import { PeerLink } from "../../src/peer/link.ts";
+import type { LinkEvent } from "../../src/peer/link_events.ts";
 import { FrameReader } from "../../src/wire/frame_reader.ts";
 import { decodeMessage, encodeHandshake, encodeMessage, HANDSHAKE_LENGTH } from "../../src/wire/wire.ts";
 import { concat } from "../../src/common/bytes.ts";

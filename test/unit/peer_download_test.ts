@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { PieceDownloads, START_DEPTH } from "../../src/peer/download.ts";
+import { PieceDownloads } from "../../src/peer/download.ts";
+import { START_DEPTH } from "../../src/peer/pipeline.ts";
 import type { WholePiece } from "../../src/pieces/scheduler.ts";
 import { decodeMessage, type Message } from "../../src/wire/wire.ts";
 
@@ -35,7 +36,7 @@ Deno.test("PieceDownloads requests blocks in piece order up to the pipeline dept
     { type: "request", index: 0, begin: 16384, length: 16384 },
   ]);
   assert.equal(d.requests(), undefined, "the pipeline is full");
-  assert.equal(d.outstanding, 4);
+  assert.equal(d.pipeline.outstanding, 4);
 });
 
 Deno.test("PieceDownloads assembles a piece from its blocks and ignores blocks it did not ask for", () => {
@@ -51,7 +52,7 @@ Deno.test("PieceDownloads assembles a piece from its blocks and ignores blocks i
   assert.equal(piece?.length, 20000);
   assert.equal(piece![0], 1, "the duplicate did not overwrite");
   assert.equal(piece![19999], 2);
-  assert.deepEqual([d.outstanding, d.pieces, d.downloaded], [0, 0, 20000]);
+  assert.deepEqual([d.pipeline.outstanding, d.pieces, d.pipeline.received], [0, 0, 20000]);
 });
 
 Deno.test("PieceDownloads cancels the blocks of a piece still on the wire, and reports a stall", () => {
@@ -63,13 +64,17 @@ Deno.test("PieceDownloads cancels the blocks of a piece still on the wire, and r
     { type: "cancel", index: 0, begin: 16384, length: 16384 },
     { type: "cancel", index: 0, begin: 32768, length: 7232 },
   ]);
-  assert.equal(d.outstanding, 0);
+  assert.equal(d.pipeline.outstanding, 0);
   d.add(1);
   d.requests();
-  assert.equal(d.stalled(d.lastBlock + 1000, 500), true);
-  assert.equal(d.stalled(d.lastBlock + 100, 500), false);
+  assert.equal(d.pipeline.stalled(d.pipeline.lastBlock + 1000, 500), true);
+  assert.equal(d.pipeline.stalled(d.pipeline.lastBlock + 100, 500), false);
   d.drop();
-  assert.equal(d.stalled(d.lastBlock + 1000, 500), false, "nothing outstanding after a choke");
+  assert.equal(
+    d.pipeline.stalled(d.pipeline.lastBlock + 1000, 500),
+    false,
+    "nothing outstanding after a choke",
+  );
 });
 
 Deno.test("PieceDownloads asks a rejected block once more, after the others, and reports a second reject", () => {
@@ -78,9 +83,9 @@ Deno.test("PieceDownloads asks a rejected block once more, after the others, and
   d.requests();
   assert.equal(d.reject(2, 0, 3616), true, "a reject of the wrong length is ignored");
   assert.equal(d.reject(1, 0, 16384), true, "a reject for a piece not assigned is ignored");
-  assert.equal(d.outstanding, 2);
+  assert.equal(d.pipeline.outstanding, 2);
   assert.equal(d.reject(2, 0, 16384), true);
-  assert.equal(d.outstanding, 1);
+  assert.equal(d.pipeline.outstanding, 1);
   assert.equal(d.block(2, 0, new Uint8Array(16384)), undefined, "a block after its reject is not taken");
   assert.deepEqual(frames(d.requests()), [{ type: "request", index: 2, begin: 0, length: 16384 }]);
   assert.equal(d.reject(2, 0, 16384), false, "rejected twice");
@@ -92,7 +97,7 @@ Deno.test("PieceDownloads cancels a piece without cancelling blocks that were re
   d.requests();
   d.reject(0, 16384, 16384);
   assert.deepEqual(frames(d.cancel(0)).map((m) => m.type === "cancel" && m.begin), [0, 32768]);
-  assert.equal(d.outstanding, 0);
+  assert.equal(d.pipeline.outstanding, 0);
 });
 
 type Request = Extract<Message, { type: "request" }>;
@@ -110,7 +115,7 @@ function simulate(d: PieceDownloads, clock: { t: number }, rttMs: number, blocks
       const { r } = inFlight.shift()!;
       d.block(r.index, r.begin, new Uint8Array(r.length));
     }
-    depths.push(d.depth);
+    depths.push(d.pipeline.depth);
   }
   return depths;
 }
@@ -120,11 +125,15 @@ Deno.test("PieceDownloads sizes its pipeline to twice the bandwidth-delay produc
   // 100 ms away, 2 blocks per ms (32 MB/s): the product is 200 blocks, the pipeline grows to about 400.
   const clock = { t: 0 };
   const far = new PieceDownloads(big, 512, () => clock.t);
-  assert.equal(far.depth, START_DEPTH);
+  assert.equal(far.pipeline.depth, START_DEPTH);
   simulate(far, clock, 100, 2, 3000);
-  assert.equal(far.rttMs, 100);
-  assert(far.depth >= 380 && far.depth <= 420, `depth ${far.depth}`);
-  assert.equal(far.wantedPieces, Math.ceil((far.depth * 16384) / (1 << 20)) + 1, "pieces for those blocks");
+  assert.equal(far.pipeline.rttMs, 100);
+  assert(far.pipeline.depth >= 380 && far.pipeline.depth <= 420, `depth ${far.pipeline.depth}`);
+  assert.equal(
+    far.wantedPieces,
+    Math.ceil((far.pipeline.depth * 16384) / (1 << 20)) + 1,
+    "pieces for those blocks",
+  );
   // 1 ms away at the same rate: the floor (4 MiB in flight) is more than enough, and it stays there.
   clock.t = 0;
   const near = new PieceDownloads(big, 512, () => clock.t);
@@ -134,10 +143,10 @@ Deno.test("PieceDownloads sizes its pipeline to twice the bandwidth-delay produc
   clock.t = 0;
   const capped = new PieceDownloads(big, 100, () => clock.t);
   simulate(capped, clock, 100, 2, 3000);
-  assert.equal(capped.depth, 100);
-  assert(capped.outstanding > 40 && capped.outstanding <= 100);
-  capped.limit(40);
-  assert.deepEqual([capped.cap, capped.depth], [40, 40]);
+  assert.equal(capped.pipeline.depth, 100);
+  assert(capped.pipeline.outstanding > 40 && capped.pipeline.outstanding <= 100);
+  capped.pipeline.limit(40);
+  assert.deepEqual([capped.pipeline.cap, capped.pipeline.depth], [40, 40]);
   assert.equal(capped.requests(), undefined, "over the peer's queue: nothing more until it drains");
 });
 

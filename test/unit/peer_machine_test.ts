@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type AnyActorRef, createActor, fromCallback, setup } from "xstate";
 import { peerMachine, type PeerTimeouts } from "../../actors/peer.ts";
-import type { LinkCommand, LinkEvent, LinkInput } from "../../src/peer/link.ts";
+import type { LinkCommand, LinkEvent, LinkInput } from "../../src/peer/link_events.ts";
 import { Bitfield } from "../../src/common/bitfield.ts";
 
 /** A peer actor whose link is a fake socket driven by the test, under a parent that records `peer.closed`. */

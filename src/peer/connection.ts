@@ -1,0 +1,134 @@
+/**
+ * One connection to a peer, below any protocol above the handshake: dial (or take a connection the peer opened),
+ * exchange BEP 3 handshakes, read into one preallocated frame buffer, and write through a queue whose promises
+ * give back-pressure. The download link and the metadata link both run on it. The bytes go over a `ByteStream`,
+ * so another transport or an encryption layer can slide under it without the links knowing.
+ *
+ * @module
+ */
+
+import { equalBytes } from "../common/bytes.ts";
+import { FrameReader } from "../wire/frame_reader.ts";
+import {
+  decodeHandshake,
+  encodeHandshake,
+  type Handshake,
+  HANDSHAKE_LENGTH,
+  ourReserved,
+} from "../wire/wire.ts";
+
+/** What a connection reads from and writes to: a TCP connection, or anything shaped like one. */
+export interface ByteStream {
+  read(into: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** Whom to connect to, for which torrent, as whom. */
+export interface ConnectionInput {
+  host: string;
+  port: number;
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  /** A connection the peer opened (it dialled us): its handshake is read first, then ours is sent. */
+  conn?: ByteStream;
+  /** Opens the stream when we dial (default: TCP with Nagle off). */
+  dial?: (host: string, port: number) => Promise<ByteStream>;
+}
+
+function dialTcp(hostname: string, port: number): Promise<ByteStream> {
+  return Deno.connect({ hostname, port });
+}
+
+/** A peer connection: its stream, its receive buffer and its write queue. */
+export class PeerConnection {
+  /** Frames as they arrive; `fill()` reads more into it. */
+  readonly reader: FrameReader;
+  /** When bytes last came in, and went out (for idle and keep-alive timers). */
+  lastRecv: number = Date.now();
+  lastSend: number = Date.now();
+  #stream?: ByteStream;
+  #closed = false;
+  #writes: Promise<void> = Promise.resolve();
+
+  /**
+   * `maxFrame`: the largest frame the reader holds. `onWriteError` hears a failed write once, with its reason; the
+   * connection is closed by then.
+   */
+  constructor(
+    readonly input: ConnectionInput,
+    maxFrame: number,
+    readonly onWriteError: (reason: string) => void,
+  ) {
+    this.reader = new FrameReader(maxFrame);
+  }
+
+  /** The connection was closed (by us, or after a failed write). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The peer dialled us. */
+  get incoming(): boolean {
+    return this.input.conn !== undefined;
+  }
+
+  /** Dials (or takes the accepted stream); false when `close()` came first. Throws when the peer cannot be reached. */
+  async connect(): Promise<boolean> {
+    const { host, port } = this.input;
+    const stream = this.input.conn ?? await (this.input.dial ?? dialTcp)(host, port);
+    (stream as Partial<Deno.TcpConn>).setNoDelay?.(true); // requests and haves are small: send them at once
+    this.#stream = stream;
+    if (this.#closed) stream.close();
+    return !this.#closed;
+  }
+
+  /**
+   * Exchanges handshakes (ours first when we dialled, after theirs when they did) with `reserved` as our extension
+   * bits. Throws when the peer closes first, answers for another torrent, or is ourselves.
+   */
+  async handshake(reserved: Uint8Array = ourReserved()): Promise<Handshake> {
+    const ours = encodeHandshake(this.input.infoHash, this.input.peerId, reserved);
+    if (!this.incoming) this.send(ours);
+    let bytes;
+    while ((bytes = this.reader.take(HANDSHAKE_LENGTH)) === null) {
+      if (!await this.fill()) throw new Error("peer closed the connection during the handshake");
+    }
+    const hs = decodeHandshake(bytes);
+    if (!equalBytes(hs.infoHash, this.input.infoHash)) throw new Error("peer answered for another infohash");
+    if (equalBytes(hs.peerId, this.input.peerId)) throw new Error("connected to ourselves");
+    if (this.incoming) this.send(ours);
+    return hs;
+  }
+
+  /** Reads once into the frame buffer; false when the peer closed the connection. */
+  async fill(): Promise<boolean> {
+    const n = await this.#stream!.read(this.reader.space());
+    if (n === null) return false;
+    this.reader.filled(n);
+    this.lastRecv = Date.now();
+    return true;
+  }
+
+  /** Queues bytes for the stream, in order; resolves when they are written (a sender that waits is held back). */
+  send(bytes: Uint8Array): Promise<void> {
+    this.lastSend = Date.now();
+    this.#writes = this.#writes.then(async () => {
+      let at = 0;
+      while (at < bytes.length && !this.#closed) at += await this.#stream!.write(bytes.subarray(at));
+    }).catch((e) => {
+      if (this.#closed) return;
+      this.close();
+      this.onWriteError(`write failed: ${(e as Error).message}`);
+    });
+    return this.#writes;
+  }
+
+  /** Closes the stream; reads end and queued writes are dropped. */
+  close(): void {
+    this.#closed = true;
+    try {
+      this.#stream?.close();
+    } catch { /* already closed */ }
+  }
+}
