@@ -16,7 +16,7 @@ import { type Metainfo, parseMetainfo } from "../src/metainfo/metainfo.ts";
 import type { AddressBook } from "../src/swarm/address_book.ts";
 import { type MetadataEvent, metadataFetcher } from "./metadata.ts";
 import { ticker } from "./ticker.ts";
-import { trackerActor, type TrackerEvent, type TrackerSetup } from "./tracker.ts";
+import { trackerActor, type TrackerEvent, type TrackerSetup, trackerStatus } from "./tracker.ts";
 
 /** What the magnet phase works with. */
 export interface MagnetInput {
@@ -81,15 +81,12 @@ export const magnetMachine = setup({
       context.input.book.add((event as Extract<TrackerEvent, { type: "tracker.peers" }>).peers, "tracker"),
     learnPexPeers: ({ context, event }) =>
       context.input.book.add((event as Extract<MetadataEvent, { type: "metadata.peers" }>).peers, "pex"),
-    reportTracker: sendParent(({ event }) => {
-      const e = event as TrackerEvent;
-      const status = e.type === "tracker.peers"
-        ? `${e.peers.length} peers from ${e.tracker}`
-        : e.type === "tracker.warning"
-        ? `warning: ${e.message}`
-        : `error: ${e.message} (retrying)`;
-      return { type: "magnet.tracker", status } satisfies MagnetReport;
-    }),
+    reportTracker: sendParent(({ event }) =>
+      ({
+        type: "magnet.tracker",
+        status: trackerStatus(event as TrackerEvent),
+      }) satisfies MagnetReport
+    ),
     reportProgress: enqueueActions(({ event, enqueue }) => {
       const e = event as Extract<MetadataEvent, { type: "metadata.progress" }>;
       enqueue.assign({

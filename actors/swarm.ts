@@ -24,7 +24,13 @@ import type { Message } from "../src/wire/wire.ts";
 import { acceptor, type AcceptorEvent } from "./acceptor.ts";
 import { type PeerClosed, type PeerContext, peerMachine, type PeerPex, type PeerTimeouts } from "./peer.ts";
 import { ticker } from "./ticker.ts";
-import { type AnnounceSubject, trackerActor, type TrackerEvent, type TrackerSetup } from "./tracker.ts";
+import {
+  type AnnounceSubject,
+  trackerActor,
+  type TrackerEvent,
+  type TrackerSetup,
+  trackerStatus,
+} from "./tracker.ts";
 
 /** What the swarm works with: the torrent and its data, the address book, and the swarm's limits. */
 export interface SwarmInput {
@@ -220,15 +226,12 @@ export const swarmMachine = setup({
         enqueue.sendTo(key, { type: "ban", reason: `banned after ${maxStrikes} corrupt pieces` });
       }
     }),
-    reportTracker: sendParent(({ event }) => {
-      const e = event as TrackerEvent;
-      const status = e.type === "tracker.peers"
-        ? `${e.peers.length} peers from ${e.tracker}`
-        : e.type === "tracker.warning"
-        ? `warning: ${e.message}`
-        : `error: ${e.message} (retrying)`;
-      return { type: "swarm.tracker", status } satisfies SwarmReport;
-    }),
+    reportTracker: sendParent(({ event }) =>
+      ({
+        type: "swarm.tracker",
+        status: trackerStatus(event as TrackerEvent),
+      }) satisfies SwarmReport
+    ),
     /** While downloading, once a second: no peer connected asks the tracker for more; too long without, reports it. */
     checkPeers: enqueueActions(({ context, enqueue, self }) => {
       if (connectedPeers(self).length > 0) {

@@ -62,6 +62,15 @@ export type TrackerEvent =
   | { type: "tracker.error"; message: string }
   | { type: "tracker.warning"; message: string };
 
+/** What a tracker event tells a person watching, in a few words. */
+export function trackerStatus(e: TrackerEvent): string {
+  return e.type === "tracker.peers"
+    ? `${e.peers.length} peers from ${e.tracker}`
+    : e.type === "tracker.warning"
+    ? `warning: ${e.message}`
+    : `error: ${e.message} (retrying)`;
+}
+
 /** Announces `event` to each of `urls` at once, each with a short time budget; never rejects. */
 export async function announceEvent(
   urls: Iterable<string>,

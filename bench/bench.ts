@@ -27,7 +27,7 @@ import {
   startOpentracker,
   waitForSeeders,
 } from "../test/interop/swarm.ts";
-import { freePort } from "../test/helpers/ports.ts";
+import { freePort, waitForPort } from "../test/helpers/ports.ts";
 import { startDelayProxy } from "./delay_proxy.ts";
 import { makeBenchTorrent, writePayload } from "./payload.ts";
 
@@ -255,7 +255,7 @@ async function startSwarm(s: Scenario, work: string) {
       `[${s.key}] waiting for ${seederPorts.length} seeders (rtorrent hashes the payload first)…`,
     );
     if (s.delayMs === undefined) await waitForSeeders(announce, meta.infoHash, seederPorts.length, 300_000);
-    else await waitForListening(rtPort, 300_000);
+    else await waitForPort(rtPort, 300_000);
     await new Promise((r) => setTimeout(r, 3000)); // let rtorrent finish its check
     return { torrent, name, dir, stop };
   } catch (e) {
@@ -294,18 +294,6 @@ async function scenario(s: Scenario, work: string, rounds: number, clients: Clie
     return { scenario: s, runs };
   } finally {
     await stop();
-  }
-}
-
-async function waitForListening(port: number, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
   }
 }
 
