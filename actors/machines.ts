@@ -1,16 +1,18 @@
 /** Every state machine of the client, by name: what `deno task viz` draws and the live view shows. @module */
 
 import { coordinatorMachine } from "./coordinator.ts";
+import { dhtMachine } from "./dht.ts";
 import { magnetMachine } from "./magnet.ts";
 import { peerMachine } from "./peer.ts";
 import { swarmMachine } from "./swarm.ts";
 import { torrentMachine } from "./torrent.ts";
 
-/** The machines by name: the supervisor, its two phases' machines, the coordinator and a peer. */
+/** The machines by name: the supervisor, its two phases' machines, the coordinator, a peer and the DHT node. */
 export const MACHINES = {
   torrent: torrentMachine,
   magnet: magnetMachine,
   swarm: swarmMachine,
   coordinator: coordinatorMachine,
   peer: peerMachine,
+  dht: dhtMachine,
 } as const;

@@ -1,0 +1,211 @@
+/**
+ * The DHT node as an actor: one UDP socket (`node:dgram`) and the `DhtNode` over it, joining the DHT through its
+ * bootstrap nodes, then answering other nodes and running lookups. Each lookup a torrent asks for is a child
+ * actor of its own (`lookup-1`, `lookup-2`, …), so the live view and the trace show what is being looked up and
+ * what it found.
+ *
+ *   binding → bootstrapping → ready
+ *      └──→ failed (the port cannot be bound)
+ *
+ * It tells its parent `dht.ready` (nodes, buckets), `dht.peers` (an infohash and peers found for it), and counts
+ * the node's traffic every few seconds (`dht.stats`).
+ *
+ * @module
+ */
+
+import dgram from "node:dgram";
+import { assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } from "xstate";
+import type { PeerAddress } from "../src/common/peer_address.ts";
+import type { NodeInfo } from "../src/dht/krpc.ts";
+import { DhtNode, type DhtStats } from "../src/dht/node.ts";
+import { ticker } from "./ticker.ts";
+
+/** What the DHT actor is given. */
+export interface DhtInput {
+  /** The UDP port: the same number as the peer listener's TCP port, as other clients expect. */
+  port: number;
+  /** Address to bind (default all IPv4 interfaces). */
+  host?: string;
+  /** Where to join: `--dht-bootstrap` nodes, or the well-known routers. */
+  bootstrap: PeerAddress[];
+  /** Nodes saved from an earlier run, tried beside the bootstrap nodes. */
+  saved?: NodeInfo[];
+  /** Our node id (default: a random one). */
+  id?: Uint8Array;
+  /** An unanswered query fails after this long (default 3 s). */
+  queryTimeoutMs?: number;
+}
+
+/** What the DHT actor can be asked. */
+export type DhtCommand =
+  /** Find peers for `infoHash`, and announce us on `port` when given. */
+  { type: "dht.lookup"; infoHash: Uint8Array; announcePort?: number };
+
+/** What the DHT actor tells its parent. */
+export type DhtReport =
+  | { type: "dht.ready"; nodes: number; buckets: number }
+  | { type: "dht.peers"; infoHash: Uint8Array; peers: PeerAddress[] }
+  | { type: "dht.failed"; error: string };
+
+type Internal =
+  | { type: "socket.bound"; node: DhtNode; port: number }
+  | { type: "socket.failed"; error: string }
+  | { type: "lookup.peers"; infoHash: Uint8Array; peers: PeerAddress[] }
+  | { type: "lookup.done"; id: string; peers: number }
+  | { type: "tick" };
+
+interface DhtContext {
+  input: DhtInput;
+  /** The node, once the socket is bound: the machine's one bookkeeping object. */
+  node?: DhtNode;
+  port?: number;
+  /** For a person watching: the table's size, lookups so far, peers found, and the traffic counters. */
+  nodes: number;
+  buckets: number;
+  lookups: number;
+  peersFound: number;
+  stats?: DhtStats;
+  error?: string;
+}
+
+/** The UDP socket and the node over it; `socket.bound` hands the node to the machine. */
+export const dhtSocket = fromCallback<{ type: "close" }, DhtInput, Internal>(({ input, sendBack }) => {
+  const socket = dgram.createSocket(input.host?.includes(":") ? "udp6" : "udp4");
+  const node = new DhtNode({
+    id: input.id,
+    queryTimeoutMs: input.queryTimeoutMs,
+    transport: { send: (packet, to) => socket.send(packet, to.port, to.host) },
+  });
+  socket.on("message", (packet: Uint8Array, rinfo: { address: string; port: number }) => {
+    node.receive(new Uint8Array(packet.buffer, packet.byteOffset, packet.byteLength), {
+      host: rinfo.address,
+      port: rinfo.port,
+    });
+  });
+  socket.on("error", (e: Error & { code?: string }) => {
+    const error = e.code === "EADDRINUSE"
+      ? `DHT: UDP port ${input.port} is in use`
+      : `DHT: the UDP socket failed: ${e.message}`;
+    sendBack({ type: "socket.failed", error });
+  });
+  socket.bind(input.port, input.host ?? "0.0.0.0", () => {
+    sendBack({ type: "socket.bound", node, port: socket.address().port });
+  });
+  return () => {
+    node.close();
+    try {
+      socket.close();
+    } catch { /* already closed */ }
+  };
+});
+
+/** Joins through the bootstrap nodes and the saved ones; resolves with the table's size. */
+export const dhtBootstrap = fromPromise<number, { node: DhtNode; input: DhtInput }>((
+  { input: { node, input } },
+) => node.bootstrap([...input.bootstrap, ...(input.saved ?? [])]));
+
+/** One lookup: `get_peers` towards an infohash (and `announce_peer` when we have a port to announce). */
+export const dhtLookup = fromCallback<
+  { type: "never" },
+  { node: DhtNode; infoHash: Uint8Array; announcePort?: number; id: string },
+  Internal
+>(({ input, sendBack }) => {
+  const { node, infoHash, announcePort } = input;
+  const onPeers = (peers: PeerAddress[]) => sendBack({ type: "lookup.peers", infoHash, peers });
+  const run = announcePort
+    ? node.announce(infoHash, announcePort, onPeers)
+    : node.lookup(infoHash, "get_peers", { onPeers });
+  run.then((r) => sendBack({ type: "lookup.done", id: input.id, peers: r.peers.length }))
+    .catch(() => sendBack({ type: "lookup.done", id: input.id, peers: 0 }));
+});
+
+/** The DHT node: binding → bootstrapping → ready, with one child actor per lookup. */
+export const dhtMachine = setup({
+  types: {
+    context: {} as DhtContext,
+    input: {} as DhtInput,
+    events: {} as DhtCommand | Internal,
+  },
+  actors: { socket: dhtSocket, bootstrap: dhtBootstrap, lookup: dhtLookup, ticker },
+  actions: {
+    /** Starts a lookup actor for the infohash asked for. */
+    startLookup: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Extract<DhtCommand, { type: "dht.lookup" }>;
+      const id = `lookup-${context.lookups + 1}`;
+      enqueue.assign({ lookups: context.lookups + 1 });
+      enqueue.spawnChild("lookup", {
+        id,
+        input: { node: context.node!, infoHash: e.infoHash, announcePort: e.announcePort, id },
+      });
+    }),
+    forwardPeers: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Extract<Internal, { type: "lookup.peers" }>;
+      enqueue.assign({ peersFound: context.peersFound + e.peers.length });
+      enqueue.sendParent({ type: "dht.peers", infoHash: e.infoHash, peers: e.peers } satisfies DhtReport);
+    }),
+    endLookup: enqueueActions(({ event, enqueue }) => {
+      enqueue.stopChild((event as Extract<Internal, { type: "lookup.done" }>).id);
+    }),
+    /** Refreshes, once a minute, the buckets that were quiet for 15 minutes (BEP 5). */
+    refreshBuckets: ({ context }) => {
+      if (context.node && Math.floor(Date.now() / 1000) % 60 === 0) context.node.refresh().catch(() => {});
+    },
+    /** Reads the node's table size and counters into context, for the live view. */
+    sample: assign(({ context }) => ({
+      nodes: context.node?.table.size ?? 0,
+      buckets: context.node?.table.bucketCount ?? 0,
+      stats: context.node ? { ...context.node.stats } : undefined,
+    })),
+  },
+}).createMachine({
+  id: "dht",
+  context: ({ input }) => ({ input, nodes: 0, buckets: 0, lookups: 0, peersFound: 0 }),
+  invoke: { id: "socket", src: "socket", input: ({ context }) => context.input },
+  on: {
+    "lookup.peers": { actions: "forwardPeers" },
+    "lookup.done": { actions: ["endLookup", "sample"] },
+    "socket.failed": {
+      target: ".failed",
+      actions: [
+        assign({ error: ({ event }) => event.error }),
+        sendParent(({ event }) => ({ type: "dht.failed", error: event.error }) satisfies DhtReport),
+      ],
+    },
+  },
+  initial: "binding",
+  states: {
+    binding: {
+      on: {
+        "socket.bound": {
+          target: "bootstrapping",
+          actions: assign({ node: ({ event }) => event.node, port: ({ event }) => event.port }),
+        },
+      },
+    },
+    bootstrapping: {
+      invoke: {
+        id: "bootstrap",
+        src: "bootstrap",
+        input: ({ context }) => ({ node: context.node!, input: context.input }),
+        onDone: { target: "ready" },
+        onError: { target: "ready" },
+      },
+      // A lookup asked for while joining starts from the nodes known so far.
+      on: { "dht.lookup": { actions: "startLookup" } },
+    },
+    ready: {
+      entry: [
+        "sample",
+        sendParent(({ context }) =>
+          ({ type: "dht.ready", nodes: context.nodes, buckets: context.buckets }) satisfies DhtReport
+        ),
+      ],
+      invoke: { src: "ticker" },
+      on: {
+        "dht.lookup": { actions: "startLookup" },
+        "tick": { actions: ["sample", "refreshBuckets"] },
+      },
+    },
+    failed: { type: "final" },
+  },
+});
