@@ -68,6 +68,12 @@ export interface DownloadOptions {
   resume?: ResumeStore;
   /** How often peers are told about our other peers (BEP 11: at most once a minute, the default). */
   pexIntervalMs?: number;
+  /**
+   * Find peers through the Mainline DHT too (BEP 5), joining through `bootstrap` nodes; the DHT's UDP port is the
+   * listening port's number. Absent: no DHT (the CLI turns it on with the well-known routers unless `--no-dht`).
+   * Private torrents never use it.
+   */
+  dht?: { bootstrap: PeerAddress[]; queryTimeoutMs?: number };
   /** Receives XState inspection events for every actor (live views, traces). */
   inspect?: (event: InspectionEvent) => void;
   /** Sees every peer wire message after the handshakes, each way, with the peer's key (debugging). */
@@ -208,6 +214,7 @@ export class DownloadSession {
         timeouts: options.timeouts,
         maxStrikes: options.maxStrikes,
         forceCheck: options.check,
+        dht: options.dht,
       },
       inspect: options.inspect,
     });

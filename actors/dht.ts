@@ -14,6 +14,7 @@
  */
 
 import dgram from "node:dgram";
+import { lookup } from "node:dns/promises";
 import { assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } from "xstate";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import type { NodeInfo } from "../src/dht/krpc.ts";
@@ -39,7 +40,9 @@ export interface DhtInput {
 /** What the DHT actor can be asked. */
 export type DhtCommand =
   /** Find peers for `infoHash`, and announce us on `port` when given. */
-  { type: "dht.lookup"; infoHash: Uint8Array; announcePort?: number };
+  | { type: "dht.lookup"; infoHash: Uint8Array; announcePort?: number }
+  /** A peer said it runs a DHT node there (the `port` message): ping it, so it may join the table. */
+  | { type: "dht.node"; host: string; port: number };
 
 /** What the DHT actor tells its parent. */
 export type DhtReport =
@@ -100,9 +103,20 @@ export const dhtSocket = fromCallback<{ type: "close" }, DhtInput, Internal>(({ 
 });
 
 /** Joins through the bootstrap nodes and the saved ones; resolves with the table's size. */
-export const dhtBootstrap = fromPromise<number, { node: DhtNode; input: DhtInput }>((
-  { input: { node, input } },
-) => node.bootstrap([...input.bootstrap, ...(input.saved ?? [])]));
+export const dhtBootstrap = fromPromise<number, { node: DhtNode; input: DhtInput }>(
+  async ({ input: { node, input } }) => {
+    // Answers come from addresses, not names: routers given by name are looked up first.
+    const family = input.host?.includes(":") ? 6 : 4;
+    const routers = await Promise.all(input.bootstrap.map(async (r) => {
+      try {
+        return { host: (await lookup(r.host, { family })).address, port: r.port };
+      } catch {
+        return undefined;
+      }
+    }));
+    return node.bootstrap([...routers.filter((r) => r !== undefined), ...(input.saved ?? [])]);
+  },
+);
 
 /** One lookup: `get_peers` towards an infohash (and `announce_peer` when we have a port to announce). */
 export const dhtLookup = fromCallback<
@@ -146,6 +160,10 @@ export const dhtMachine = setup({
     endLookup: enqueueActions(({ event, enqueue }) => {
       enqueue.stopChild((event as Extract<Internal, { type: "lookup.done" }>).id);
     }),
+    pingNode: ({ context, event }) => {
+      const { host, port } = event as Extract<DhtCommand, { type: "dht.node" }>;
+      context.node?.ping({ host, port }).catch(() => {});
+    },
     /** Refreshes, once a minute, the buckets that were quiet for 15 minutes (BEP 5). */
     refreshBuckets: ({ context }) => {
       if (context.node && Math.floor(Date.now() / 1000) % 60 === 0) context.node.refresh().catch(() => {});
@@ -191,7 +209,7 @@ export const dhtMachine = setup({
         onError: { target: "ready" },
       },
       // A lookup asked for while joining starts from the nodes known so far.
-      on: { "dht.lookup": { actions: "startLookup" } },
+      on: { "dht.lookup": { actions: "startLookup" }, "dht.node": { actions: "pingNode" } },
     },
     ready: {
       entry: [
@@ -203,6 +221,7 @@ export const dhtMachine = setup({
       invoke: { src: "ticker" },
       on: {
         "dht.lookup": { actions: "startLookup" },
+        "dht.node": { actions: "pingNode" },
         "tick": { actions: ["sample", "refreshBuckets"] },
       },
     },

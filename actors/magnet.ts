@@ -55,7 +55,12 @@ interface MagnetContext {
   error?: string;
 }
 
-type MagnetEvent = TrackerEvent | MetadataEvent | { type: "tick" };
+type MagnetEvent =
+  | TrackerEvent
+  | MetadataEvent
+  | { type: "tick" }
+  /** From the supervisor: the address book has new peers (the DHT found them). */
+  | { type: "peers.found" };
 
 /** Parses fetched metadata (already checked against the infohash) into a torrent. */
 export const parseMetadataJob = fromPromise<Metainfo, { info: Uint8Array; trackers: string[][] }>((
@@ -154,6 +159,7 @@ export const magnetMachine = setup({
           actions: [assign({ lastTrackerError: ({ event }) => event.message }), "reportTracker"],
         },
         "metadata.peers": { actions: ["learnPexPeers", "offerPeers"] },
+        "peers.found": { actions: "offerPeers" },
         "metadata.progress": { actions: "reportProgress" },
         "metadata.done": "parsing",
         "tick": [

@@ -85,6 +85,8 @@ export type SwarmEvent =
   | { type: "peer.strike"; key: string; index: number }
   /** From the supervisor: every piece is verified. */
   | { type: "swarm.complete" }
+  /** From the supervisor: the address book has new peers (the DHT found them). */
+  | { type: "peers.found" }
   | { type: "tick" }
   | { type: "connect" };
 
@@ -284,6 +286,7 @@ export const swarmMachine = setup({
     "peer.pex": { actions: ["learnPexPeers", "dial"] },
     "peer.closed": { actions: ["forgetPeer", "dial"] },
     "peer.strike": { actions: "strike" },
+    "peers.found": { actions: "dial" },
     "tracker.peers": { actions: ["learnTrackerPeers", "reportTracker", "dial"] },
     "tracker.warning": { actions: "reportTracker" },
     "tracker.error": {

@@ -1,35 +1,36 @@
 /**
- * The supervisor: one torrent's lifecycle.
- *
- *   listening → metadata ─┐                              (magnet links only)
- *       └─────→ checking ←┘
- *   checking → active.downloading → active.completing → active.seeding ─→ done
- *       │                                    └─────────────────────────→ done   (not seeding)
- *       │            └───────── stop ──────────→ stopping → stopped (or done, when complete)
- *       └────────────┴──────────────────────────→ failed   (disk error, no peers in time)
- *
- * In `metadata` it invokes the magnet phase (`magnet.ts`), whose output is the torrent. In `active` it invokes the
- * coordinator (the pieces) and the swarm (`swarm.ts`: the peers, the tracker, the choker), passes the
- * coordinator's strikes and completion to the swarm, and ends the download when the swarm finds no peer in time.
+ * The supervisor: one torrent's lifecycle, listening → [metadata →] checking → active.{downloading → completing
+ * → seeding} → stopping → done, stopped or failed (`docs/machines/torrent.svg`). In `metadata` it invokes the
+ * magnet phase (`magnet.ts`), whose output is the torrent; in `active` the coordinator (the pieces) and the swarm
+ * (`swarm.ts`: the peers, the tracker, the choker), passing the coordinator's strikes and completion to the swarm.
+ * Once it listens it starts the DHT node (`dht.ts`) unless the torrent is private, and feeds what it finds to the
+ * address book.
  *
  * @module
  */
 
-import { assign, sendTo, setup } from "xstate";
+import { assign, enqueueActions, sendTo, setup } from "xstate";
 import { coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
+import { dhtMachine } from "./dht.ts";
 import { magnetMachine } from "./magnet.ts";
 import { swarmMachine } from "./swarm.ts";
 import { ticker } from "./ticker.ts";
 import {
+  coordinatorInput,
+  dhtInput,
+  dhtLookup,
   finishInput,
   finishJob,
   initialContext,
+  learnDhtPeers,
   listening,
   listenJob,
   magnetInput,
   openJob,
   pieceWriters,
+  reannounceMs,
   seedLimitReached,
+  statusWith,
   swarmInput,
   type TorrentContext as Context,
   type TorrentEvent as Event,
@@ -37,6 +38,17 @@ import {
 } from "./torrent_context.ts";
 
 const message = (e: unknown) => (e as Error).message;
+const closeQuietly = (c?: { close(): void }) => {
+  try {
+    c?.close();
+  } catch { /* already closed */ }
+};
+/** Where `stopping` ends, whether the last flush and announces worked or not. */
+const LEAVE = [
+  { guard: "failed", target: "failed" },
+  { guard: "complete", target: "done" },
+  { target: "stopped" },
+] as const;
 
 /** The supervisor of one torrent: [metadata →] checking → active.{downloading → completing → seeding} → done. */
 export const torrentMachine = setup({
@@ -54,31 +66,40 @@ export const torrentMachine = setup({
     swarm: swarmMachine,
     finish: finishJob,
     ticker,
+    dht: dhtMachine,
   },
   actions: {
     /** Keeps the listening socket and the port we got, and starts the address book with the peers we were given. */
     keepListener: assign(({ context, event }) =>
       listening(context, (event as unknown as { output?: Deno.TcpListener }).output)
     ),
-    setStatus: assign({
-      status: ({ context, event }) => {
-        const e = event as Extract<Event, { status: string }>;
-        return e.type === "magnet.metadata"
-          ? { ...context.status, metadata: e.status }
-          : { ...context.status, tracker: e.status };
-      },
-    }),
+    setStatus: assign({ status: ({ context, event }) => statusWith(context, event) }),
     /** The coordinator's counters, read from its snapshot while it lives: the one place the supervisor reads it. */
     captureStats: assign({
       stats: ({ context, self }) =>
         coordinatorStats(self.getSnapshot().children.coordinator) ?? context.stats,
     }),
-    closeListener: ({ context }) => {
-      try {
-        context.listener?.close();
-      } catch { /* already closed */ }
-    },
+    closeListener: ({ context }) => closeQuietly(context.listener),
     closeStorage: ({ context }) => context.storage?.close(),
+    /** The DHT node starts once we listen (on the listener's port number), never for a private torrent. */
+    startDht: enqueueActions(({ context, enqueue }) => {
+      if (context.input.dht && !context.meta?.private) {
+        enqueue.spawnChild("dht", { id: "dht", input: dhtInput(context) });
+      }
+    }),
+    /** Looks the torrent up in the DHT and announces our port; again every 15 minutes (30 s for a magnet link). */
+    lookupDht: enqueueActions(({ context, enqueue }) => {
+      enqueue.sendTo("dht", dhtLookup(context));
+      enqueue.cancel("reannounce");
+      enqueue.raise({ type: "dht.reannounce" }, { id: "reannounce", delay: reannounceMs(context) });
+    }),
+    learnDhtPeers: ({ context, event }) => learnDhtPeers(context, event),
+    /** A magnet link's metadata said private (BEP 27): no more DHT. */
+    stopDhtIfPrivate: enqueueActions(({ context, enqueue }) =>
+      context.meta?.private && enqueue.stopChild("dht")
+    ),
+    tellMagnet: sendTo("magnet", { type: "peers.found" }),
+    tellSwarm: sendTo("swarm", { type: "peers.found" }),
     /** Passes the coordinator's strike on to the swarm, which bans the peer at the last one. */
     forwardStrike: sendTo("swarm", ({ event }) => event),
     tellSwarmComplete: sendTo("swarm", { type: "swarm.complete" }),
@@ -95,6 +116,11 @@ export const torrentMachine = setup({
   id: "torrent",
   context: ({ input }) => initialContext(input),
   output: ({ context }) => ({ ok: context.error === undefined, error: context.error, stats: context.stats }),
+  on: {
+    "dht.ready": { actions: "lookupDht" },
+    "dht.reannounce": { actions: "lookupDht" },
+    "dht.peers": { actions: "learnDhtPeers" },
+  },
   initial: "listening",
   states: {
     listening: {
@@ -103,8 +129,8 @@ export const torrentMachine = setup({
         src: "listen",
         input: ({ context }) => context.input,
         onDone: [
-          { guard: "hasMeta", target: "checking", actions: "keepListener" },
-          { target: "metadata", actions: "keepListener" },
+          { guard: "hasMeta", target: "checking", actions: ["keepListener", "startDht"] },
+          { target: "metadata", actions: ["keepListener", "startDht"] },
         ],
         onError: {
           target: "failed",
@@ -121,7 +147,7 @@ export const torrentMachine = setup({
           {
             guard: ({ event }) => event.output.meta !== undefined,
             target: "checking",
-            actions: assign({ meta: ({ event }) => event.output.meta }),
+            actions: [assign({ meta: ({ event }) => event.output.meta }), "stopDhtIfPrivate"],
           },
           { target: "stopping", actions: assign({ error: ({ event }) => event.output.error }) },
         ],
@@ -129,6 +155,7 @@ export const torrentMachine = setup({
       on: {
         "stop": "stopping",
         "magnet.metadata": { actions: "setStatus" },
+        "dht.peers": { actions: ["learnDhtPeers", "tellMagnet"] },
         "magnet.tracker": { actions: "setStatus" },
       },
     },
@@ -139,17 +166,12 @@ export const torrentMachine = setup({
         input: ({ context }) => ({ input: context.input, meta: context.meta! }),
         onDone: {
           target: "active",
-          actions: assign({
-            storage: ({ event }) => event.output.storage,
-            writers: ({ context, event }) => pieceWriters(context.input, context.meta!, event.output.storage),
-            resume: ({ event }) => event.output.resume,
-            ours: ({ event }) => event.output.ours,
-          }),
+          actions: assign(({ context, event }) => ({
+            ...event.output,
+            writers: pieceWriters(context.input, context.meta!, event.output.storage),
+          })),
         },
-        onError: {
-          target: "failed",
-          actions: assign({ error: ({ event }) => message(event.error) }),
-        },
+        onError: { target: "failed", actions: assign({ error: ({ event }) => message(event.error) }) },
       },
     },
     active: {
@@ -159,20 +181,9 @@ export const torrentMachine = setup({
           id: "coordinator",
           systemId: "coordinator",
           src: "coordinator",
-          input: ({ context }) => ({
-            meta: context.meta!,
-            storage: context.storage!,
-            writers: context.writers,
-            ours: context.ours,
-          }),
-          onDone: {
-            // The coordinator ends only on a disk error; completion is an event and it lives on for the peers.
-            target: "failed",
-            actions: assign({
-              error: ({ event }) => event.output.error,
-              stats: ({ event }) => event.output.stats,
-            }),
-          },
+          input: ({ context }) => coordinatorInput(context),
+          // The coordinator ends only on a disk error; completion is an event and it lives on for the peers.
+          onDone: { target: "failed", actions: assign(({ event }) => event.output) },
         },
         {
           id: "swarm",
@@ -184,6 +195,7 @@ export const torrentMachine = setup({
         "stop": "stopping",
         "peer.strike": { actions: "forwardStrike" },
         "swarm.tracker": { actions: "setStatus" },
+        "dht.peers": { actions: ["learnDhtPeers", "tellSwarm"] },
         "swarm.no-peers": { target: "stopping", actions: assign({ error: ({ event }) => event.error }) },
       },
       initial: "downloading",
@@ -225,16 +237,8 @@ export const torrentMachine = setup({
         src: "finish",
         // Only trackers that heard `started` are told (none, when we stop before the first announce).
         input: ({ context }) => finishInput(context, ["stopped"]),
-        onDone: [
-          { guard: "failed", target: "failed" },
-          { guard: "complete", target: "done" },
-          { target: "stopped" },
-        ],
-        onError: [
-          { guard: "failed", target: "failed" },
-          { guard: "complete", target: "done" },
-          { target: "stopped" },
-        ],
+        onDone: LEAVE,
+        onError: LEAVE,
       },
     },
     done: { type: "final", entry: "closeListener" },

@@ -18,7 +18,8 @@ import { AddressBook } from "../src/swarm/address_book.ts";
 import { UdpTrackerClient } from "../src/tracker/udp_client.ts";
 import type { Message } from "../src/wire/wire.ts";
 import { bindListener } from "./acceptor.ts";
-import type { Stats } from "./coordinator.ts";
+import type { CoordinatorInput, Stats } from "./coordinator.ts";
+import type { DhtCommand, DhtInput, DhtReport } from "./dht.ts";
 import type { MagnetInput, MagnetReport } from "./magnet.ts";
 import type { PeerTimeouts } from "./peer.ts";
 import type { SwarmInput, SwarmReport } from "./swarm.ts";
@@ -70,6 +71,8 @@ export interface TorrentInput {
   uploadSlots?: number;
   /** How often peers are told about our other peers (BEP 11: at most once a minute, the default). */
   pexIntervalMs?: number;
+  /** Find peers through the Mainline DHT too, joining through these nodes; absent: no DHT. */
+  dht?: { bootstrap: PeerAddress[]; queryTimeoutMs?: number };
   /** Sees every peer wire message after the handshakes, each way (debugging). */
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
 }
@@ -105,6 +108,9 @@ export interface TorrentContext {
 export type TorrentEvent =
   | MagnetReport
   | SwarmReport
+  | DhtReport
+  /** Time to announce to the DHT again (every 15 minutes). */
+  | { type: "dht.reannounce" }
   | { type: "peer.strike"; key: string; index: number }
   | { type: "coordinator.complete" }
   | { type: "tick" }
@@ -224,6 +230,50 @@ export function seedLimitReached(ctx: TorrentContext): boolean {
   const byRatio = ratio !== undefined && uploaded >= ratio * ctx.meta!.totalLength;
   const byTime = timeMs !== undefined && Date.now() - ctx.seedingSince! >= timeMs;
   return byRatio || byTime;
+}
+
+/** The DHT actor's input: the UDP port is the peer listener's number, as other clients expect. */
+export function dhtInput(ctx: TorrentContext): DhtInput {
+  return {
+    port: ctx.listener ? ctx.port : 0,
+    host: typeof ctx.input.listen === "string" ? ctx.input.listen : undefined,
+    bootstrap: ctx.input.dht!.bootstrap,
+    queryTimeoutMs: ctx.input.dht!.queryTimeoutMs,
+  };
+}
+
+/** The status a person watching sees, with what the magnet phase or the swarm just reported. */
+export function statusWith(ctx: TorrentContext, event: TorrentEvent): TorrentContext["status"] {
+  const e = event as Extract<TorrentEvent, { status: string }>;
+  return e.type === "magnet.metadata"
+    ? { ...ctx.status, metadata: e.status }
+    : { ...ctx.status, tracker: e.status };
+}
+
+/** The DHT lookup for this torrent, announcing our port when we listen. */
+export function dhtLookup(ctx: TorrentContext): DhtCommand {
+  return { type: "dht.lookup", infoHash: infoHashOf(ctx), announcePort: ctx.listener ? ctx.port : undefined };
+}
+
+/** When to look up again: every 15 minutes, every 30 s while a magnet link still waits for its metadata. */
+export function reannounceMs(ctx: TorrentContext): number {
+  return ctx.meta ? 15 * 60_000 : 30_000;
+}
+
+/** Puts the peers the DHT found for this torrent into the address book, with source `dht`. */
+export function learnDhtPeers(ctx: TorrentContext, event: TorrentEvent): void {
+  const e = event as Extract<DhtReport, { type: "dht.peers" }>;
+  const ours = infoHashOf(ctx);
+  if (e.infoHash.every((b, i) => b === ours[i])) ctx.book.add(e.peers, "dht");
+}
+
+function infoHashOf(ctx: TorrentContext): Uint8Array {
+  return ctx.meta?.infoHash ?? ctx.input.magnet!.infoHash;
+}
+
+/** The coordinator's input: the torrent, its storage and write grants, and what we have. */
+export function coordinatorInput(ctx: TorrentContext): CoordinatorInput {
+  return { meta: ctx.meta!, storage: ctx.storage!, writers: ctx.writers, ours: ctx.ours };
 }
 
 /** The magnet phase's input. */

@@ -28,6 +28,7 @@ import {
   waitForSeeders,
 } from "../test/interop/swarm.ts";
 import { freePort, waitForPort } from "../test/helpers/ports.ts";
+import { cliArgs } from "../test/helpers/cli.ts";
 import { startDelayProxy } from "./delay_proxy.ts";
 import { makeBenchTorrent, writePayload } from "./payload.ts";
 
@@ -159,18 +160,7 @@ async function download(client: Client, torrent: string, dir: string, name: stri
   switch (client) {
     case "ours":
     case "ours-ui":
-      cmd = [
-        Deno.execPath(),
-        "run",
-        "-A",
-        ...V8_FLAGS,
-        `${ROOT}mod.ts`,
-        torrent,
-        `${dir}/${name}`,
-        "-q",
-        "--port",
-        port,
-      ];
+      cmd = [Deno.execPath(), ...cliArgs([torrent, `${dir}/${name}`, "-q", "--port", port], V8_FLAGS)];
       if (client === "ours-ui") {
         uiPort = freePort();
         cmd.push("--ui", `127.0.0.1:${uiPort}`);

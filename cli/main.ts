@@ -9,6 +9,7 @@ import type { InspectionEvent } from "xstate";
 import { type DownloadSession, startDownload } from "../actors/client.ts";
 import { isMagnet, type Magnet, parseMagnet, torrentFromMetadata } from "../src/metainfo/magnet.ts";
 import { type Metainfo, parseMetainfo } from "../src/metainfo/metainfo.ts";
+import { dhtOption } from "./dht_options.ts";
 import { printInfo } from "./info.ts";
 import { looksLikeAddress, Observers, replay, viz } from "./ui.ts";
 import { formatBytes, formatDuration, progressLine } from "./progress_format.ts";
@@ -33,6 +34,8 @@ Options:
       --seed-time <t>        seed for this long: 90s, 30m, 2h, 1h30m (implies --seed)
       --max-peers <n>        peers connected at once (default 50)
       --peer <host:port>     also dial this peer (repeatable)
+      --dht-bootstrap <host:port>  join the DHT through this node instead of the default routers (repeatable)
+      --no-dht               do not use the DHT
       --no-peers-timeout <s> give up when no peer is connected for this long (default 120)
       --check                hash all existing data, even after a clean stop
       --save-torrent <file>  write the .torrent (for a magnet link: once its metadata is fetched)
@@ -83,10 +86,10 @@ function integer(
 }
 
 /** Parses `host:port` or `[v6]:port`. */
-export function parsePeer(text: string): PeerAddress {
+export function parsePeer(text: string, flag = "--peer"): PeerAddress {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
   const port = m ? Number(m[2]) : 0;
-  if (!m || port < 1 || port > 65535) throw new UsageError(`--peer "${text}" is not host:port`);
+  if (!m || port < 1 || port > 65535) throw new UsageError(`${flag} "${text}" is not host:port`);
   return { host: m[1], port };
 }
 
@@ -191,6 +194,8 @@ async function run(args: string[]): Promise<number> {
         port: { type: "string", short: "p" },
         "max-peers": { type: "string" },
         peer: { type: "string", multiple: true },
+        "dht-bootstrap": { type: "string", multiple: true },
+        "no-dht": { type: "boolean" },
         "no-peers-timeout": { type: "string" },
         check: { type: "boolean" },
         "save-torrent": { type: "string" },
@@ -245,7 +250,11 @@ async function run(args: string[]): Promise<number> {
   const port = integer(values.port, "port", 1, 65535, 6881);
   const maxPeers = integer(values["max-peers"], "max-peers", 1, 1000, 50);
   const noPeers = integer(values["no-peers-timeout"], "no-peers-timeout", 1, 86400, 120);
-  const peers = (values.peer ?? []).map(parsePeer);
+  const peers = (values.peer ?? []).map((p) => parsePeer(p));
+  const dht = dhtOption(
+    values["no-dht"],
+    (values["dht-bootstrap"] ?? []).map((p) => parsePeer(p, "--dht-bootstrap")),
+  );
 
   const source = await readSource(torrentPath);
   const quiet = values.quiet ?? false;
@@ -283,6 +292,7 @@ async function run(args: string[]): Promise<number> {
     check: values.check,
     seed: seed ?? (seedOnly ? {} : undefined),
     seedOnly,
+    dht,
   });
   let interrupts = 0;
   const onSigint = () => {

@@ -30,7 +30,7 @@ export interface AddressEntry {
 }
 
 /** How an address reached the book. */
-export type PeerSource = "tracker" | "pex" | "given";
+export type PeerSource = "tracker" | "pex" | "dht" | "given";
 
 /** The most addresses the book keeps, whatever trackers send. */
 export const MAX_ADDRESSES = 5000;

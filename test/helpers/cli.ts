@@ -1,9 +1,22 @@
 /**
  * Our CLI as a child process, the way a user runs it (`deno run -A mod.ts …`): the one place every test starts it,
- * so options every test run needs are added here once.
+ * so options every test run needs are added here once. The DHT is on by default in the CLI and would join through
+ * the public routers: every run here gets `--no-dht` unless it names its own `--dht-bootstrap` nodes, and runs
+ * with `ACTORRENT_NO_DEFAULT_ROUTERS` set, so a run that would still contact a default router stops instead.
  */
 
+import { NO_DEFAULT_ROUTERS } from "../../cli/dht_options.ts";
+
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+
+// Every child process of a test inherits it, whoever starts it.
+Deno.env.set(NO_DEFAULT_ROUTERS, "1");
+
+/** The arguments of `deno run -A mod.ts ...args`, with `--no-dht` unless `args` choose the DHT's nodes. */
+export function cliArgs(args: string[], denoFlags: string[] = []): string[] {
+  const dhtChosen = args.includes("--no-dht") || args.includes("--dht-bootstrap");
+  return ["run", "-A", ...denoFlags, MOD, ...args, ...(dhtChosen ? [] : ["--no-dht"])];
+}
 
 /** `deno run -A mod.ts ...args` with piped output (or `"null"`), not yet spawned. */
 export function cliCommand(
@@ -11,7 +24,8 @@ export function cliCommand(
   opts: { stdout?: "piped" | "null"; stderr?: "piped" | "null" } = {},
 ) {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...args],
+    args: cliArgs(args),
+    env: { [NO_DEFAULT_ROUTERS]: "1" },
     stdin: "null",
     stdout: opts.stdout ?? "piped",
     stderr: opts.stderr ?? "piped",

@@ -18,8 +18,7 @@ import {
   waitForLeechers,
 } from "./swarm.ts";
 import { freePort } from "../helpers/ports.ts";
-
-const ROOT = new URL("../..", import.meta.url).pathname;
+import { cliArgs } from "../helpers/cli.ts";
 
 const LEECHERS: {
   name: string;
@@ -73,17 +72,11 @@ Deno.test({
             try {
               await waitForLeechers(announce, meta.infoHash, before + 1);
               const path = `${seedDir}/${shape.name}`;
-              seeder = new Program("ours", Deno.execPath(), [
-                "run",
-                "-A",
-                `${ROOT}mod.ts`,
-                "seed",
-                torrentPath,
-                path,
-                "--port",
-                String(freePort()),
-                "-q",
-              ]);
+              seeder = new Program(
+                "ours",
+                Deno.execPath(),
+                cliArgs(["seed", torrentPath, path, "--port", String(freePort()), "-q"]),
+              );
               await within(leecher.done, 120_000, `${l.name} did not finish`);
               for (const f of files) {
                 const got = shape.multiFile
