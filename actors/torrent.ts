@@ -87,7 +87,7 @@ export const torrentMachine = setup({
         enqueue.spawnChild("dht", { id: "dht", input: dhtInput(context) });
       }
     }),
-    /** Looks the torrent up in the DHT and announces our port; again every 15 minutes (30 s for a magnet link). */
+    /** Looks the torrent up in the DHT and announces our port; again every 15 minutes (5 s while a magnet link waits). */
     lookupDht: enqueueActions(({ context, enqueue }) => {
       enqueue.sendTo("dht", dhtLookup(context));
       enqueue.cancel("reannounce");

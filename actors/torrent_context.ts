@@ -255,9 +255,12 @@ export function dhtLookup(ctx: TorrentContext): DhtCommand {
   return { type: "dht.lookup", infoHash: infoHashOf(ctx), announcePort: ctx.listener ? ctx.port : undefined };
 }
 
-/** When to look up again: every 15 minutes, every 30 s while a magnet link still waits for its metadata. */
+/**
+ * When to look up again: every 15 minutes (BEP 5's announce interval), every 5 s while a magnet link still waits
+ * for its metadata (the peers that have it may announce only now; a lookup costs a few dozen small packets).
+ */
 export function reannounceMs(ctx: TorrentContext): number {
-  return ctx.meta ? 15 * 60_000 : 30_000;
+  return ctx.meta ? 15 * 60_000 : 5_000;
 }
 
 /** Puts the peers the DHT found for this torrent into the address book, with source `dht`. */

@@ -89,11 +89,11 @@ export class DhtNode {
 
   constructor(options: DhtNodeOptions) {
     this.#o = {
-      queryTimeoutMs: 3000,
-      queriesPerSecond: 200,
-      receivePerSecond: 2000,
-      now: Date.now,
-      ...options,
+      transport: options.transport,
+      queryTimeoutMs: options.queryTimeoutMs ?? 3000,
+      queriesPerSecond: options.queriesPerSecond ?? 200,
+      receivePerSecond: options.receivePerSecond ?? 2000,
+      now: options.now ?? Date.now,
     };
     this.id = options.id ?? randomId();
     this.table = new RoutingTable(this.id, this.#o.now);

@@ -139,3 +139,12 @@ Deno.test("DHT: garbage, a flood and answers from the wrong address are dropped 
     net.close();
   }
 });
+
+Deno.test("DHT: options left undefined take their defaults (a query waits 3 s, not 0)", async () => {
+  const silent = new DhtNode({ transport: { send: () => {} }, queryTimeoutMs: undefined });
+  const started = Date.now();
+  const asked = silent.ping({ host: "10.0.0.1", port: 1 }).then(() => 0, () => Date.now() - started);
+  await new Promise((r) => setTimeout(r, 50));
+  silent.close();
+  assert(await asked >= 50, "still waiting after 50 ms");
+});
