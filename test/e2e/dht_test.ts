@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import dgram from "node:dgram";
 import { startDownload } from "../../actors/client.ts";
 import { parseMagnet } from "../../src/metainfo/magnet.ts";
 import { startDhtRouter } from "../helpers/dht_router.ts";
@@ -61,6 +62,72 @@ Deno.test("a private torrent never starts the DHT", async () => {
     assert.equal(seeder.actor.getSnapshot().children.dht, undefined);
     assert.equal(router.node.stats.received, 0, "nothing reached the router");
   } finally {
+    seeder.stop();
+    await seeder.done;
+    router.stop();
+  }
+});
+
+Deno.test("garbage, bencode bombs and bogus answers thrown at the DHT port do not stop a download", async () => {
+  const { meta, data } = await testTorrent({
+    size: 4_000_000,
+    pieceLength: 32 * 1024,
+    seed: 63,
+    name: "g.bin",
+  });
+  const router = await startDhtRouter();
+  const dht = { bootstrap: [router.address], queryTimeoutMs: 500 };
+  const seeder = memorySeeder(meta, data, { dht });
+  const socket = dgram.createSocket("udp4");
+  try {
+    await listeningPort(seeder);
+    for (let i = 0; i < 400 && router.node.store.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const out = memoryStorage();
+    const leecher = startDownload(parseMagnet(`magnet:?xt=urn:btih:${meta.infoHashHex}`), {
+      storage: out.open,
+      listen: "127.0.0.1",
+      port: 0,
+      dht,
+      noPeersTimeoutMs: 20_000,
+    });
+    while (leecher.progress().port === 0 || leecher.actor.getSnapshot().children.dht === undefined) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const port = leecher.progress().port;
+    let node: { stats: { malformed: number; unmatched: number } } | undefined;
+    const te = new TextEncoder();
+    const bombs = [
+      te.encode("l".repeat(3000) + "e".repeat(3000)), // nested far too deep
+      te.encode("d1:t2:aa1:y1:r1:rd2:id20:" + "x".repeat(20) + "5:nodes25:" + "y".repeat(25) + "ee"), // truncated nodes
+      te.encode("d1:t2:zz1:y1:r1:rd2:id20:" + "x".repeat(20) + "ee"), // an answer to nothing we asked
+      te.encode("d1:ad2:id20:" + "x".repeat(20) + "e1:q9:vote_more1:t2:ab1:y1:qe"), // an unknown query
+      new Uint8Array(4000), // zeros
+      te.encode("i99999999999999999999999999e"),
+    ];
+    let sent = 0;
+    const done = leecher.done;
+    let finished = false;
+    done.then(() => (finished = true));
+    while (!finished && sent < 20_000) {
+      for (let k = 0; k < 50; k++, sent++) {
+        const packet = sent % 7 === 6
+          ? crypto.getRandomValues(new Uint8Array(sent % 1400))
+          : bombs[sent % bombs.length];
+        socket.send(packet, port, "127.0.0.1");
+      }
+      node ??=
+        (leecher.actor.getSnapshot().children.dht?.getSnapshot() as { context?: { node?: typeof node } })
+          ?.context?.node;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const result = await done;
+    assert(result.ok, result.error);
+    assert.deepEqual(out.data(), data);
+    console.log(`${sent} bad datagrams sent to the leecher's DHT port during the download`);
+    assert(sent >= 500, `only ${sent} sent before the download ended`);
+    assert(node && node.stats.malformed > 0 && node.stats.unmatched > 0, "dropped and counted");
+  } finally {
+    socket.close();
     seeder.stop();
     await seeder.done;
     router.stop();
