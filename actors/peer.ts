@@ -227,6 +227,13 @@ export const peerMachine = setup({
               context.client === "unknown" && event.client ? event.client : context.client,
           }),
         },
+        "link.dht-port": {
+          actions: sendParent(({ context, event }) => ({
+            type: "peer.dht-node",
+            host: context.link.host,
+            port: event.port,
+          })),
+        },
         "link.pex": {
           actions: sendParent((
             { context, event },

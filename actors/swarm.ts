@@ -57,6 +57,8 @@ export interface SwarmInput {
   /** Time without a connected peer, while downloading, before the swarm reports `swarm.no-peers` (default 120 s). */
   noPeersTimeoutMs?: number;
   pexIntervalMs?: number;
+  /** Our DHT node's UDP port, when it runs: peers are told it, and tell us theirs. */
+  dhtPort?: number;
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
 }
 
@@ -81,6 +83,8 @@ export type SwarmEvent =
   | PeerPex
   | AcceptorEvent
   | { type: "peer.interest"; key: string }
+  /** A peer runs a DHT node there: the supervisor passes it on to the DHT. */
+  | { type: "peer.dht-node"; host: string; port: number }
   /** From the supervisor: the coordinator struck `key` for a piece that failed its hash. */
   | { type: "peer.strike"; key: string; index: number }
   /** From the supervisor: every piece is verified. */
@@ -93,7 +97,8 @@ export type SwarmEvent =
 /** What the swarm tells the supervisor. */
 export type SwarmReport =
   | { type: "swarm.tracker"; status: string }
-  | { type: "swarm.no-peers"; error: string };
+  | { type: "swarm.no-peers"; error: string }
+  | { type: "peer.dht-node"; host: string; port: number };
 
 /** The peers connected now, read from the swarm's children: the one place their snapshots are read. */
 export function connectedPeers(swarm: AnyActorRef): PeerContext[] {
@@ -130,6 +135,7 @@ function linkBase(input: SwarmInput, swarm: AnyActorRef, key: string): Omit<Link
         return port ? [{ host: p.link.host, port }] : [];
       }),
     pexIntervalMs: input.pexIntervalMs,
+    dhtPort: input.dhtPort,
     trace: wireTrace && ((direction, msg) => wireTrace(key, direction, msg)),
   };
 }
@@ -287,6 +293,7 @@ export const swarmMachine = setup({
     "peer.closed": { actions: ["forgetPeer", "dial"] },
     "peer.strike": { actions: "strike" },
     "peers.found": { actions: "dial" },
+    "peer.dht-node": { actions: sendParent(({ event }) => event) },
     "tracker.peers": { actions: ["learnTrackerPeers", "reportTracker", "dial"] },
     "tracker.warning": { actions: "reportTracker" },
     "tracker.error": {

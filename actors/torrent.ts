@@ -120,6 +120,7 @@ export const torrentMachine = setup({
     "dht.ready": { actions: "lookupDht" },
     "dht.reannounce": { actions: "lookupDht" },
     "dht.peers": { actions: "learnDhtPeers" },
+    "peer.dht-node": { actions: sendTo("dht", ({ event }) => ({ ...event, type: "dht.node" as const })) },
   },
   initial: "listening",
   states: {

@@ -305,6 +305,7 @@ export function swarmInput(ctx: TorrentContext): SwarmInput {
     writers: ctx.writers,
     trackers: ctx.trackers,
     seeding: ctx.input.seed !== undefined || ctx.input.seedOnly === true,
+    dhtPort: ctx.input.dht && !ctx.meta?.private && ctx.listener ? ctx.port : undefined,
   };
 }
 

@@ -24,6 +24,7 @@ import {
   encodeMessage,
   isPiece,
   type Message,
+  ourReserved,
   readU32,
   supports,
 } from "../wire/wire.ts";
@@ -87,7 +88,7 @@ export class PeerLink {
     try {
       if (!await conn.connect()) return;
       this.emit({ type: "link.connected" });
-      const hs = await conn.handshake();
+      const hs = await conn.handshake(ourReserved(this.input.dhtPort !== undefined));
       this.emit({ type: "link.handshaken", peerId: toHex(hs.peerId), client: clientName(hs.peerId) });
       this.#fast = supports(hs.reserved, "fast");
       this.upload.fast = this.#fast;
@@ -95,6 +96,9 @@ export class PeerLink {
         const remote = { host: this.input.host, port: this.input.port };
         this.#ext = new PeerExtensions(this.input, remote, (bytes) => this.#send(bytes), (e) => this.emit(e));
         this.#send(this.#ext.handshake(MAX_QUEUED_REQUESTS));
+      }
+      if (this.input.dhtPort && supports(hs.reserved, "dht")) {
+        this.#send(encodeMessage({ type: "port", port: this.input.dhtPort }));
       }
       this.#haveCursor = this.ours.log.length;
       if (this.#fast && this.ours.have.complete) this.#send(encodeMessage({ type: "have-all" }));
@@ -230,8 +234,11 @@ export class PeerLink {
         this.#ext.handle(msg.ext, msg.payload);
         if (msg.ext === 0 && this.#ext.peer?.reqq) this.downloads.pipeline.limit(this.#ext.peer.reqq);
         return;
+      case "port":
+        if (msg.port > 0) this.emit({ type: "link.dht-port", port: msg.port });
+        return;
       default:
-        return; // port, suggest and allowed-fast (we only download when unchoked), and ids we do not speak
+        return; // suggest and allowed-fast (we only download when unchoked), and ids we do not speak
     }
   }
 

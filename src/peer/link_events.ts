@@ -32,6 +32,8 @@ export interface LinkInput extends ExtensionInput {
   readBlock?: (offset: number, length: number) => Promise<Uint8Array>;
   /** Where large pieces are written as their blocks arrive (see `PieceWriters`); without it all are assembled. */
   writer?: PieceWriter;
+  /** Our DHT node's UDP port: the handshake says we run one, and a peer that runs one too is told the port. */
+  dhtPort?: number;
   /** Sees every message after the handshake, each way (for debugging; outgoing frames are decoded again). */
   trace?: (direction: "in" | "out", msg: Message) => void;
 }
@@ -55,6 +57,8 @@ export type LinkEvent =
   /** Payload bytes per second over the last seconds, each way. */
   | { type: "link.rates"; down: number; up: number }
   | { type: "link.closed"; reason: string }
+  /** The peer runs a DHT node on this UDP port (its `port` message). */
+  | { type: "link.dht-port"; port: number }
   | ExtensionEvent;
 
 /** Commands the peer machine sends to its link. */

@@ -52,13 +52,19 @@ const NAMES: Record<number, keyof typeof IDS> = Object.fromEntries(
 );
 
 /** Reserved handshake bits: byte 5 & 0x10 is the extension protocol (BEP 10), byte 7 & 0x04 the fast extension. */
-export const RESERVED = { extended: { byte: 5, bit: 0x10 }, fast: { byte: 7, bit: 0x04 } } as const;
+export const RESERVED = {
+  extended: { byte: 5, bit: 0x10 },
+  fast: { byte: 7, bit: 0x04 },
+  /** BEP 5: we run a DHT node, and say on which UDP port with the `port` message. */
+  dht: { byte: 7, bit: 0x01 },
+} as const;
 
-/** Our reserved bytes: we speak both extensions. */
-export function ourReserved(): Uint8Array {
+/** Our reserved bytes: we speak both extensions, and say we run a DHT node when `dht`. */
+export function ourReserved(dht = false): Uint8Array {
   const reserved = new Uint8Array(8);
   reserved[RESERVED.extended.byte] |= RESERVED.extended.bit;
   reserved[RESERVED.fast.byte] |= RESERVED.fast.bit;
+  if (dht) reserved[RESERVED.dht.byte] |= RESERVED.dht.bit;
   return reserved;
 }
 

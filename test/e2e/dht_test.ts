@@ -8,6 +8,7 @@ import dgram from "node:dgram";
 import { startDownload } from "../../actors/client.ts";
 import { parseMagnet } from "../../src/metainfo/magnet.ts";
 import { startDhtRouter } from "../helpers/dht_router.ts";
+import type { DhtNode } from "../../src/dht/node.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 import { memoryStorage } from "../helpers/storage.ts";
@@ -131,5 +132,46 @@ Deno.test("garbage, bencode bombs and bogus answers thrown at the DHT port do no
     seeder.stop();
     await seeder.done;
     router.stop();
+  }
+});
+
+Deno.test("peers that both run a DHT node tell each other its port, and each node pings the other into its table", async () => {
+  const { meta, data } = await testTorrent({
+    size: 2_000_000,
+    pieceLength: 32 * 1024,
+    seed: 64,
+    name: "p.bin",
+  });
+  // No bootstrap node at all: only the port message can make the two nodes meet.
+  const dht = { bootstrap: [], queryTimeoutMs: 500 };
+  const seeder = memorySeeder(meta, data, { dht });
+  try {
+    const seederPort = await listeningPort(seeder);
+    const leecher = startDownload(meta, {
+      storage: memoryStorage().open,
+      listen: "127.0.0.1",
+      port: 0,
+      peers: [{ host: "127.0.0.1", port: seederPort }],
+      dht,
+      seed: { timeMs: 5000 },
+    });
+    const nodeOf = (s: typeof seeder) =>
+      (s.actor.getSnapshot().children.dht?.getSnapshot() as { context?: { node?: DhtNode } } | undefined)
+        ?.context?.node;
+    for (let i = 0; i < 300 && !(nodeOf(leecher)?.table.size && nodeOf(seeder)?.table.size); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(
+      nodeOf(leecher)?.table.get(nodeOf(seeder)!.id)?.port,
+      seederPort,
+      "the leecher's node has the seeder's",
+    );
+    assert.equal(nodeOf(seeder)?.table.size, 1, "and the seeder's the leecher's");
+    leecher.stop();
+    const result = await leecher.done;
+    assert(result.ok || result.stopped, result.error);
+  } finally {
+    seeder.stop();
+    await seeder.done;
   }
 });
