@@ -54,7 +54,15 @@ type Internal =
   | { type: "socket.bound"; node: DhtNode; port: number }
   | { type: "socket.failed"; error: string }
   | { type: "lookup.peers"; infoHash: Uint8Array; peers: PeerAddress[] }
-  | { type: "lookup.done"; id: string; peers: number }
+  /** A lookup ended: how many queries it sent, how many peers it found, how many nodes took our announce. */
+  | {
+    type: "lookup.done";
+    id: string;
+    infoHash: Uint8Array;
+    queried: number;
+    peers: number;
+    announced?: number;
+  }
   | { type: "tick" };
 
 interface DhtContext {
@@ -129,8 +137,20 @@ export const dhtLookup = fromCallback<
   const run = announcePort
     ? node.announce(infoHash, announcePort, onPeers)
     : node.lookup(infoHash, "get_peers", { onPeers });
-  run.then((r) => sendBack({ type: "lookup.done", id: input.id, peers: r.peers.length }))
-    .catch(() => sendBack({ type: "lookup.done", id: input.id, peers: 0 }));
+  run.then(
+    (r) => {
+      const announced = "accepted" in r ? r.accepted as number : undefined;
+      sendBack({
+        type: "lookup.done",
+        id: input.id,
+        infoHash,
+        queried: r.queried,
+        peers: r.peers.length,
+        announced,
+      });
+    },
+    () => sendBack({ type: "lookup.done", id: input.id, infoHash, queried: 0, peers: 0 }),
+  );
 });
 
 /** The DHT node: binding → bootstrapping → ready, with one child actor per lookup. */

@@ -43,7 +43,7 @@ Options:
       --trace <file.jsonl>   record every actor's transitions (and samples of the numbers) as JSON lines
       --inspect-ws <url>     send XState inspection events to a Stately WebSocket inspector at <url>
   -q, --quiet                print only errors and the final line
-  -v, --verbose              log every peer actor's state changes
+  -v, --verbose              log every peer actor's state changes and every DHT lookup
   -h, --help                 show this help
 `;
 
@@ -155,7 +155,24 @@ function watch(session: DownloadSession, quiet: boolean): () => void {
 function peerLogger(): (e: InspectionEvent) => void {
   const last = new Map<string, string>();
   const t0 = Date.now();
+  const seconds = () => ((Date.now() - t0) / 1000).toFixed(3);
   return (e) => {
+    if (e.type === "@xstate.event" && e.event.type === "lookup.done") {
+      const d = e.event as unknown as {
+        id: string;
+        infoHash: Uint8Array;
+        queried: number;
+        peers: number;
+        announced?: number;
+      };
+      const hash = Array.from(d.infoHash.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join("");
+      const announced = d.announced === undefined ? "" : `, announced to ${d.announced} of the nearest nodes`;
+      const n = (k: number, word: string) => `${k} ${k === 1 ? word : word.replace(/y$/, "ie") + "s"}`;
+      console.error(
+        `${seconds()}s dht ${d.id} ${hash}…: ${n(d.queried, "query")}, ${n(d.peers, "peer")}${announced}`,
+      );
+      return;
+    }
     if (e.type !== "@xstate.snapshot") return;
     const snap = e.snapshot as { value?: unknown; context?: { key?: string; reason?: string } };
     const key = snap.context?.key;
@@ -164,7 +181,7 @@ function peerLogger(): (e: InspectionEvent) => void {
     if (last.get(key) === state) return;
     last.set(key, state);
     const why = state === "failed" && snap.context?.reason ? ` (${snap.context.reason})` : "";
-    console.error(`${((Date.now() - t0) / 1000).toFixed(3)}s peer ${key} → ${state}${why}`);
+    console.error(`${seconds()}s peer ${key} → ${state}${why}`);
   };
 }
 
