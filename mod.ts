@@ -27,7 +27,7 @@ export type { AnnounceParams, AnnounceResponse } from "./src/tracker/types.ts";
 export { decodeHandshake, decodeMessage, encodeHandshake, encodeMessage } from "./src/wire/wire.ts";
 export type { Handshake, Message } from "./src/wire/wire.ts";
 export type { AddressEntry, PeerSource } from "./src/swarm/address_book.ts";
-export type { PeerSample, Sample } from "./src/ui/trace.ts";
+export type { DhtSample, PeerSample, Sample } from "./src/ui/trace.ts";
 export { Bitfield } from "./src/common/bitfield.ts";
 export { DownloadSession, makePeerId, startDownload } from "./actors/client.ts";
 export type { DownloadOptions, DownloadResult, PeerView, Progress } from "./actors/client.ts";

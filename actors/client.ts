@@ -11,7 +11,8 @@ import { FileResume, resumePath, type ResumeStore } from "../src/storage/resume.
 import { filePaths, FileStorage, type Storage } from "../src/storage/storage.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import { coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator.ts";
-import type { Sample } from "../src/ui/trace.ts";
+import type { DhtSample, Sample } from "../src/ui/trace.ts";
+import type { DhtContext } from "./dht.ts";
 import type { Bitfield } from "../src/common/bitfield.ts";
 import type { PeerContext, PeerTimeouts } from "./peer.ts";
 import { torrentMachine } from "./torrent.ts";
@@ -293,6 +294,26 @@ export class DownloadSession {
         incoming: v.incoming,
       })),
       tracker: p.tracker ?? p.metadata,
+      dht: this.#dht(),
+    };
+  }
+
+  /** The DHT node's numbers, read from its actor's snapshot; undefined when it does not run. */
+  #dht(): DhtSample | undefined {
+    const dht = this.actor.getSnapshot().children.dht;
+    const snap = dht?.getSnapshot() as { value: string; context: DhtContext; children: object } | undefined;
+    if (!snap) return undefined;
+    const c = snap.context;
+    return {
+      state: snap.value,
+      nodes: c.node?.table.size ?? 0,
+      buckets: c.node?.table.bucketCount ?? 0,
+      lookups: c.lookups,
+      running: Object.keys(snap.children).filter((k) => k.startsWith("lookup-")).length,
+      peersFound: c.peersFound,
+      received: c.node?.stats.received ?? 0,
+      sent: c.node?.stats.sent ?? 0,
+      malformed: c.node?.stats.malformed ?? 0,
     };
   }
 

@@ -18,7 +18,7 @@ import { lookup } from "node:dns/promises";
 import { assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } from "xstate";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import type { NodeInfo } from "../src/dht/krpc.ts";
-import { DhtNode, type DhtStats } from "../src/dht/node.ts";
+import { DhtNode, type DhtStats, type LookupResult } from "../src/dht/node.ts";
 import { ticker } from "./ticker.ts";
 
 /** What the DHT actor is given. */
@@ -65,7 +65,8 @@ type Internal =
   }
   | { type: "tick" };
 
-interface DhtContext {
+/** The DHT actor's context: its node and the numbers a person watching sees. */
+export interface DhtContext {
   input: DhtInput;
   /** The node, once the socket is bound: the machine's one bookkeeping object. */
   node?: DhtNode;
@@ -126,31 +127,95 @@ export const dhtBootstrap = fromPromise<number, { node: DhtNode; input: DhtInput
   },
 );
 
-/** One lookup: `get_peers` towards an infohash (and `announce_peer` when we have a port to announce). */
-export const dhtLookup = fromCallback<
+/** What a lookup actor is given. */
+interface LookupInput {
+  node: DhtNode;
+  infoHash: Uint8Array;
+  /** Announce us on this port to the nearest nodes once found. */
+  announcePort?: number;
+  id: string;
+}
+
+/** The `get_peers` search itself: peers go to the machine as they come, then the nearest nodes found. */
+const searchPeers = fromCallback<
   { type: "never" },
-  { node: DhtNode; infoHash: Uint8Array; announcePort?: number; id: string },
-  Internal
->(({ input, sendBack }) => {
-  const { node, infoHash, announcePort } = input;
-  const onPeers = (peers: PeerAddress[]) => sendBack({ type: "lookup.peers", infoHash, peers });
-  const run = announcePort
-    ? node.announce(infoHash, announcePort, onPeers)
-    : node.lookup(infoHash, "get_peers", { onPeers });
-  run.then(
-    (r) => {
-      const announced = "accepted" in r ? r.accepted as number : undefined;
-      sendBack({
-        type: "lookup.done",
-        id: input.id,
-        infoHash,
-        queried: r.queried,
-        peers: r.peers.length,
-        announced,
-      });
+  LookupInput,
+  Internal | { type: "searched"; result: LookupResult }
+>(
+  ({ input: { node, infoHash }, sendBack }) => {
+    const onPeers = (peers: PeerAddress[]) => sendBack({ type: "lookup.peers", infoHash, peers });
+    node.lookup(infoHash, "get_peers", { onPeers }).then(
+      (result) => sendBack({ type: "searched", result }),
+      () => sendBack({ type: "searched", result: { closest: [], peers: [], queried: 0 } }),
+    );
+  },
+);
+
+/** `announce_peer` to the nearest nodes that gave a token. */
+const announceToNearest = fromPromise<
+  number,
+  { node: DhtNode; result: LookupResult; infoHash: Uint8Array; port: number }
+>(
+  ({ input }) => input.node.announceTo(input.result.closest, input.infoHash, input.port),
+);
+
+/** One lookup, an actor of its own: searching → announcing (when we have a port to announce) → done. */
+export const lookupMachine = setup({
+  types: {
+    input: {} as LookupInput,
+    context: {} as LookupInput & { result?: LookupResult; peers: number; announced?: number },
+    events: {} as Internal | { type: "searched"; result: LookupResult },
+  },
+  actors: { search: searchPeers, announce: announceToNearest },
+  actions: {
+    /** Passes peers on to the DHT actor as they are found. */
+    forward: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Extract<Internal, { type: "lookup.peers" }>;
+      enqueue.assign({ peers: context.peers + e.peers.length });
+      enqueue.sendParent(e);
+    }),
+    keepResult: assign({ result: ({ event }) => (event as { result: LookupResult }).result }),
+    /** Tells the DHT actor how it went; it stops this actor. */
+    report: sendParent(({ context }) => ({
+      type: "lookup.done" as const,
+      id: context.id,
+      infoHash: context.infoHash,
+      queried: context.result?.queried ?? 0,
+      peers: context.peers,
+      announced: context.announced,
+    })),
+  },
+  guards: { announcing: ({ context }) => context.announcePort !== undefined },
+}).createMachine({
+  id: "lookup",
+  context: ({ input }) => ({ ...input, peers: 0 }),
+  initial: "searching",
+  states: {
+    searching: {
+      invoke: { src: "search", input: ({ context }) => context },
+      on: {
+        "lookup.peers": { actions: "forward" },
+        "searched": [
+          { guard: "announcing", target: "announcing", actions: "keepResult" },
+          { target: "done", actions: "keepResult" },
+        ],
+      },
     },
-    () => sendBack({ type: "lookup.done", id: input.id, infoHash, queried: 0, peers: 0 }),
-  );
+    announcing: {
+      invoke: {
+        src: "announce",
+        input: ({ context }) => ({
+          node: context.node,
+          result: context.result!,
+          infoHash: context.infoHash,
+          port: context.announcePort!,
+        }),
+        onDone: { target: "done", actions: assign({ announced: ({ event }) => event.output }) },
+        onError: { target: "done" },
+      },
+    },
+    done: { entry: "report" },
+  },
 });
 
 /** The DHT node: binding → bootstrapping → ready, with one child actor per lookup. */
@@ -160,7 +225,7 @@ export const dhtMachine = setup({
     input: {} as DhtInput,
     events: {} as DhtCommand | Internal,
   },
-  actors: { socket: dhtSocket, bootstrap: dhtBootstrap, lookup: dhtLookup, ticker },
+  actors: { socket: dhtSocket, bootstrap: dhtBootstrap, lookup: lookupMachine, ticker },
   actions: {
     /** Starts a lookup actor for the infohash asked for. */
     startLookup: enqueueActions(({ context, event, enqueue }) => {

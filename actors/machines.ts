@@ -1,13 +1,13 @@
 /** Every state machine of the client, by name: what `deno task viz` draws and the live view shows. @module */
 
 import { coordinatorMachine } from "./coordinator.ts";
-import { dhtMachine } from "./dht.ts";
+import { dhtMachine, lookupMachine } from "./dht.ts";
 import { magnetMachine } from "./magnet.ts";
 import { peerMachine } from "./peer.ts";
 import { swarmMachine } from "./swarm.ts";
 import { torrentMachine } from "./torrent.ts";
 
-/** The machines by name: the supervisor, its two phases' machines, the coordinator, a peer and the DHT node. */
+/** The machines by name: the supervisor, its two phases' machines, the coordinator, a peer, the DHT node and a DHT lookup. */
 export const MACHINES = {
   torrent: torrentMachine,
   magnet: magnetMachine,
@@ -15,4 +15,5 @@ export const MACHINES = {
   coordinator: coordinatorMachine,
   peer: peerMachine,
   dht: dhtMachine,
+  lookup: lookupMachine,
 } as const;

@@ -249,10 +249,15 @@ export class DhtNode {
     onPeers?: (peers: PeerAddress[]) => void,
   ): Promise<LookupResult & { accepted: number }> {
     const result = await this.lookup(infoHash, "get_peers", { onPeers });
+    return { ...result, accepted: await this.announceTo(result.closest, infoHash, port) };
+  }
+
+  /** `announce_peer` to each of `closest` that gave a token; resolves with how many accepted. */
+  async announceTo(closest: LookupResult["closest"], infoHash: Uint8Array, port: number): Promise<number> {
     const answers = await Promise.allSettled(
-      result.closest.filter((c) => c.token).map((c) => this.announcePeer(c.node, infoHash, port, c.token!)),
+      closest.filter((c) => c.token).map((c) => this.announcePeer(c.node, infoHash, port, c.token!)),
     );
-    return { ...result, accepted: answers.filter((a) => a.status === "fulfilled").length };
+    return answers.filter((a) => a.status === "fulfilled").length;
   }
 
   /** Refreshes buckets that were quiet for 15 minutes with a lookup of a random id in each. */

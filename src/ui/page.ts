@@ -38,7 +38,8 @@ th{color:#57606a;font-weight:600}tr.failed td{color:#8c959f}
 <div><span class="k">verified</span> <b id="progress">–</b></div>
 <div><span class="k">down/up</span> <b id="rates">–</b></div>
 <div><span class="k">peers</span> <b id="peer-count">–</b></div>
-<div><span class="k">tracker</span> <span id="tracker">–</span></div></header>
+<div><span class="k">tracker</span> <span id="tracker">–</span></div>
+<div><span class="k">dht</span> <span id="dht">–</span></div></header>
 <div id="scrub"><button id="play">▶</button><input id="time" type="range" min="0" max="0" value="0" step="50">
 <span id="clock">0.0 s</span></div>
 <main>
@@ -78,6 +79,10 @@ function render(v) {
     const pct = s.totalBytes > 0 ? (100 * s.verifiedBytes / s.totalBytes).toFixed(1) : "0.0";
     $("progress").textContent = pct + "% of " + bytes(s.totalBytes);
     $("tracker").textContent = s.tracker ?? "–";
+    const d = s.dht;
+    $("dht").textContent = d ? d.state + ", " + d.nodes + " nodes in " + d.buckets + " buckets, " + d.running +
+      " of " + d.lookups + " lookups running, " + d.peersFound + " peers found, " + d.received + " in / " + d.sent +
+      " out (" + d.malformed + " dropped)" : "off";
     drawPieces(s.pieces);
   }
   const last = v.rates[v.rates.length - 1];

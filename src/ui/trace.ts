@@ -43,6 +43,30 @@ export interface Sample {
   peers: PeerSample[];
   /** What the trackers said last. */
   tracker?: string;
+  /** The DHT node, when it runs. */
+  dht?: DhtSample;
+}
+
+/** The DHT node as a sample shows it. */
+export interface DhtSample {
+  /** Its state: binding, bootstrapping, ready, failed. */
+  state: string;
+  /** Nodes in its routing table. */
+  nodes: number;
+  /** Buckets in its routing table. */
+  buckets: number;
+  /** Lookups started so far. */
+  lookups: number;
+  /** Lookups running now. */
+  running: number;
+  /** Peers the lookups found. */
+  peersFound: number;
+  /** Datagrams received. */
+  received: number;
+  /** Datagrams sent. */
+  sent: number;
+  /** Datagrams dropped as not well-formed KRPC. */
+  malformed: number;
 }
 
 export type TraceRecord =

@@ -167,6 +167,10 @@ Deno.test("peers that both run a DHT node tell each other its port, and each nod
       "the leecher's node has the seeder's",
     );
     assert.equal(nodeOf(seeder)?.table.size, 1, "and the seeder's the leecher's");
+    const sample = leecher.sample().dht;
+    assert.equal(sample?.state, "ready");
+    assert.equal(sample?.nodes, 1, "what the live view and the trace show");
+    assert(sample!.received > 0 && sample!.sent > 0);
     leecher.stop();
     const result = await leecher.done;
     assert(result.ok || result.stopped, result.error);
