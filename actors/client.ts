@@ -5,16 +5,17 @@
  * @module
  */
 
-import { type Actor, type AnyActorRef, createActor, type InspectionEvent } from "xstate";
+import { type Actor, createActor, type InspectionEvent } from "xstate";
 import type { Metainfo } from "../src/metainfo/metainfo.ts";
 import { FileResume, resumePath, type ResumeStore } from "../src/storage/resume.ts";
 import { filePaths, FileStorage, type Storage } from "../src/storage/storage.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import { coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator.ts";
-import type { DhtSample, Sample } from "../src/ui/trace.ts";
-import type { DhtContext } from "./dht.ts";
-import type { Bitfield } from "../src/common/bitfield.ts";
-import type { PeerContext, PeerTimeouts } from "./peer.ts";
+import type { Sample } from "../src/ui/trace.ts";
+import type { PeerTimeouts } from "./peer.ts";
+import { dhtSample, haveMap, type PeerView, peerViews, stateName } from "./client_views.ts";
+
+export type { PeerView } from "./client_views.ts";
 import { torrentMachine } from "./torrent.ts";
 import type { OpenedStorage } from "./torrent_context.ts";
 import type { AddressEntry } from "../src/swarm/address_book.ts";
@@ -113,28 +114,6 @@ export interface Progress {
   tracker?: string;
 }
 
-/** One peer actor as a person debugging the swarm sees it. */
-export interface PeerView {
-  /** The peer's address as `host:port`. */
-  key: string;
-  /** The peer actor's state, such as `connected.downloading`. */
-  state: string;
-  /** The peer's client, read from its peer id. */
-  client?: string;
-  /** Pieces the peer has. */
-  pieces: number;
-  /** Milliseconds in the current state. */
-  sinceMs: number;
-  /** The peer dialled us. */
-  incoming: boolean;
-  /** The peer wants what we have, and whether we let it. */
-  peerInterested: boolean;
-  /** We choke the peer. */
-  amChoking: boolean;
-  /** Payload bytes per second, each way. */
-  rates: { down: number; up: number };
-}
-
 /** The outcome of a download. */
 export interface DownloadResult {
   /** True when every piece is verified on disk. */
@@ -155,19 +134,6 @@ export function makePeerId(): Uint8Array {
   const random = crypto.getRandomValues(new Uint8Array(12));
   const tail = Array.from(random, (b) => alphabet[b % alphabet.length]).join("");
   return new TextEncoder().encode(`-AX0100-${tail}`);
-}
-
-function stateName(value: unknown): string {
-  if (typeof value === "string") return value;
-  const [k, v] = Object.entries(value as Record<string, unknown>)[0];
-  return `${k}.${stateName(v)}`;
-}
-
-/** A piece map from what we have, when the coordinator is gone. */
-function haveMap(have: Bitfield | undefined, pieceCount: number): string {
-  let out = "";
-  for (let i = 0; i < pieceCount; i++) out += have?.has(i) ? "v" : ".";
-  return out;
 }
 
 /** A running download. */
@@ -294,54 +260,13 @@ export class DownloadSession {
         incoming: v.incoming,
       })),
       tracker: p.tracker ?? p.metadata,
-      dht: this.#dht(),
-    };
-  }
-
-  /** The DHT node's numbers, read from its actor's snapshot; undefined when it does not run. */
-  #dht(): DhtSample | undefined {
-    const dht = this.actor.getSnapshot().children.dht;
-    const snap = dht?.getSnapshot() as { value: string; context: DhtContext; children: object } | undefined;
-    if (!snap) return undefined;
-    const c = snap.context;
-    return {
-      state: snap.value,
-      nodes: c.node?.table.size ?? 0,
-      buckets: c.node?.table.bucketCount ?? 0,
-      lookups: c.lookups,
-      running: Object.keys(snap.children).filter((k) => k.startsWith("lookup-")).length,
-      peersFound: c.peersFound,
-      received: c.node?.stats.received ?? 0,
-      sent: c.node?.stats.sent ?? 0,
-      malformed: c.node?.stats.malformed ?? 0,
+      dht: dhtSample(this.actor.getSnapshot().children.dht),
     };
   }
 
   /** Every live peer actor and its state. */
   peers(): PeerView[] {
-    const now = Date.now();
-    const views: PeerView[] = [];
-    const swarm = this.actor.getSnapshot().children.swarm;
-    const children =
-      (swarm?.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> } | undefined)
-        ?.children ?? {};
-    for (const child of Object.values(children)) {
-      const snap = child?.getSnapshot() as { value?: unknown; context?: PeerContext } | undefined;
-      const ctx = snap?.context;
-      if (!ctx?.key || !ctx.link) continue;
-      views.push({
-        key: ctx.key,
-        state: stateName(snap!.value),
-        client: ctx.client,
-        pieces: ctx.pieces,
-        sinceMs: now - ctx.since,
-        incoming: ctx.incoming,
-        peerInterested: ctx.peerInterested,
-        amChoking: ctx.amChoking,
-        rates: ctx.rates,
-      });
-    }
-    return views;
+    return peerViews(this.actor.getSnapshot().children.swarm);
   }
 }
 
