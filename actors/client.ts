@@ -13,6 +13,7 @@ import type { PeerAddress } from "../src/common/peer_address.ts";
 import { coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator.ts";
 import type { Sample } from "../src/ui/trace.ts";
 import type { PeerTimeouts } from "./peer.ts";
+import type { DhtOptions } from "./dht.ts";
 import { dhtSample, haveMap, type PeerView, peerViews, stateName } from "./client_views.ts";
 
 export type { PeerView } from "./client_views.ts";
@@ -75,7 +76,7 @@ export interface DownloadOptions {
    * listening port's number. Absent: no DHT (the CLI turns it on with the well-known routers unless `--no-dht`).
    * Private torrents never use it.
    */
-  dht?: { bootstrap: PeerAddress[]; queryTimeoutMs?: number };
+  dht?: DhtOptions;
   /** Receives XState inspection events for every actor (live views, traces). */
   inspect?: (event: InspectionEvent) => void;
   /** Sees every peer wire message after the handshakes, each way, with the peer's key (debugging). */

@@ -17,24 +17,30 @@ import dgram from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } from "xstate";
 import type { PeerAddress } from "../src/common/peer_address.ts";
-import type { NodeInfo } from "../src/dht/krpc.ts";
+import { MAX_SAVED, type SavedNodes } from "../src/dht/saved_nodes.ts";
 import { DhtNode, type DhtStats, type LookupResult } from "../src/dht/node.ts";
 import { ticker } from "./ticker.ts";
 
+/** How a download uses the DHT (the library's `dht` option). */
+export interface DhtOptions {
+  /** Where to join: `--dht-bootstrap` nodes, or the well-known routers. */
+  bootstrap: PeerAddress[];
+  /** An unanswered query fails after this long (default 3 s). */
+  queryTimeoutMs?: number;
+  /** The table an earlier run saved: its node id is ours again, and its nodes are asked beside `bootstrap`. */
+  saved?: SavedNodes;
+  /** Hears, when the node stops, what to save for the next run (our id and the table's nodes). */
+  onStop?: (saved: SavedNodes) => void;
+}
+
 /** What the DHT actor is given. */
-export interface DhtInput {
+export interface DhtInput extends DhtOptions {
   /** The UDP port: the same number as the peer listener's TCP port, as other clients expect. */
   port: number;
   /** Address to bind (default all IPv4 interfaces). */
   host?: string;
-  /** Where to join: `--dht-bootstrap` nodes, or the well-known routers. */
-  bootstrap: PeerAddress[];
-  /** Nodes saved from an earlier run, tried beside the bootstrap nodes. */
-  saved?: NodeInfo[];
-  /** Our node id (default: a random one). */
+  /** Our node id (default: the saved one, or a random one). */
   id?: Uint8Array;
-  /** An unanswered query fails after this long (default 3 s). */
-  queryTimeoutMs?: number;
 }
 
 /** What the DHT actor can be asked. */
@@ -84,7 +90,7 @@ export interface DhtContext {
 export const dhtSocket = fromCallback<{ type: "close" }, DhtInput, Internal>(({ input, sendBack }) => {
   const socket = dgram.createSocket(input.host?.includes(":") ? "udp6" : "udp4");
   const node = new DhtNode({
-    id: input.id,
+    id: input.id ?? input.saved?.id,
     queryTimeoutMs: input.queryTimeoutMs,
     transport: { send: (packet, to) => socket.send(packet, to.port, to.host) },
   });
@@ -104,6 +110,7 @@ export const dhtSocket = fromCallback<{ type: "close" }, DhtInput, Internal>(({ 
     sendBack({ type: "socket.bound", node, port: socket.address().port });
   });
   return () => {
+    input.onStop?.({ id: node.id, nodes: node.table.closest(node.id, MAX_SAVED) });
     node.close();
     try {
       socket.close();
@@ -123,7 +130,7 @@ export const dhtBootstrap = fromPromise<number, { node: DhtNode; input: DhtInput
         return undefined;
       }
     }));
-    return node.bootstrap([...routers.filter((r) => r !== undefined), ...(input.saved ?? [])]);
+    return node.bootstrap([...routers.filter((r) => r !== undefined), ...(input.saved?.nodes ?? [])]);
   },
 );
 

@@ -19,7 +19,7 @@ import { UdpTrackerClient } from "../src/tracker/udp_client.ts";
 import type { Message } from "../src/wire/wire.ts";
 import { bindListener } from "./acceptor.ts";
 import type { CoordinatorInput, Stats } from "./coordinator.ts";
-import type { DhtCommand, DhtInput, DhtReport } from "./dht.ts";
+import type { DhtCommand, DhtInput, DhtOptions, DhtReport } from "./dht.ts";
 import type { MagnetInput, MagnetReport } from "./magnet.ts";
 import type { PeerTimeouts } from "./peer.ts";
 import type { SwarmInput, SwarmReport } from "./swarm.ts";
@@ -72,7 +72,7 @@ export interface TorrentInput {
   /** How often peers are told about our other peers (BEP 11: at most once a minute, the default). */
   pexIntervalMs?: number;
   /** Find peers through the Mainline DHT too, joining through these nodes; absent: no DHT. */
-  dht?: { bootstrap: PeerAddress[]; queryTimeoutMs?: number };
+  dht?: DhtOptions;
   /** Sees every peer wire message after the handshakes, each way (debugging). */
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
 }
@@ -237,8 +237,7 @@ export function dhtInput(ctx: TorrentContext): DhtInput {
   return {
     port: ctx.listener ? ctx.port : 0,
     host: typeof ctx.input.listen === "string" ? ctx.input.listen : undefined,
-    bootstrap: ctx.input.dht!.bootstrap,
-    queryTimeoutMs: ctx.input.dht!.queryTimeoutMs,
+    ...ctx.input.dht!,
   };
 }
 

@@ -8,6 +8,8 @@ import dgram from "node:dgram";
 import { startDownload } from "../../actors/client.ts";
 import { parseMagnet } from "../../src/metainfo/magnet.ts";
 import { startDhtRouter } from "../helpers/dht_router.ts";
+import { runCli } from "../helpers/cli.ts";
+import { decodeSavedNodes } from "../../src/dht/saved_nodes.ts";
 import type { DhtNode } from "../../src/dht/node.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
@@ -177,5 +179,32 @@ Deno.test("peers that both run a DHT node tell each other its port, and each nod
   } finally {
     seeder.stop();
     await seeder.done;
+  }
+});
+
+Deno.test("the CLI saves its routing table at exit, starts from it next time, and ignores a damaged one in one line", async () => {
+  const { torrent } = await testTorrent({ size: 50_000, pieceLength: 16384, seed: 65 });
+  const router = await startDhtRouter();
+  const dir = await Deno.makeTempDir();
+  const cache = `${Deno.env.get("ACTORRENT_CACHE_DIR")}/dht.json`;
+  try {
+    await Deno.writeFile(`${dir}/t.torrent`, torrent);
+    await Deno.remove(cache).catch(() => {});
+    const args = [`${dir}/t.torrent`, `${dir}/out`, "--dht-bootstrap", `127.0.0.1:${router.address.port}`];
+    const first = await runCli([...args, "--no-peers-timeout", "1", "-q"]);
+    assert.equal(first.code, 1, "no peer: it gives up, and saves the table on the way out");
+    const saved = decodeSavedNodes(await Deno.readTextFile(cache));
+    assert.deepEqual(saved.nodes.map((n) => n.port), [router.address.port]);
+    const asked = router.node.stats.received;
+    await runCli([...args, "--no-peers-timeout", "1", "-q"]);
+    assert(router.node.table.get(saved.id), "the second run came back with the saved id");
+    assert(router.node.stats.received > asked);
+    await Deno.writeTextFile(cache, "garbage");
+    const third = await runCli([...args, "--no-peers-timeout", "1", "-q"]);
+    const warnings = third.stderr.split("\n").filter((l) => l.startsWith("warning: "));
+    assert.deepEqual(warnings, [`warning: ignoring the saved DHT table ${cache}: not JSON`]);
+  } finally {
+    router.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -5,12 +5,14 @@
  * with `ACTORRENT_NO_DEFAULT_ROUTERS` set, so a run that would still contact a default router stops instead.
  */
 
-import { NO_DEFAULT_ROUTERS } from "../../cli/dht_options.ts";
+import { CACHE_DIR, NO_DEFAULT_ROUTERS } from "../../cli/dht_options.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 
-// Every child process of a test inherits it, whoever starts it.
+// Every child process of a test inherits these, whoever starts it: the guard, and a cache folder of the test's
+// own, so a run with the DHT on saves its table there and not in the user's.
 Deno.env.set(NO_DEFAULT_ROUTERS, "1");
+Deno.env.set(CACHE_DIR, Deno.makeTempDirSync({ prefix: "actorrent-cache-" }));
 
 /** The arguments of `deno run -A mod.ts ...args`, with `--no-dht` unless `args` choose the DHT's nodes. */
 export function cliArgs(args: string[], denoFlags: string[] = []): string[] {
