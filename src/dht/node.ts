@@ -201,6 +201,12 @@ export class DhtNode {
     const lookup = new Lookup(target, this.id);
     lookup.add([...this.table.closest(target, K), ...(options.seeds ?? [])]);
     const peers = new Map<string, PeerAddress>();
+    if (method === "get_peers") {
+      // Peers announced to us count too: when we are among the nodes nearest the infohash, they are here.
+      const local = this.store.get(target);
+      for (const p of local) peers.set(`${p.host}:${p.port}`, p);
+      if (local.length > 0) options.onPeers?.(local);
+    }
     await new Promise<void>((done) => {
       const step = () => {
         if (this.#closed || lookup.done) return done();

@@ -86,6 +86,13 @@ Deno.test("DHT: a peer announced by one node is found by another's get_peers loo
     const result = await all[93].lookup(infoHash, "get_peers", { onPeers: (p) => seen.push(...p) });
     assert.deepEqual(result.peers, [{ host: host(8), port: 51413 }]);
     assert.deepEqual(seen, result.peers, "peers are reported as they come");
+    const keeper = all.find((n) => n.store.get(infoHash).length > 0)!;
+    const own = await keeper.lookup(infoHash, "get_peers");
+    assert.deepEqual(
+      own.peers,
+      [{ host: host(8), port: 51413 }],
+      "a node that holds the announce finds it too",
+    );
   } finally {
     net.close();
   }
