@@ -80,9 +80,10 @@ function render(v) {
     $("progress").textContent = pct + "% of " + bytes(s.totalBytes);
     $("tracker").textContent = s.tracker ?? "–";
     const d = s.dht;
-    $("dht").textContent = d ? d.state + ", " + d.nodes + " nodes in " + d.buckets + " buckets, " + d.running +
-      " of " + d.lookups + " lookups running, " + d.peersFound + " peers found, " + d.received + " in / " + d.sent +
-      " out (" + d.malformed + " dropped)" : "off";
+    const n = (k, word) => k + " " + word + (k === 1 ? "" : "s");
+    $("dht").textContent = d ? d.state + ", " + n(d.nodes, "node") + " in " + n(d.buckets, "bucket") + ", " +
+      d.running + " of " + n(d.lookups, "lookup") + " running, " + n(d.peersFound, "peer") + " found, " +
+      d.received + " in / " + d.sent + " out (" + d.malformed + " dropped)" : "off";
     drawPieces(s.pieces);
   }
   const last = v.rates[v.rates.length - 1];
