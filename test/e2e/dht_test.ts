@@ -12,8 +12,42 @@ import { runCli } from "../helpers/cli.ts";
 import { decodeSavedNodes } from "../../src/dht/saved_nodes.ts";
 import type { DhtNode } from "../../src/dht/node.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
+import type { Metainfo } from "../../src/metainfo/metainfo.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 import { memoryStorage } from "../helpers/storage.ts";
+
+/**
+ * A router, a seeder of ours that announced `meta` through it, and a way to start leechers of a magnet link with
+ * nothing but the infohash, all on 127.0.0.1.
+ */
+async function dhtSwarm(meta: Metainfo, data: Uint8Array) {
+  const router = await startDhtRouter();
+  const dht = { bootstrap: [router.address], queryTimeoutMs: 500 };
+  const seeder = memorySeeder(meta, data, { dht });
+  const seederPort = await listeningPort(seeder);
+  // The seeder announces itself once it joined: the router keeps it for get_peers.
+  for (let i = 0; i < 400 && router.node.store.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  return {
+    router,
+    seederPort,
+    leech() {
+      const out = memoryStorage();
+      const session = startDownload(parseMagnet(`magnet:?xt=urn:btih:${meta.infoHashHex}`), {
+        storage: out.open,
+        listen: "127.0.0.1",
+        port: 0,
+        dht,
+        noPeersTimeoutMs: 20_000,
+      });
+      return { session, data: out.data };
+    },
+    async close() {
+      seeder.stop();
+      await seeder.done;
+      router.stop();
+    },
+  };
+}
 
 Deno.test("a magnet link with no tracker and no x.pe downloads from a seeder found through the DHT", async () => {
   const { meta, data } = await testTorrent({
@@ -22,31 +56,20 @@ Deno.test("a magnet link with no tracker and no x.pe downloads from a seeder fou
     seed: 61,
     name: "d.bin",
   });
-  const router = await startDhtRouter();
-  const dht = { bootstrap: [router.address], queryTimeoutMs: 500 };
-  const seeder = memorySeeder(meta, data, { dht });
+  const swarm = await dhtSwarm(meta, data);
   try {
-    const seederPort = await listeningPort(seeder);
-    // The seeder announces itself once it joined: the router keeps it for get_peers.
-    for (let i = 0; i < 400 && router.node.store.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(router.node.store.size, 1, "the seeder announced itself to the router");
-
-    const out = memoryStorage();
-    const leecher = startDownload(parseMagnet(`magnet:?xt=urn:btih:${meta.infoHashHex}`), {
-      storage: out.open,
-      listen: "127.0.0.1",
-      port: 0,
-      dht,
-      noPeersTimeoutMs: 20_000,
-    });
-    const result = await leecher.done;
+    assert.equal(swarm.router.node.store.size, 1, "the seeder announced itself to the router");
+    const leecher = swarm.leech();
+    const result = await leecher.session.done;
     assert(result.ok, result.error);
-    assert.deepEqual(out.data(), data);
-    assert.equal(result.book.get(`127.0.0.1:${seederPort}`)?.source, "dht", "the seeder came from the DHT");
+    assert.deepEqual(leecher.data(), data);
+    assert.equal(
+      result.book.get(`127.0.0.1:${swarm.seederPort}`)?.source,
+      "dht",
+      "the seeder came from the DHT",
+    );
   } finally {
-    seeder.stop();
-    await seeder.done;
-    router.stop();
+    await swarm.close();
   }
 });
 
@@ -78,21 +101,10 @@ Deno.test("garbage, bencode bombs and bogus answers thrown at the DHT port do no
     seed: 63,
     name: "g.bin",
   });
-  const router = await startDhtRouter();
-  const dht = { bootstrap: [router.address], queryTimeoutMs: 500 };
-  const seeder = memorySeeder(meta, data, { dht });
+  const swarm = await dhtSwarm(meta, data);
   const socket = dgram.createSocket("udp4");
   try {
-    await listeningPort(seeder);
-    for (let i = 0; i < 400 && router.node.store.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    const out = memoryStorage();
-    const leecher = startDownload(parseMagnet(`magnet:?xt=urn:btih:${meta.infoHashHex}`), {
-      storage: out.open,
-      listen: "127.0.0.1",
-      port: 0,
-      dht,
-      noPeersTimeoutMs: 20_000,
-    });
+    const { session: leecher, data: got } = swarm.leech();
     while (leecher.progress().port === 0 || leecher.actor.getSnapshot().children.dht === undefined) {
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -125,15 +137,13 @@ Deno.test("garbage, bencode bombs and bogus answers thrown at the DHT port do no
     }
     const result = await done;
     assert(result.ok, result.error);
-    assert.deepEqual(out.data(), data);
+    assert.deepEqual(got(), data);
     console.log(`${sent} bad datagrams sent to the leecher's DHT port during the download`);
     assert(sent >= 500, `only ${sent} sent before the download ended`);
     assert(node && node.stats.malformed > 0 && node.stats.unmatched > 0, "dropped and counted");
   } finally {
     socket.close();
-    seeder.stop();
-    await seeder.done;
-    router.stop();
+    await swarm.close();
   }
 });
 

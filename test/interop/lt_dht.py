@@ -8,13 +8,12 @@ the DHT every few seconds; "get" downloads a magnet link with nothing but the in
 once every piece is in (exit 1 after 120 s). Prints "ready" once started. Loopback needs libtorrent's DHT checks
 of routable addresses and node ids off (REAL-PEERS.md). Runs until terminated (router, seed).
 """
-import signal
 import sys
 import time
 
 import libtorrent as lt
 
-from lt_session import loopback_session
+from lt_session import Terminated, loopback_session
 
 LOOPBACK_DHT = {
     "enable_dht": True,
@@ -26,23 +25,13 @@ LOOPBACK_DHT = {
 }
 
 mode = sys.argv[1]
-running = True
-
-
-def stop(*_):
-    global running
-    running = False
-
-
-signal.signal(signal.SIGTERM, stop)
-signal.signal(signal.SIGINT, stop)
+terminated = Terminated()
 
 if mode == "router":
     session = loopback_session(int(sys.argv[2]))
     session.apply_settings({**LOOPBACK_DHT, "dht_bootstrap_nodes": ""})
     print("ready", flush=True)
-    while running:
-        time.sleep(0.2)
+    terminated.wait()
     sys.exit(0)
 
 what, save_path, port, bootstrap = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
@@ -60,7 +49,7 @@ handle = session.add_torrent(params)
 print("ready", flush=True)
 started = time.time()
 last_announce = 0.0
-while running:
+while not terminated.value:
     if time.time() - last_announce > 2:
         handle.force_dht_announce()
         last_announce = time.time()

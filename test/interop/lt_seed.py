@@ -4,13 +4,12 @@ Usage: /usr/bin/python3 lt_seed.py <file.torrent> <save_path> <port> [upload byt
 With several sessions (a bench's crowd of seeders), session i listens on port + i. Prints "ready" once every
 session has the torrent. Loopback only: DHT, LSD, UPnP and NAT-PMP are off.
 """
-import signal
 import sys
 import time
 
 import libtorrent as lt
 
-from lt_session import loopback_session
+from lt_session import Terminated, loopback_session
 
 torrent, save_path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 upload_limit = int(sys.argv[4]) if len(sys.argv) > 4 else 0
@@ -31,18 +30,7 @@ for i in range(count):
     seeds.append((session, session.add_torrent(params)))
 print("ready", flush=True)
 
-running = True
-
-
-def stop(*_):
-    global running
-    running = False
-
-
-signal.signal(signal.SIGTERM, stop)
-signal.signal(signal.SIGINT, stop)
-while running:
-    time.sleep(0.2)
+Terminated().wait()
 # Leave the swarm politely: removing the torrent announces "stopped", so the tracker forgets this seeder.
 for session, handle in seeds:
     session.remove_torrent(handle)

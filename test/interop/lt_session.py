@@ -1,5 +1,24 @@
 """A libtorrent session for the interop tests: on 127.0.0.1 only, with DHT, LSD, UPnP, NAT-PMP and uTP off."""
+import signal
+import time
+
 import libtorrent as lt
+
+
+class Terminated:
+    """True once SIGTERM or SIGINT arrived: the scripts run until then."""
+
+    def __init__(self):
+        self.value = False
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def stop(self, *_):
+        self.value = True
+
+    def wait(self):
+        while not self.value:
+            time.sleep(0.2)
 
 
 def loopback_session(port, upload_limit=0):
