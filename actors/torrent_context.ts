@@ -8,7 +8,7 @@
 import { fromPromise } from "xstate";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import { type Magnet } from "../src/metainfo/magnet.ts";
-import type { Metainfo } from "../src/metainfo/metainfo.ts";
+import { type Metainfo, paddingPieces } from "../src/metainfo/metainfo.ts";
 import { LocalPieces } from "../src/pieces/local_pieces.ts";
 import { PieceWriters } from "../src/pieces/piece_writers.ts";
 import { checkPieces } from "../src/storage/check.ts";
@@ -156,6 +156,7 @@ export const openJob = fromPromise<
       const hint = input.forceCheck ? undefined : await resume?.load(meta);
       ours = new LocalPieces(meta.pieceCount, hint ?? await checkPieces(meta, storage));
     }
+    for (const i of paddingPieces(meta)) ours.have.set(i); // padding only: nothing to fetch
     if (input.seedOnly && !ours.have.complete) {
       storage.close();
       throw new SeedError(`only ${ours.have.count} of ${meta.pieceCount} pieces are on disk and verified`);

@@ -20,19 +20,22 @@ export async function printInfo(source: Metainfo | Magnet, scrape: boolean, time
   const lines: string[] = [];
   if ("pieceCount" in source) {
     const m = source;
+    // Padding files (BEP 47) are the torrent's alignment, not the user's data: neither listed nor counted.
+    const files = m.files.filter((f) => !f.padding);
+    const size = files.reduce((n, f) => n + f.length, 0);
     lines.push(
       `name:       ${m.name}`,
       `infohash:   ${m.infoHashHex}`,
       `magnet:     ${makeMagnet(m.infoHashHex, m.name, m.trackers)}`,
-      `size:       ${formatBytes(m.totalLength)} (${m.totalLength} bytes)`,
+      `size:       ${formatBytes(size)} (${size} bytes)`,
       `pieces:     ${m.pieceCount} × ${formatBytes(m.pieceLength)}`,
       `private:    ${m.private ? "yes (no peer exchange)" : "no"}`,
-      `files:      ${m.files.length}`,
+      `files:      ${files.length}`,
     );
-    for (const f of m.files.slice(0, MAX_FILES_SHOWN)) {
+    for (const f of files.slice(0, MAX_FILES_SHOWN)) {
       lines.push(`  ${formatBytes(f.length).padStart(10)}  ${f.path.join("/")}`);
     }
-    if (m.files.length > MAX_FILES_SHOWN) lines.push(`  … and ${m.files.length - MAX_FILES_SHOWN} more`);
+    if (files.length > MAX_FILES_SHOWN) lines.push(`  … and ${files.length - MAX_FILES_SHOWN} more`);
   } else {
     lines.push(
       `name:       ${source.name ?? "(not given; it comes with the metadata)"}`,

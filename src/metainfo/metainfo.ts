@@ -17,6 +17,23 @@ export interface FileEntry {
   length: number;
   /** Offset of the file's first byte in the torrent's concatenated data. */
   offset: number;
+  /**
+   * A padding file (BEP 47, `attr` contains `p`): zeros that align the next file to a piece. It is never created
+   * on disk; its bytes read as zeros.
+   */
+  padding?: boolean;
+}
+
+/** The pieces made of padding only (BEP 47): present from the start, never fetched. */
+export function paddingPieces(meta: Pick<Metainfo, "files" | "pieceLength">): number[] {
+  const out: number[] = [];
+  for (const f of meta.files) {
+    if (!f.padding) continue;
+    const first = Math.ceil(f.offset / meta.pieceLength);
+    const end = Math.floor((f.offset + f.length) / meta.pieceLength);
+    for (let i = first; i < end; i++) out.push(i);
+  }
+  return out;
 }
 
 /** A parsed, validated .torrent file. */
@@ -107,7 +124,10 @@ function parseFiles(list: unknown): FileEntry[] {
       if (!(p instanceof Uint8Array)) bad(`"${where}.path[${j}]" is not a byte string`);
       return component(p, `${where}.path`);
     });
-    files.push({ path: parts, length, offset });
+    const attr = f.attr instanceof Uint8Array ? decoder.decode(f.attr) : "";
+    files.push(
+      attr.includes("p") ? { path: parts, length, offset, padding: true } : { path: parts, length, offset },
+    );
     offset += length;
   });
   checkCollisions(files);

@@ -104,6 +104,10 @@ export class FileStorage implements Storage {
     if (meta.multiFile) { for (const path of paths) await refuseLinks(out, path); }
     for (let i = 0; i < paths.length; i++) {
       const path = paths[i];
+      if (meta.files[i].padding) {
+        empty.push(true); // never on disk: its zeros are the torrent's, not ours to write
+        continue;
+      }
       const slash = path.lastIndexOf("/");
       if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
       const stat = await Deno.stat(path).catch(() => null);
@@ -151,6 +155,7 @@ export class FileStorage implements Storage {
 
   writeSync(offset: number, data: Uint8Array): void {
     eachPart(this.files, offset, data.length, (i, at, from, length) => {
+      if (this.files[i].padding) return;
       this.empty[i] = false;
       const h = this.#handle(i);
       h.seekSync(at, Deno.SeekMode.Start);
@@ -179,6 +184,7 @@ export class FileStorage implements Storage {
   read(offset: number, length: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
     eachPart(this.files, offset, length, (i, at, from, partLength) => {
+      if (this.files[i].padding) return; // zeros
       const h = this.#handle(i);
       h.seekSync(at, Deno.SeekMode.Start);
       let done = 0;

@@ -7,6 +7,8 @@ import { type Metainfo, parseMetainfo } from "../../src/metainfo/metainfo.ts";
 export interface TestFile {
   path: string[];
   data: Uint8Array;
+  /** BEP 47 attributes: `p` padding, `x` executable, `h` hidden, `l` symlink. */
+  attr?: string;
 }
 
 /** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
@@ -46,7 +48,11 @@ export async function makeTorrent(opts: {
     pieces: await pieceHashes(data, opts.pieceLength),
   };
   if (opts.multiFile ?? opts.files.length > 1) {
-    info.files = opts.files.map((f) => ({ length: f.data.length, path: f.path }));
+    info.files = opts.files.map((f) => ({
+      length: f.data.length,
+      path: f.path,
+      ...(f.attr ? { attr: f.attr } : {}),
+    }));
   } else {
     info.length = data.length;
   }

@@ -131,3 +131,28 @@ Deno.test("FileStorage flushes every 64 MiB in the background, and its closing s
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("FileStorage never creates a padding file (BEP 47): writes over it are dropped, reads give zeros", async () => {
+  const { torrent } = await makeTorrent({
+    name: "p",
+    files: [
+      { path: ["a"], data: payload(10, 1) },
+      { path: [".pad", "6"], data: new Uint8Array(6), attr: "p" },
+      { path: ["b"], data: payload(16, 2) },
+    ],
+    pieceLength: 16,
+  });
+  const meta = await parseMetainfo(torrent);
+  assert.deepEqual(meta.files.map((f) => f.padding ?? false), [false, true, false]);
+  const dir = await Deno.makeTempDir();
+  try {
+    const { storage } = await FileStorage.open(meta, dir);
+    await assert.rejects(Deno.stat(`${dir}/.pad`), Deno.errors.NotFound);
+    await storage.write(0, new Uint8Array(32).fill(7)); // a peer's bytes over the padding are not ours to keep
+    assert.deepEqual(await storage.read(8, 10), new Uint8Array([7, 7, 0, 0, 0, 0, 0, 0, 7, 7]));
+    storage.close();
+    assert.equal((await Deno.stat(`${dir}/a`)).size, 10);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
