@@ -79,6 +79,11 @@ export function parseMagnet(uri: string): Magnet {
     }
     if (!infoHash) {
       const other = params.get("xt");
+      if (other?.toLowerCase().startsWith("urn:btmh:")) {
+        throw new SyntaxError(
+          "it is a v2-only link (urn:btmh, BEP 52), which is not supported yet: it needs urn:btih",
+        );
+      }
       throw new SyntaxError(
         other ? `unsupported xt "${other}" (need urn:btih:)` : "no xt=urn:btih: infohash",
       );

@@ -203,6 +203,11 @@ export async function parseMetainfo(bytes: Uint8Array): Promise<Metainfo> {
   const name = component(bytesOf(info, "name", "info.name"), "info.name");
   const pieceLength = integerOf(info, "piece length", "info.piece length");
   if (pieceLength <= 0) bad(`"info.piece length" must be positive, got ${pieceLength}`);
+  if (info.pieces === undefined && info["meta version"] === 2) {
+    bad(
+      "it is a v2-only torrent (BEP 52), which is not supported yet; a hybrid (v1+v2) torrent of it would work",
+    );
+  }
   const pieceHashes = bytesOf(info, "pieces", "info.pieces");
   if (pieceHashes.length % 20 !== 0) {
     bad(`"info.pieces" length ${pieceHashes.length} is not a multiple of 20`);

@@ -133,3 +133,12 @@ Deno.test("ut_pex messages carry IPv4 and IPv6 peers and at most 50 of each kind
     { host: "0:0:0:0:0:0:0:1", port: 7 },
   ]);
 });
+
+Deno.test("parseMagnet() takes a hybrid link's btih beside its btmh, and says a btmh-only link is v2-only", () => {
+  const hybrid = parseMagnet(`magnet:?xt=urn:btmh:1220${"ab".repeat(32)}&xt=urn:btih:${HEX}`);
+  assert.equal(hybrid.infoHashHex, HEX);
+  assert.throws(
+    () => parseMagnet(`magnet:?xt=urn:btmh:1220${"ab".repeat(32)}`),
+    /^SyntaxError: Cannot parse magnet link: it is a v2-only link \(urn:btmh, BEP 52\)/,
+  );
+});

@@ -251,3 +251,19 @@ Deno.test("pieceSize() gives the short last piece", () => {
   const m = { pieceLength: 32768, totalLength: 70001 };
   assert.deepEqual([0, 1, 2].map((i) => pieceSize(m, i)), [32768, 32768, 4465]);
 });
+
+Deno.test("parseMetainfo() refuses a v2-only torrent (BEP 52) in one line that says so", async () => {
+  const v2only = bencode.encode({
+    info: {
+      name: "v2",
+      "piece length": 16384,
+      "meta version": 2,
+      "file tree": { v2: { "": { length: 5 } } },
+    },
+  });
+  await assert.rejects(
+    () => parseMetainfo(v2only),
+    (e: Error) =>
+      e instanceof SyntaxError && /v2-only torrent \(BEP 52\), which is not supported yet/.test(e.message),
+  );
+});
