@@ -22,6 +22,8 @@ export interface FileEntry {
    * on disk; its bytes read as zeros.
    */
   padding?: boolean;
+  /** BEP 47 `attr` contains `x`: the file is made executable where the platform has the bit. */
+  executable?: boolean;
 }
 
 /** The pieces made of padding only (BEP 47): present from the start, never fetched. */
@@ -125,9 +127,10 @@ function parseFiles(list: unknown): FileEntry[] {
       return component(p, `${where}.path`);
     });
     const attr = f.attr instanceof Uint8Array ? decoder.decode(f.attr) : "";
-    files.push(
-      attr.includes("p") ? { path: parts, length, offset, padding: true } : { path: parts, length, offset },
-    );
+    const entry: FileEntry = { path: parts, length, offset };
+    if (attr.includes("p")) entry.padding = true;
+    if (attr.includes("x")) entry.executable = true;
+    files.push(entry);
     offset += length;
   });
   checkCollisions(files);

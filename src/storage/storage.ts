@@ -118,6 +118,8 @@ export class FileStorage implements Storage {
       }
       if (stat && stat.size > 0) existed = true;
       const file = await Deno.open(path, { read: true, write: true, create: true });
+      // BEP 47 `x`: executable for whoever may read it (the umask still applies); no such bit on Windows.
+      if (meta.files[i].executable && Deno.build.os !== "windows") await Deno.chmod(path, 0o755);
       try {
         if (!stat || stat.size !== meta.files[i].length) await file.truncate(meta.files[i].length);
         empty.push((await file.stat()).blocks === 0);

@@ -1,6 +1,6 @@
 /**
  * Files as the torrent says: zero-length files are created (nested ones too), padding files (BEP 47, `attr` p)
- * are never created, and pieces made only of padding are never asked for.
+ * are never created, pieces made only of padding are never asked for, and `attr` x makes a file executable.
  */
 
 import assert from "node:assert/strict";
@@ -22,7 +22,7 @@ async function paddedTorrent() {
     { path: [".pad", "100000"], data: pad(3 * PIECE - 70_000 % PIECE), attr: "p" }, // two whole pieces of zeros
     { path: ["empty.dat"], data: pad(0) },
     { path: ["sub", "__init__.py"], data: pad(0) },
-    { path: ["c.bin"], data: payload(1000, 73) },
+    { path: ["c.bin"], data: payload(1000, 73), attr: "x" },
   ];
   const { torrent, data } = await makeTorrent({ name: "kinds", files, pieceLength: PIECE, multiFile: true });
   return { torrent, data, meta: await parseMetainfo(torrent), a, b };
@@ -47,6 +47,8 @@ Deno.test("zero-length files are created, padding files are not, and padding-onl
     await assert.rejects(Deno.stat(`${dir}/kinds/.pad`), Deno.errors.NotFound, "no padding on disk");
     assert(!seeder.served.has(5) && !seeder.served.has(6), "padding-only pieces were never asked for");
     assert(seeder.served.has(4), "the piece with b's end and padding was");
+    assert.equal((await Deno.stat(`${dir}/kinds/c.bin`)).mode! & 0o100, 0o100, "attr x: executable");
+    assert.equal((await Deno.stat(`${dir}/kinds/a.bin`)).mode! & 0o100, 0, "the others are not");
   } finally {
     await seeder.close();
     await Deno.remove(dir, { recursive: true });
