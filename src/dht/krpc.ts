@@ -24,6 +24,7 @@ export const ID_LENGTH = 20;
 
 /** A DHT node: its id and where it listens. */
 export interface NodeInfo extends PeerAddress {
+  /** Its 20-byte node id. */
   id: Uint8Array;
 }
 

@@ -15,7 +15,9 @@ const VERSION = 1;
 
 /** What a run leaves for the next: our id and the nodes it knew. */
 export interface SavedNodes {
+  /** Our node id, kept so other nodes' tables stay right about us. */
   id: Uint8Array;
+  /** The nodes we knew, nearest our id first. */
   nodes: NodeInfo[];
 }
 
