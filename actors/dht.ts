@@ -82,6 +82,8 @@ export interface DhtContext {
   buckets: number;
   lookups: number;
   peersFound: number;
+  /** Seconds since the node was ready: every 60th refreshes the quiet buckets. */
+  ticks: number;
   stats?: DhtStats;
   error?: string;
 }
@@ -257,9 +259,10 @@ export const dhtMachine = setup({
       context.node?.ping({ host, port }).catch(() => {});
     },
     /** Refreshes, once a minute, the buckets that were quiet for 15 minutes (BEP 5). */
-    refreshBuckets: ({ context }) => {
-      if (context.node && Math.floor(Date.now() / 1000) % 60 === 0) context.node.refresh().catch(() => {});
-    },
+    refreshBuckets: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ ticks: context.ticks + 1 });
+      if ((context.ticks + 1) % 60 === 0) context.node?.refresh().catch(() => {});
+    }),
     /** Reads the node's table size and counters into context, for the live view. */
     sample: assign(({ context }) => ({
       nodes: context.node?.table.size ?? 0,
@@ -269,7 +272,7 @@ export const dhtMachine = setup({
   },
 }).createMachine({
   id: "dht",
-  context: ({ input }) => ({ input, nodes: 0, buckets: 0, lookups: 0, peersFound: 0 }),
+  context: ({ input }) => ({ input, nodes: 0, buckets: 0, lookups: 0, peersFound: 0, ticks: 0 }),
   invoke: { id: "socket", src: "socket", input: ({ context }) => context.input },
   on: {
     "lookup.peers": { actions: "forwardPeers" },

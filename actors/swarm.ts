@@ -17,7 +17,7 @@ import type { Metainfo } from "../src/metainfo/metainfo.ts";
 import type { LocalPieces } from "../src/pieces/local_pieces.ts";
 import type { PieceWriters } from "../src/pieces/piece_writers.ts";
 import type { Storage } from "../src/storage/storage.ts";
-import type { AddressBook } from "../src/swarm/address_book.ts";
+import { type AddressBook, addressKey } from "../src/swarm/address_book.ts";
 import { chooseUnchoked } from "../src/swarm/choker.ts";
 import type { LinkInput } from "../src/peer/link_events.ts";
 import type { Message } from "../src/wire/wire.ts";
@@ -165,7 +165,7 @@ export const swarmMachine = setup({
       const { input } = context;
       if (!coordinator || (context.complete && !input.seeding)) return;
       for (const entry of input.book.takeDialable(context.maxPeers)) {
-        const key = `${entry.host.includes(":") ? `[${entry.host}]` : entry.host}:${entry.port}`;
+        const key = addressKey(entry);
         const link = { ...linkBase(input, self, key), host: entry.host, port: entry.port };
         enqueue.spawnChild("peer", { id: key, input: { key, coordinator, timeouts: input.timeouts, link } });
       }
@@ -174,7 +174,7 @@ export const swarmMachine = setup({
     accept: enqueueActions(({ context, event, enqueue, system, self }) => {
       const { conn } = event as AcceptorEvent;
       const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
-      const key = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+      const key = addressKey({ host: hostname, port });
       const coordinator = system.get("coordinator");
       if (!coordinator || !context.input.book.takeIncoming(key, context.maxPeers)) {
         conn.close();

@@ -35,6 +35,7 @@ import {
   type TorrentContext as Context,
   type TorrentEvent as Event,
   type TorrentInput,
+  usesDht,
 } from "./torrent_context.ts";
 
 const message = (e: unknown) => (e as Error).message;
@@ -83,9 +84,7 @@ export const torrentMachine = setup({
     closeStorage: ({ context }) => context.storage?.close(),
     /** The DHT node starts once we listen (on the listener's port number), never for a private torrent. */
     startDht: enqueueActions(({ context, enqueue }) => {
-      if (context.input.dht && !context.meta?.private) {
-        enqueue.spawnChild("dht", { id: "dht", input: dhtInput(context) });
-      }
+      if (usesDht(context)) enqueue.spawnChild("dht", { id: "dht", input: dhtInput(context) });
     }),
     /** Looks the torrent up in the DHT and announces our port; again every 15 minutes (5 s while a magnet link waits). */
     lookupDht: enqueueActions(({ context, enqueue }) => {

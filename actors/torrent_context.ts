@@ -9,6 +9,7 @@ import { fromPromise } from "xstate";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import { type Magnet } from "../src/metainfo/magnet.ts";
 import { type Metainfo, paddingPieces } from "../src/metainfo/metainfo.ts";
+import { equalBytes } from "../src/common/bytes.ts";
 import { LocalPieces } from "../src/pieces/local_pieces.ts";
 import { PieceWriters } from "../src/pieces/piece_writers.ts";
 import { checkPieces } from "../src/storage/check.ts";
@@ -233,6 +234,11 @@ export function seedLimitReached(ctx: TorrentContext): boolean {
   return byRatio || byTime;
 }
 
+/** The torrent runs a DHT node: asked for, and not private (BEP 27; a magnet's privacy shows with its metadata). */
+export function usesDht(ctx: TorrentContext): boolean {
+  return ctx.input.dht !== undefined && !ctx.meta?.private;
+}
+
 /** The DHT actor's input: the UDP port is the peer listener's number, as other clients expect. */
 export function dhtInput(ctx: TorrentContext): DhtInput {
   return {
@@ -267,7 +273,7 @@ export function reannounceMs(ctx: TorrentContext): number {
 export function learnDhtPeers(ctx: TorrentContext, event: TorrentEvent): void {
   const e = event as Extract<DhtReport, { type: "dht.peers" }>;
   const ours = infoHashOf(ctx);
-  if (e.infoHash.every((b, i) => b === ours[i])) ctx.book.add(e.peers, "dht");
+  if (equalBytes(e.infoHash, ours)) ctx.book.add(e.peers, "dht");
 }
 
 function infoHashOf(ctx: TorrentContext): Uint8Array {
@@ -305,7 +311,7 @@ export function swarmInput(ctx: TorrentContext): SwarmInput {
     writers: ctx.writers,
     trackers: ctx.trackers,
     seeding: ctx.input.seed !== undefined || ctx.input.seedOnly === true,
-    dhtPort: ctx.input.dht && !ctx.meta?.private && ctx.listener ? ctx.port : undefined,
+    dhtPort: usesDht(ctx) && ctx.listener ? ctx.port : undefined,
   };
 }
 
@@ -317,7 +323,7 @@ export function finishInput(ctx: TorrentContext, events: FinishInput["events"]):
 /** Who this torrent is to its trackers, from the supervisor's context. */
 export function subjectOf(ctx: TorrentContext): AnnounceSubject {
   return {
-    infoHash: ctx.meta?.infoHash ?? ctx.input.magnet!.infoHash,
+    infoHash: infoHashOf(ctx),
     peerId: ctx.input.peerId,
     port: ctx.port,
     meta: ctx.meta,

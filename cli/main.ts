@@ -14,6 +14,7 @@ import { printInfo } from "./info.ts";
 import { looksLikeAddress, Observers, replay, viz } from "./ui.ts";
 import { formatBytes, formatDuration, progressLine } from "./progress_format.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
+import { toHex } from "../src/common/bytes.ts";
 
 export const USAGE = `Usage: deno run -A mod.ts <file.torrent | magnet:?…> <out> [options]
        deno run -A mod.ts seed <file.torrent> <path> [options]
@@ -165,7 +166,7 @@ function peerLogger(): (e: InspectionEvent) => void {
         peers: number;
         announced?: number;
       };
-      const hash = Array.from(d.infoHash.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join("");
+      const hash = toHex(d.infoHash.subarray(0, 4));
       const announced = d.announced === undefined ? "" : `, announced to ${d.announced} of the nearest nodes`;
       const n = (k: number, word: string) => `${k} ${k === 1 ? word : word.replace(/y$/, "ie") + "s"}`;
       console.error(

@@ -7,7 +7,8 @@
  */
 
 import type { NodeInfo } from "./krpc.ts";
-import { compareDistance, idHex } from "./node_id.ts";
+import { compareDistance } from "./node_id.ts";
+import { toHex } from "../common/bytes.ts";
 import { K } from "./routing_table.ts";
 
 /** Parallel queries of one lookup. */
@@ -38,13 +39,13 @@ export class Lookup {
 
   /** A lookup towards `target`; `ownId`, our own id, is never a candidate. */
   constructor(readonly target: Uint8Array, ownId?: Uint8Array) {
-    this.#own = ownId && idHex(ownId);
+    this.#own = ownId && toHex(ownId);
   }
 
   /** Adds nodes heard of (the table's closest at the start, then those in answers); ourselves and repeats are skipped. */
   add(nodes: NodeInfo[]): void {
     for (const node of nodes) {
-      const key = idHex(node.id);
+      const key = toHex(node.id);
       if (this.#seen.has(key) || key === this.#own) continue;
       this.#seen.add(key);
       this.#candidates.push({ node, key, state: "new" });
@@ -112,7 +113,7 @@ export class Lookup {
   }
 
   #find(node: NodeInfo): Candidate | undefined {
-    const key = idHex(node.id);
+    const key = toHex(node.id);
     return this.#candidates.find((c) => c.key === key);
   }
 }

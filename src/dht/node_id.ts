@@ -45,8 +45,3 @@ function setBit(id: Uint8Array, i: number, value: number): void {
   const mask = 1 << (7 - (i & 7));
   id[i >> 3] = value ? id[i >> 3] | mask : id[i >> 3] & ~mask;
 }
-
-/** Ids as hex, for keys and logs. */
-export function idHex(id: Uint8Array): string {
-  return Array.from(id, (b) => b.toString(16).padStart(2, "0")).join("");
-}

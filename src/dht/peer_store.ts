@@ -7,7 +7,7 @@
  */
 
 import type { PeerAddress } from "../common/peer_address.ts";
-import { idHex } from "./node_id.ts";
+import { toHex } from "../common/bytes.ts";
 
 /** How long an announced peer is kept without a new announce. */
 export const PEER_TTL_MS = 30 * 60_000;
@@ -36,7 +36,7 @@ export class PeerStore {
 
   /** Records `peer` for `infoHash`; when full, the oldest entry of that infohash (or a new infohash) gives way. */
   add(infoHash: Uint8Array, peer: PeerAddress): void {
-    const key = idHex(infoHash);
+    const key = toHex(infoHash);
     let peers = this.#byHash.get(key);
     if (!peers) {
       if (this.#byHash.size >= this.maxInfoHashes) this.#expire();
@@ -58,7 +58,7 @@ export class PeerStore {
 
   /** Up to `count` peers for `infoHash`, newest first; expired ones are dropped on the way. */
   get(infoHash: Uint8Array, count = 50): PeerAddress[] {
-    const peers = this.#byHash.get(idHex(infoHash));
+    const peers = this.#byHash.get(toHex(infoHash));
     if (!peers) return [];
     const now = this.now();
     const out: PeerAddress[] = [];
@@ -68,7 +68,7 @@ export class PeerStore {
         this.#total--;
       } else if (out.length < count) out.push(v.peer);
     }
-    if (peers.size === 0) this.#byHash.delete(idHex(infoHash));
+    if (peers.size === 0) this.#byHash.delete(toHex(infoHash));
     return out;
   }
 

@@ -13,7 +13,8 @@
  */
 
 import type { NodeInfo } from "./krpc.ts";
-import { commonPrefix, compareDistance, idHex } from "./node_id.ts";
+import { commonPrefix, compareDistance } from "./node_id.ts";
+import { toHex } from "../common/bytes.ts";
 
 /** Nodes per bucket (BEP 5's K). */
 export const K = 8;
@@ -65,7 +66,7 @@ export class RoutingTable {
 
   /** The node with this id, if the table has it. */
   get(id: Uint8Array): TableNode | undefined {
-    return this.#byId.get(idHex(id));
+    return this.#byId.get(toHex(id));
   }
 
   /** Good: answered in the last 15 minutes, or queried us in them having answered before, and not failing. */
@@ -106,7 +107,7 @@ export class RoutingTable {
       if (bucket.nodes.length < K) {
         bucket.nodes.push(node);
         bucket.changedAt = now;
-        this.#byId.set(idHex(node.id), node);
+        this.#byId.set(toHex(node.id), node);
         return;
       }
       if (i === this.#buckets.length - 1 && this.#buckets.length < MAX_BUCKETS) {
@@ -115,14 +116,14 @@ export class RoutingTable {
       }
       const bad = bucket.nodes.findIndex((n) => n.failures >= BAD_AFTER);
       if (bad >= 0) {
-        this.#byId.delete(idHex(bucket.nodes[bad].id));
+        this.#byId.delete(toHex(bucket.nodes[bad].id));
         bucket.nodes[bad] = node;
         bucket.changedAt = now;
-        this.#byId.set(idHex(node.id), node);
+        this.#byId.set(toHex(node.id), node);
         return;
       }
-      const key = idHex(node.id);
-      bucket.spare = bucket.spare.filter((s) => idHex(s.id) !== key).slice(-(K - 1));
+      const key = toHex(node.id);
+      bucket.spare = bucket.spare.filter((s) => toHex(s.id) !== key).slice(-(K - 1));
       bucket.spare.push(node);
       const questionable = bucket.nodes.filter((n) => !this.isGood(n)).sort((a, b) => a.seenAt - b.seenAt);
       return questionable.length > 0 ? { ping: questionable[0] } : undefined;
@@ -152,8 +153,8 @@ export class RoutingTable {
     if (!spare) return; // a bad node stays until something better comes
     bucket.nodes[bucket.nodes.indexOf(node)] = spare;
     bucket.changedAt = this.now();
-    this.#byId.delete(idHex(id));
-    this.#byId.set(idHex(spare.id), spare);
+    this.#byId.delete(toHex(id));
+    this.#byId.set(toHex(spare.id), spare);
   }
 
   /** The `count` nodes closest to `target` that are not bad, closest first. */

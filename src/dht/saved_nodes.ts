@@ -7,7 +7,7 @@
  */
 
 import type { NodeInfo } from "./krpc.ts";
-import { idHex } from "./node_id.ts";
+import { fromHex, toHex } from "../common/bytes.ts";
 
 /** The most nodes saved. */
 export const MAX_SAVED = 300;
@@ -23,17 +23,13 @@ export interface SavedNodes {
 
 /** The file's text for `saved` (the first `MAX_SAVED` nodes). */
 export function encodeSavedNodes(saved: SavedNodes): string {
-  const nodes = saved.nodes.slice(0, MAX_SAVED).map((n) => ({ id: idHex(n.id), host: n.host, port: n.port }));
-  return JSON.stringify({ actorrent: "dht-nodes", version: VERSION, id: idHex(saved.id), nodes }) + "\n";
+  const nodes = saved.nodes.slice(0, MAX_SAVED).map((n) => ({ id: toHex(n.id), host: n.host, port: n.port }));
+  return JSON.stringify({ actorrent: "dht-nodes", version: VERSION, id: toHex(saved.id), nodes }) + "\n";
 }
 
 const HEX40 = /^[0-9a-f]{40}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^[0-9a-f:]{2,39}$/i;
-
-function fromHex(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
-}
 
 /** Reads a saved file; throws `SyntaxError` with the reason when it is not one of ours or is damaged. */
 export function decodeSavedNodes(text: string): SavedNodes {

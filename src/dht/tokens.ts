@@ -7,6 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { equalBytes } from "../common/bytes.ts";
 
 /** How often the secret changes. */
 export const ROTATE_MS = 5 * 60_000;
@@ -30,7 +31,8 @@ export class Tokens {
   /** True when `token` was issued to `host` with the current secret or the one before. */
   accepts(host: string, token: Uint8Array): boolean {
     this.#rotate();
-    return same(token, this.#token(this.#secret, host)) || same(token, this.#token(this.#previous, host));
+    return equalBytes(token, this.#token(this.#secret, host)) ||
+      equalBytes(token, this.#token(this.#previous, host));
   }
 
   #rotate(): void {
@@ -47,8 +49,4 @@ export class Tokens {
   #token(secret: Uint8Array, host: string): Uint8Array {
     return new Uint8Array(createHash("sha1").update(secret).update(host).digest()).subarray(0, 8);
   }
-}
-
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -10,6 +10,7 @@ import { type AnyActorRef, createActor, setup } from "xstate";
 import { dhtMachine, type DhtReport } from "../../actors/dht.ts";
 import type { PeerAddress } from "../../src/common/peer_address.ts";
 import { randomId } from "../../src/dht/node_id.ts";
+import { toHex } from "../../src/common/bytes.ts";
 
 type JsDht = {
   listen(port: number, host: string, cb: () => void): void;
@@ -70,7 +71,7 @@ Deno.test({
 
       // bittorrent-dht announces; our node's lookup finds it.
       const theirs = randomId();
-      const theirsHex = Array.from(theirs, (x) => x.toString(16).padStart(2, "0")).join("");
+      const theirsHex = toHex(theirs);
       await new Promise<void>((resolve, reject) =>
         a.announce(theirsHex, 4001, (e) => e ? reject(e) : resolve())
       );
@@ -79,7 +80,7 @@ Deno.test({
 
       // We announce; bittorrent-dht's lookup finds us.
       const mine = randomId();
-      const mineHex = Array.from(mine, (x) => x.toString(16).padStart(2, "0")).join("");
+      const mineHex = toHex(mine);
       ours.send({ type: "dht.lookup", infoHash: mine, announcePort: 5002 });
       await until(() => Object.keys(ours.getSnapshot().children).every((k) => !k.startsWith("lookup-")));
       const found: PeerAddress[] = [];

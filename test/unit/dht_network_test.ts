@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import type { PeerAddress } from "../../src/common/peer_address.ts";
 import { encodeResponse } from "../../src/dht/krpc.ts";
 import { DhtNode } from "../../src/dht/node.ts";
-import { compareDistance, idHex, randomId } from "../../src/dht/node_id.ts";
+import { compareDistance, randomId } from "../../src/dht/node_id.ts";
+import { toHex } from "../../src/common/bytes.ts";
 
 class Network {
   readonly nodes = new Map<string, DhtNode>();
@@ -60,11 +61,11 @@ Deno.test("DHT lookups on 300 in-process nodes find the true closest nodes", asy
     let found = 0, queries = 0;
     for (let trial = 0; trial < 10; trial++) {
       const target = randomId();
-      const truth = all.map((n) => n.id).sort((a, b) => compareDistance(target, a, b)).slice(0, 8).map(idHex);
+      const truth = all.map((n) => n.id).sort((a, b) => compareDistance(target, a, b)).slice(0, 8).map(toHex);
       const from = all[(trial * 37 + 5) % all.length];
       const result = await from.lookup(target, "find_node");
-      const got = new Set(result.closest.map((c) => idHex(c.node.id)));
-      const hits = truth.filter((t) => got.has(t) || t === idHex(from.id)).length;
+      const got = new Set(result.closest.map((c) => toHex(c.node.id)));
+      const hits = truth.filter((t) => got.has(t) || t === toHex(from.id)).length;
       found += hits;
       queries += result.queried;
     }
