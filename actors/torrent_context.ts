@@ -321,7 +321,7 @@ export function finishInput(ctx: TorrentContext, events: FinishInput["events"]):
 }
 
 /** Who this torrent is to its trackers, from the supervisor's context. */
-export function subjectOf(ctx: TorrentContext): AnnounceSubject {
+function subjectOf(ctx: TorrentContext): AnnounceSubject {
   return {
     infoHash: infoHashOf(ctx),
     peerId: ctx.input.peerId,
