@@ -62,6 +62,11 @@ export interface Metainfo {
   private: boolean;
   /** Tracker tiers: `announce-list` when present, else `[[announce]]`. */
   trackers: string[][];
+  /**
+   * Web seeds: the HTTP(S) URLs of `url-list` (BEP 19) and `httpseeds`, read as the same kind of plain file URLs
+   * (as Transmission does); other schemes and duplicates are left out.
+   */
+  webSeeds: string[];
   /** The raw bencoded `info` dictionary, as it stands in the file. */
   rawInfo: Uint8Array;
 }
@@ -180,6 +185,19 @@ function parseTrackers(top: Dict): string[][] {
   return tiers;
 }
 
+function parseWebSeeds(top: Dict): string[] {
+  const urls = new Set<string>();
+  for (const key of ["url-list", "httpseeds"]) {
+    const v = top[key];
+    for (const item of Array.isArray(v) ? v : [v]) {
+      if (!(item instanceof Uint8Array)) continue;
+      const url = decoder.decode(item).trim();
+      if (/^https?:\/\/[^\s]+$/i.test(url)) urls.add(url);
+    }
+  }
+  return [...urls];
+}
+
 /**
  * Parses a .torrent file. Throws SyntaxError with a one-line `Cannot parse torrent: …` message on any malformed
  * or unsafe input.
@@ -247,6 +265,7 @@ export async function parseMetainfo(bytes: Uint8Array): Promise<Metainfo> {
     multiFile: hasFiles,
     private: info.private === 1,
     trackers: parseTrackers(top),
+    webSeeds: parseWebSeeds(top),
     rawInfo,
   };
 }

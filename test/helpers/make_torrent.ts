@@ -40,6 +40,8 @@ export async function makeTorrent(opts: {
   announce?: string;
   multiFile?: boolean;
   private?: boolean;
+  /** `url-list` (BEP 19). */
+  webSeeds?: string[];
 }): Promise<{ torrent: Uint8Array; data: Uint8Array }> {
   const data = concat(opts.files.map((f) => f.data));
   const info: Record<string, unknown> = {
@@ -59,6 +61,7 @@ export async function makeTorrent(opts: {
   if (opts.private) info.private = 1;
   const top: Record<string, unknown> = { info };
   if (opts.announce) top.announce = opts.announce;
+  if (opts.webSeeds) top["url-list"] = opts.webSeeds;
   return { torrent: bencode.encode(top), data };
 }
 
