@@ -34,6 +34,7 @@ export type { DownloadOptions, DownloadResult, PeerView, Progress } from "./acto
 export type { Stats } from "./actors/coordinator.ts";
 export type { PeerTimeouts } from "./actors/peer.ts";
 export type { DhtOptions } from "./actors/dht.ts";
+export type { WebSeedOptions } from "./actors/web_seed.ts";
 export type { SavedNodes } from "./src/dht/saved_nodes.ts";
 export type { NodeInfo } from "./src/dht/krpc.ts";
 export { torrentMachine } from "./actors/torrent.ts";

@@ -14,6 +14,7 @@ import { coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator
 import type { Sample } from "../src/ui/trace.ts";
 import type { PeerTimeouts } from "./peer.ts";
 import type { DhtOptions } from "./dht.ts";
+import type { WebSeedOptions } from "./web_seed.ts";
 import { dhtSample, haveMap, type PeerView, peerViews, stateName } from "./client_views.ts";
 
 export type { PeerView } from "./client_views.ts";
@@ -77,6 +78,11 @@ export interface DownloadOptions {
    * Private torrents never use it.
    */
   dht?: DhtOptions;
+  /**
+   * How the torrent's web seeds (BEP 19 `url-list`, and `httpseeds`) are used: back-off, failures and strikes
+   * before one is dropped; `false` uses none. Default: every web seed the torrent lists, with the defaults.
+   */
+  webSeeds?: WebSeedOptions | false;
   /** Receives XState inspection events for every actor (live views, traces). */
   inspect?: (event: InspectionEvent) => void;
   /** Sees every peer wire message after the handshakes, each way, with the peer's key (debugging). */
@@ -183,6 +189,7 @@ export class DownloadSession {
         maxStrikes: options.maxStrikes,
         forceCheck: options.check,
         dht: options.dht,
+        webSeeds: options.webSeeds,
       },
       inspect: options.inspect,
     });

@@ -25,7 +25,8 @@ export type { PeerOrder as CoordinatorOrder, Stats } from "../src/pieces/schedul
 
 /** What a peer actor tells the coordinator. */
 export type PeerReport =
-  | { type: "peer.hello"; key: string; ref: AnyActorRef }
+  /** A peer is there; one that fetches `runs` of consecutive pieces (a web seed) gets them where it can. */
+  | { type: "peer.hello"; key: string; ref: AnyActorRef; runs?: boolean }
   | { type: "peer.bitfield"; key: string; bitfield: Bitfield }
   | { type: "peer.have"; key: string; index: number }
   | { type: "peer.ready"; key: string }
@@ -73,7 +74,7 @@ export const coordinatorMachine = setup({
       };
       switch (event.type) {
         case "peer.hello":
-          return scheduler.hello(event.key, event.ref);
+          return scheduler.hello(event.key, event.ref, event.runs);
         case "peer.bitfield":
           return deliver(scheduler.bitfield(event.key, event.bitfield));
         case "peer.have":

@@ -6,14 +6,16 @@ import { magnetMachine } from "./magnet.ts";
 import { peerMachine } from "./peer.ts";
 import { swarmMachine } from "./swarm.ts";
 import { torrentMachine } from "./torrent.ts";
+import { webSeedMachine } from "./web_seed.ts";
 
-/** The machines by name: the supervisor, its two phases' machines, the coordinator, a peer, the DHT node and a DHT lookup. */
+/** The machines by name: the supervisor, its two phases' machines, the coordinator, a peer, a web seed, the DHT node and a DHT lookup. */
 export const MACHINES = {
   torrent: torrentMachine,
   magnet: magnetMachine,
   swarm: swarmMachine,
   coordinator: coordinatorMachine,
   peer: peerMachine,
+  webSeed: webSeedMachine,
   dht: dhtMachine,
   lookup: lookupMachine,
 } as const;

@@ -12,55 +12,17 @@
  * @module
  */
 
-import { type AnyActorRef, assign, enqueueActions, raise, sendParent, setup } from "xstate";
-import type { Metainfo } from "../src/metainfo/metainfo.ts";
-import type { LocalPieces } from "../src/pieces/local_pieces.ts";
-import type { PieceWriters } from "../src/pieces/piece_writers.ts";
-import type { Storage } from "../src/storage/storage.ts";
-import { type AddressBook, addressKey } from "../src/swarm/address_book.ts";
+import { assign, enqueueActions, raise, sendParent, setup } from "xstate";
+import { addressKey } from "../src/swarm/address_book.ts";
 import { chooseUnchoked } from "../src/swarm/choker.ts";
-import type { LinkInput } from "../src/peer/link_events.ts";
-import type { Message } from "../src/wire/wire.ts";
 import { acceptor, type AcceptorEvent } from "./acceptor.ts";
-import { type PeerClosed, type PeerContext, peerMachine, type PeerPex, type PeerTimeouts } from "./peer.ts";
+import { type PeerClosed, peerMachine, type PeerPex } from "./peer.ts";
+import { announceSubject, connectedPeers, linkBase, liveWebSeeds, type SwarmInput } from "./swarm_members.ts";
 import { ticker } from "./ticker.ts";
-import {
-  type AnnounceSubject,
-  trackerActor,
-  type TrackerEvent,
-  type TrackerSetup,
-  trackerStatus,
-} from "./tracker.ts";
+import { type WebSeedClosed, webSeedMachine } from "./web_seed.ts";
+import { trackerActor, type TrackerEvent, trackerStatus } from "./tracker.ts";
 
-/** What the swarm works with: the torrent and its data, the address book, and the swarm's limits. */
-export interface SwarmInput {
-  meta: Metainfo;
-  peerId: Uint8Array;
-  /** The port we listen on (announced), or the requested one when we do not listen. */
-  port: number;
-  listener?: Deno.TcpListener;
-  /** The torrent's address book; the swarm changes it through its methods only. */
-  book: AddressBook;
-  /** What we have: read by the links to serve and announce pieces. */
-  ours: LocalPieces;
-  storage: Storage;
-  writers?: PieceWriters;
-  trackers: TrackerSetup;
-  /** Keep dialling once complete (we seed); otherwise a complete swarm dials nobody. */
-  seeding: boolean;
-  maxPeers?: number;
-  timeouts?: Partial<PeerTimeouts>;
-  /** Strikes (pieces that failed the hash) before a peer is banned (default 3). */
-  maxStrikes?: number;
-  /** Regular unchoke slots (default 4), plus one optimistic. */
-  uploadSlots?: number;
-  /** Time without a connected peer, while downloading, before the swarm reports `swarm.no-peers` (default 120 s). */
-  noPeersTimeoutMs?: number;
-  pexIntervalMs?: number;
-  /** Our DHT node's UDP port, when it runs: peers are told it, and tell us theirs. */
-  dhtPort?: number;
-  wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
-}
+export { connectedPeers, type SwarmInput };
 
 interface SwarmContext {
   input: SwarmInput;
@@ -72,6 +34,7 @@ interface SwarmContext {
   /** When a peer was last connected (or the swarm started). */
   lastPeerAt: number;
   lastTrackerError?: string;
+  lastWebSeedError?: string;
   /** Every piece is verified: set on entering `seeding`, so dialling stops unless we seed. */
   complete: boolean;
 }
@@ -81,6 +44,7 @@ export type SwarmEvent =
   | TrackerEvent
   | PeerClosed
   | PeerPex
+  | WebSeedClosed
   | AcceptorEvent
   | { type: "peer.interest"; key: string }
   /** A peer runs a DHT node there: the supervisor passes it on to the DHT. */
@@ -100,56 +64,6 @@ export type SwarmReport =
   | { type: "swarm.no-peers"; error: string }
   | { type: "peer.dht-node"; host: string; port: number };
 
-/** The peers connected now, read from the swarm's children: the one place their snapshots are read. */
-export function connectedPeers(swarm: AnyActorRef): PeerContext[] {
-  const out: PeerContext[] = [];
-  const children = (swarm.getSnapshot() as { children: Record<string, AnyActorRef | undefined> }).children;
-  for (const child of Object.values(children)) {
-    const snap = child?.getSnapshot() as
-      | { context?: PeerContext; matches?: (s: string) => boolean }
-      | undefined;
-    if (snap?.context?.link && snap.matches?.("connected")) out.push(snap.context);
-  }
-  return out;
-}
-
-/** The link input every peer of the swarm shares, less the address and the socket. */
-function linkBase(input: SwarmInput, swarm: AnyActorRef, key: string): Omit<LinkInput, "host" | "port"> {
-  const { meta, storage, wireTrace } = input;
-  return {
-    infoHash: meta.infoHash,
-    peerId: input.peerId,
-    pieceLength: meta.pieceLength,
-    pieceCount: meta.pieceCount,
-    totalLength: meta.totalLength,
-    ours: input.ours,
-    readBlock: (offset, length) => storage.read(offset, length),
-    writer: input.writers?.for(key),
-    metadata: meta.rawInfo,
-    private: meta.private,
-    listenPort: input.listener ? input.port : undefined,
-    // The peers we are connected to, at their listen addresses (an incoming peer's only if it told us its port).
-    pexPeers: () =>
-      connectedPeers(swarm).flatMap((p) => {
-        const port = p.incoming ? p.listenPort : p.link.port;
-        return port ? [{ host: p.link.host, port }] : [];
-      }),
-    pexIntervalMs: input.pexIntervalMs,
-    dhtPort: input.dhtPort,
-    trace: wireTrace && ((direction, msg) => wireTrace(key, direction, msg)),
-  };
-}
-
-function announceSubject(input: SwarmInput): AnnounceSubject {
-  return {
-    infoHash: input.meta.infoHash,
-    peerId: input.peerId,
-    port: input.port,
-    meta: input.meta,
-    ours: input.ours,
-  };
-}
-
 /** The swarm of one torrent: peers dialled and accepted, choked and unchoked, struck and banned. */
 export const swarmMachine = setup({
   types: {
@@ -157,7 +71,7 @@ export const swarmMachine = setup({
     input: {} as SwarmInput,
     events: {} as SwarmEvent,
   },
-  actors: { peer: peerMachine, tracker: trackerActor, acceptor, ticker },
+  actors: { peer: peerMachine, webSeed: webSeedMachine, tracker: trackerActor, acceptor, ticker },
   actions: {
     /** Spawns a peer actor for each address we may dial now, up to `maxPeers` (none when complete and not seeding). */
     dial: enqueueActions(({ context, enqueue, system, self }) => {
@@ -169,6 +83,25 @@ export const swarmMachine = setup({
         const link = { ...linkBase(input, self, key), host: entry.host, port: entry.port };
         enqueue.spawnChild("peer", { id: key, input: { key, coordinator, timeouts: input.timeouts, link } });
       }
+    }),
+    /** One actor per web seed of the torrent, while it downloads (under its URL as id). */
+    startWebSeeds: enqueueActions(({ context: { input, complete }, enqueue, system }) => {
+      const coordinator = system.get("coordinator");
+      if (!coordinator || complete || input.webSeeds === false) return;
+      for (const url of input.meta.webSeeds) {
+        enqueue.spawnChild("webSeed", {
+          id: url,
+          input: { url, meta: input.meta, coordinator, options: input.webSeeds },
+        });
+      }
+    }),
+    stopWebSeeds: enqueueActions(({ context, enqueue }) => {
+      for (const url of context.input.meta.webSeeds) enqueue.stopChild(url);
+    }),
+    forgetWebSeed: enqueueActions(({ event, enqueue }) => {
+      const { key, reason } = event as WebSeedClosed;
+      enqueue.stopChild(key);
+      enqueue.assign({ lastWebSeedError: `web seed ${key}: ${reason}` });
     }),
     /** Takes a connection a peer opened to us, or closes it when we are full or know it already. */
     accept: enqueueActions(({ context, event, enqueue, system, self }) => {
@@ -228,6 +161,7 @@ export const swarmMachine = setup({
     }),
     strike: enqueueActions(({ context, event, enqueue }) => {
       const { key } = event as Extract<SwarmEvent, { type: "peer.strike" }>;
+      if (context.input.meta.webSeeds.includes(key)) return enqueue.sendTo(key, { type: "strike" });
       const maxStrikes = context.input.maxStrikes ?? 3;
       if (!context.input.book.strike(key, maxStrikes)) return;
       if (context.input.book.active.has(key)) {
@@ -242,7 +176,7 @@ export const swarmMachine = setup({
     ),
     /** While downloading, once a second: no peer connected asks the tracker for more; too long without, reports it. */
     checkPeers: enqueueActions(({ context, enqueue, self }) => {
-      if (connectedPeers(self).length > 0) {
+      if (connectedPeers(self).length > 0 || liveWebSeeds(self, context.input.meta.webSeeds) > 0) {
         enqueue.assign({ lastPeerAt: Date.now() });
         return;
       }
@@ -251,7 +185,9 @@ export const swarmMachine = setup({
       }
       const timeout = context.input.noPeersTimeoutMs ?? 120_000;
       if (Date.now() - context.lastPeerAt > timeout) {
-        const why = context.lastTrackerError ? ` (last tracker error: ${context.lastTrackerError})` : "";
+        const last = context.lastWebSeedError ??
+          (context.lastTrackerError && `last tracker error: ${context.lastTrackerError}`);
+        const why = last ? ` (${last})` : "";
         enqueue.sendParent(
           {
             type: "swarm.no-peers",
@@ -286,7 +222,8 @@ export const swarmMachine = setup({
   // Dial once the supervisor's coordinator, which every peer reports to, is in the system.
   entry: raise({ type: "connect" }, { delay: 0 }),
   on: {
-    "connect": { actions: "dial" },
+    "connect": { actions: ["dial", "startWebSeeds"] },
+    "webseed.closed": { actions: "forgetWebSeed" },
     "peer.incoming": { actions: "accept" },
     "peer.interest": { actions: "choke" },
     "peer.pex": { actions: ["learnPexPeers", "dial"] },
@@ -311,7 +248,7 @@ export const swarmMachine = setup({
       },
     },
     seeding: {
-      entry: assign({ complete: true }),
+      entry: [assign({ complete: true }), "stopWebSeeds"],
       on: {
         "tick": { actions: [assign({ ticks: ({ context }) => context.ticks + 1 }), "dial", "choke"] },
       },

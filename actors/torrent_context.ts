@@ -24,6 +24,7 @@ import type { DhtCommand, DhtInput, DhtOptions, DhtReport } from "./dht.ts";
 import type { MagnetInput, MagnetReport } from "./magnet.ts";
 import type { PeerTimeouts } from "./peer.ts";
 import type { SwarmInput, SwarmReport } from "./swarm.ts";
+import type { WebSeedOptions } from "./web_seed.ts";
 import { announceEvent, announceParams, type AnnounceSubject, type TrackerSetup } from "./tracker.ts";
 
 /** What a torrent's storage opening gives: the storage, whether data was there, and its resume record. */
@@ -74,6 +75,8 @@ export interface TorrentInput {
   pexIntervalMs?: number;
   /** Find peers through the Mainline DHT too, joining through these nodes; absent: no DHT. */
   dht?: DhtOptions;
+  /** How web seeds are used, or `false` for none. */
+  webSeeds?: WebSeedOptions | false;
   /** Sees every peer wire message after the handshakes, each way (debugging). */
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
 }

@@ -152,6 +152,15 @@ export class PiecePicker {
     return fallback < 0 ? -1 : this.#activate(fallback, key);
   }
 
+  /**
+   * Picks piece `index` for `key` if it is missing, `peer` has it and `key` did not send a corrupt copy of it;
+   * -1 otherwise. A web seed asks for the piece after its last, so its pieces come in runs one request can fetch.
+   */
+  pickExactly(index: number, peer: Bitfield, key: string): number {
+    if (index >= this.pieceCount || this.#pos[index] < 0 || !peer.has(index)) return -1;
+    return this.#failedBy.get(index) === key ? -1 : this.#activate(index, key);
+  }
+
   #activate(i: number, key: string): number {
     this.#remove(i);
     this.state[i] = PieceState.Active;

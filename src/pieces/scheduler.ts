@@ -70,6 +70,10 @@ interface PeerEntry<P> {
   assigned: Set<number>;
   /** Pieces to keep assigned: what its pipeline needs, as its link last said (at most `piecesPerPeer`). */
   want: number;
+  /** It fetches runs of consecutive pieces (a web seed): the piece after its last comes first. */
+  runs: boolean;
+  /** The piece after the last one it was given. */
+  next: number;
 }
 
 /** The pieces and the peers that hold them, for one torrent. */
@@ -108,14 +112,19 @@ export class Scheduler<P> {
     return this.#inFlightBytes;
   }
 
-  /** A peer connected; `handle` is where its orders go. */
-  hello(key: string, handle: P): void {
+  /**
+   * A peer connected; `handle` is where its orders go. One that fetches `runs` (a web seed) is given consecutive
+   * pieces where it can be.
+   */
+  hello(key: string, handle: P, runs = false): void {
     this.#peers.set(key, {
       handle,
       ready: false,
       interested: false,
       assigned: new Set(),
       want: this.#o.initialWant,
+      runs,
+      next: -1,
     });
   }
 
@@ -262,12 +271,14 @@ export class Scheduler<P> {
     const indices: number[] = [];
     const want = Math.min(p.want, this.#o.piecesPerPeer);
     while (p.assigned.size < want && !this.#full()) {
-      let i = this.picker.pick(p.bitfield, key);
+      let i = p.runs && p.next >= 0 ? this.picker.pickExactly(p.next, p.bitfield, key) : -1;
+      if (i < 0) i = this.picker.pick(p.bitfield, key);
       if (i < 0 && p.assigned.size === 0 && this.picker.inEndgame) {
         i = this.picker.pickEndgame(p.bitfield, key);
       }
       if (i < 0) break;
       p.assigned.add(i);
+      p.next = i + 1;
       const size = pieceSize(meta, i);
       writers?.grant(i, key, size);
       this.#inFlightBytes += size;

@@ -24,6 +24,8 @@ export interface WebSeedServer {
   port: number;
   /** Requests answered, by status. */
   statuses: Map<number, number>;
+  /** Paths asked for (after redirects). */
+  paths: Set<string>;
   /** Body bytes sent. */
   bytesSent: number;
   /** Changeable while it runs. */
@@ -40,6 +42,7 @@ export function startWebSeedServer(files: Map<string, Uint8Array>, mode: ServerM
     url: "",
     port: 0,
     statuses: new Map(),
+    paths: new Set(),
     bytesSent: 0,
     mode,
     failNext: 0,
@@ -63,6 +66,7 @@ export function startWebSeedServer(files: Map<string, Uint8Array>, mode: ServerM
       if (!path.startsWith("moved/")) return answer(302, null, { location: `/moved${url.pathname}` });
     }
     if (path.startsWith("moved/")) path = path.slice("moved/".length);
+    server.paths.add(path);
     if (current === "404") return answer(404, "not here");
     if (current === "503" || current === "429") {
       return answer(Number(current), "busy", { "retry-after": "1" });

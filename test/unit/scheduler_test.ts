@@ -127,3 +127,26 @@ Deno.test("Scheduler: a corrupt piece is missing again and counted; completion d
   assert(s.complete);
   assert.deepEqual(s.completed(), [{ to: "A", order: { type: "interest", value: false } }]);
 });
+
+Deno.test("Scheduler: a peer that fetches runs (a web seed) gets consecutive pieces, then jumps where one is taken", () => {
+  const { s } = scheduler({ piecesPerPeer: 3 });
+  s.hello("w", "W", true);
+  s.hello("p", "P");
+  s.bitfield("p", bits(...all));
+  const p = assigned(s.ready("p"), "P"); // two random pieces, before the web seed starts
+  s.bitfield("w", bits(...all));
+  s.pieces("w", [], 3);
+  const w = assigned(s.ready("w"), "W");
+  assert.equal(w.length, 3);
+  for (let k = 1; k < w.length; k++) {
+    // Each next piece is the one after the last unless that one is the other peer's (or past the end).
+    if (!p.includes(w[k - 1] + 1) && w[k - 1] + 1 < meta.pieceCount) assert.equal(w[k], w[k - 1] + 1, `${w}`);
+  }
+  // A plain peer's pieces are rarest first at random: not a run from 0 with this seed.
+  const { s: plain } = scheduler({ piecesPerPeer: 4 });
+  plain.hello("q", "Q");
+  plain.bitfield("q", bits(...all));
+  plain.pieces("q", [], 4);
+  const q = assigned(plain.ready("q"), "Q");
+  assert.ok(q.some((i, k) => k > 0 && i !== q[k - 1] + 1), `${q}`);
+});

@@ -1,0 +1,115 @@
+/**
+ * What the swarm is given (`SwarmInput`), and its members as the swarm sees them: the link input each peer actor starts with, the subject the
+ * tracker announces, and the peers and web seeds alive now, read from the swarm's children (the one place their
+ * snapshots are read).
+ *
+ * @module
+ */
+
+import type { AnyActorRef } from "xstate";
+import type { Metainfo } from "../src/metainfo/metainfo.ts";
+import type { LocalPieces } from "../src/pieces/local_pieces.ts";
+import type { PieceWriters } from "../src/pieces/piece_writers.ts";
+import type { Storage } from "../src/storage/storage.ts";
+import type { AddressBook } from "../src/swarm/address_book.ts";
+import type { Message } from "../src/wire/wire.ts";
+import type { LinkInput } from "../src/peer/link_events.ts";
+import type { PeerContext, PeerTimeouts } from "./peer.ts";
+import type { AnnounceSubject, TrackerSetup } from "./tracker.ts";
+import type { WebSeedOptions } from "./web_seed.ts";
+
+/** What the swarm works with: the torrent and its data, the address book, and the swarm's limits. */
+export interface SwarmInput {
+  meta: Metainfo;
+  peerId: Uint8Array;
+  /** The port we listen on (announced), or the requested one when we do not listen. */
+  port: number;
+  listener?: Deno.TcpListener;
+  /** The torrent's address book; the swarm changes it through its methods only. */
+  book: AddressBook;
+  /** What we have: read by the links to serve and announce pieces. */
+  ours: LocalPieces;
+  storage: Storage;
+  writers?: PieceWriters;
+  trackers: TrackerSetup;
+  /** Keep dialling once complete (we seed); otherwise a complete swarm dials nobody. */
+  seeding: boolean;
+  maxPeers?: number;
+  timeouts?: Partial<PeerTimeouts>;
+  /** Strikes (pieces that failed the hash) before a peer is banned (default 3). */
+  maxStrikes?: number;
+  /** Regular unchoke slots (default 4), plus one optimistic. */
+  uploadSlots?: number;
+  /** Time without a connected peer, while downloading, before the swarm reports `swarm.no-peers` (default 120 s). */
+  noPeersTimeoutMs?: number;
+  pexIntervalMs?: number;
+  /** Our DHT node's UDP port, when it runs: peers are told it, and tell us theirs. */
+  dhtPort?: number;
+  wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
+  /** How the torrent's web seeds (BEP 19) behave, or `false` to use none. */
+  webSeeds?: WebSeedOptions | false;
+}
+
+type Children = Record<string, AnyActorRef | undefined>;
+
+const childrenOf = (swarm: AnyActorRef) => (swarm.getSnapshot() as { children: Children }).children;
+
+/** The peers connected now, read from the swarm's children: the one place their snapshots are read. */
+export function connectedPeers(swarm: AnyActorRef): PeerContext[] {
+  const out: PeerContext[] = [];
+  const children = childrenOf(swarm);
+  for (const child of Object.values(children)) {
+    const snap = child?.getSnapshot() as
+      | { context?: PeerContext; matches?: (s: string) => boolean }
+      | undefined;
+    if (snap?.context?.link && snap.matches?.("connected")) out.push(snap.context);
+  }
+  return out;
+}
+
+/** How many of the torrent's web seeds are alive (not given up) now. */
+export function liveWebSeeds(swarm: AnyActorRef, urls: string[]): number {
+  const children = childrenOf(swarm);
+  return urls.filter((url) => children[url]?.getSnapshot()?.status === "active").length;
+}
+
+/** The link input every peer of the swarm shares, less the address and the socket. */
+export function linkBase(
+  input: SwarmInput,
+  swarm: AnyActorRef,
+  key: string,
+): Omit<LinkInput, "host" | "port"> {
+  const { meta, storage, wireTrace } = input;
+  return {
+    infoHash: meta.infoHash,
+    peerId: input.peerId,
+    pieceLength: meta.pieceLength,
+    pieceCount: meta.pieceCount,
+    totalLength: meta.totalLength,
+    ours: input.ours,
+    readBlock: (offset, length) => storage.read(offset, length),
+    writer: input.writers?.for(key),
+    metadata: meta.rawInfo,
+    private: meta.private,
+    listenPort: input.listener ? input.port : undefined,
+    // The peers we are connected to, at their listen addresses (an incoming peer's only if it told us its port).
+    pexPeers: () =>
+      connectedPeers(swarm).flatMap((p) => {
+        const port = p.incoming ? p.listenPort : p.link.port;
+        return port ? [{ host: p.link.host, port }] : [];
+      }),
+    pexIntervalMs: input.pexIntervalMs,
+    dhtPort: input.dhtPort,
+    trace: wireTrace && ((direction, msg) => wireTrace(key, direction, msg)),
+  };
+}
+
+export function announceSubject(input: SwarmInput): AnnounceSubject {
+  return {
+    infoHash: input.meta.infoHash,
+    peerId: input.peerId,
+    port: input.port,
+    meta: input.meta,
+    ours: input.ours,
+  };
+}
