@@ -11,6 +11,7 @@ import type { Bitfield } from "../src/common/bitfield.ts";
 import type { DhtSample } from "../src/ui/trace.ts";
 import type { DhtContext } from "./dht.ts";
 import type { PeerContext } from "./peer.ts";
+import type { WebSeedContext } from "./web_seed.ts";
 
 /** One peer actor as a person debugging the swarm sees it. */
 export interface PeerView {
@@ -48,7 +49,7 @@ export function haveMap(have: Bitfield | undefined, pieceCount: number): string 
   return out;
 }
 
-/** Every live peer actor of the swarm and its state. */
+/** Every live peer actor and web seed actor of the swarm, and its state. */
 export function peerViews(swarm: AnyActorRef | undefined): PeerView[] {
   const now = Date.now();
   const views: PeerView[] = [];
@@ -58,6 +59,21 @@ export function peerViews(swarm: AnyActorRef | undefined): PeerView[] {
   for (const child of Object.values(children)) {
     const snap = child?.getSnapshot() as { value?: unknown; context?: PeerContext } | undefined;
     const ctx = snap?.context;
+    const web = snap?.context as WebSeedContext | undefined;
+    if (web?.key && web.queue) {
+      views.push({
+        key: web.key,
+        state: stateName(snap!.value),
+        client: "web seed",
+        pieces: web.meta.pieceCount,
+        sinceMs: now - web.since,
+        incoming: false,
+        peerInterested: false,
+        amChoking: true,
+        rates: web.rates,
+      });
+      continue;
+    }
     if (!ctx?.key || !ctx.link) continue;
     views.push({
       key: ctx.key,

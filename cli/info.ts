@@ -36,6 +36,8 @@ export async function printInfo(source: Metainfo | Magnet, scrape: boolean, time
       lines.push(`  ${formatBytes(f.length).padStart(10)}  ${f.path.join("/")}`);
     }
     if (files.length > MAX_FILES_SHOWN) lines.push(`  … and ${files.length - MAX_FILES_SHOWN} more`);
+    lines.push(m.webSeeds.length === 0 ? "web seeds:  none" : "web seeds:");
+    for (const url of m.webSeeds) lines.push(`  ${url}`);
   } else {
     lines.push(
       `name:       ${source.name ?? "(not given; it comes with the metadata)"}`,

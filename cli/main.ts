@@ -5,16 +5,14 @@
  */
 
 import { parseArgs } from "node:util";
-import type { InspectionEvent } from "xstate";
 import { type DownloadSession, startDownload } from "../actors/client.ts";
 import { isMagnet, type Magnet, parseMagnet, torrentFromMetadata } from "../src/metainfo/magnet.ts";
 import { type Metainfo, parseMetainfo } from "../src/metainfo/metainfo.ts";
 import { dhtOption } from "./dht_options.ts";
 import { printInfo } from "./info.ts";
-import { looksLikeAddress, Observers, replay, viz } from "./ui.ts";
+import { looksLikeAddress, Observers, peerLogger, replay, viz } from "./ui.ts";
 import { formatBytes, formatDuration, progressLine } from "./progress_format.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
-import { toHex } from "../src/common/bytes.ts";
 
 export const USAGE = `Usage: deno run -A mod.ts <file.torrent | magnet:?…> <out> [options]
        deno run -A mod.ts seed <file.torrent> <path> [options]
@@ -37,6 +35,7 @@ Options:
       --peer <host:port>     also dial this peer (repeatable)
       --dht-bootstrap <host:port>  join the DHT through this node instead of the default routers (repeatable)
       --no-dht               do not use the DHT
+      --no-web-seeds         do not fetch from the torrent's web seeds (url-list, httpseeds)
       --no-peers-timeout <s> give up when no peer is connected for this long (default 120)
       --check                hash all existing data, even after a clean stop
       --save-torrent <file>  write the .torrent (for a magnet link: once its metadata is fetched)
@@ -152,40 +151,6 @@ function watch(session: DownloadSession, quiet: boolean): () => void {
   };
 }
 
-/** Logs each peer actor's state changes (and why a peer failed) to stderr. */
-function peerLogger(): (e: InspectionEvent) => void {
-  const last = new Map<string, string>();
-  const t0 = Date.now();
-  const seconds = () => ((Date.now() - t0) / 1000).toFixed(3);
-  return (e) => {
-    if (e.type === "@xstate.event" && e.event.type === "lookup.done") {
-      const d = e.event as unknown as {
-        id: string;
-        infoHash: Uint8Array;
-        queried: number;
-        peers: number;
-        announced?: number;
-      };
-      const hash = toHex(d.infoHash.subarray(0, 4));
-      const announced = d.announced === undefined ? "" : `, announced to ${d.announced} of the nearest nodes`;
-      const n = (k: number, word: string) => `${k} ${k === 1 ? word : word.replace(/y$/, "ie") + "s"}`;
-      console.error(
-        `${seconds()}s dht ${d.id} ${hash}…: ${n(d.queried, "query")}, ${n(d.peers, "peer")}${announced}`,
-      );
-      return;
-    }
-    if (e.type !== "@xstate.snapshot") return;
-    const snap = e.snapshot as { value?: unknown; context?: { key?: string; reason?: string } };
-    const key = snap.context?.key;
-    if (!key || snap.value === undefined) return;
-    const state = JSON.stringify(snap.value).replace(/[{}"]/g, "").replace(":", ".");
-    if (last.get(key) === state) return;
-    last.set(key, state);
-    const why = state === "failed" && snap.context?.reason ? ` (${snap.context.reason})` : "";
-    console.error(`${seconds()}s peer ${key} → ${state}${why}`);
-  };
-}
-
 /** Runs the CLI with `args`; returns the exit code. Never throws. */
 export async function main(args: string[]): Promise<number> {
   try {
@@ -214,6 +179,7 @@ async function run(args: string[]): Promise<number> {
         peer: { type: "string", multiple: true },
         "dht-bootstrap": { type: "string", multiple: true },
         "no-dht": { type: "boolean" },
+        "no-web-seeds": { type: "boolean" },
         "no-peers-timeout": { type: "string" },
         check: { type: "boolean" },
         "save-torrent": { type: "string" },
@@ -308,6 +274,7 @@ async function run(args: string[]): Promise<number> {
     noPeersTimeoutMs: noPeers * 1000,
     inspect,
     check: values.check,
+    webSeeds: values["no-web-seeds"] ? false : undefined,
     seed: seed ?? (seedOnly ? {} : undefined),
     seedOnly,
     dht,

@@ -12,6 +12,7 @@ import { chartOf, toSvg } from "../src/ui/charts.ts";
 import { machineDocs } from "../src/ui/docs.ts";
 import { serveUi, type UiServer } from "../src/ui/server.ts";
 import { parseTrace, type TraceRecord, TraceRecorder } from "../src/ui/trace.ts";
+import { toHex } from "../src/common/bytes.ts";
 import { SwarmView } from "../src/ui/view.ts";
 
 /** `host:port`, `:port` or `port` (host 127.0.0.1); throws TypeError for anything else. */
@@ -166,4 +167,46 @@ export async function viz(dir: string): Promise<number> {
   for (const [name, text] of docs) await Deno.writeTextFile(`${dir}/${name}`, text);
   console.error(`wrote ${[...docs.keys()].join(", ")} to ${dir}`);
   return 0;
+}
+
+/** Logs each peer and web seed actor's state changes (and why one failed or backs off) to stderr. */
+export function peerLogger(): (e: InspectionEvent) => void {
+  const last = new Map<string, string>();
+  const t0 = Date.now();
+  const seconds = () => ((Date.now() - t0) / 1000).toFixed(3);
+  return (e) => {
+    if (e.type === "@xstate.event" && e.event.type === "lookup.done") {
+      const d = e.event as unknown as {
+        id: string;
+        infoHash: Uint8Array;
+        queried: number;
+        peers: number;
+        announced?: number;
+      };
+      const hash = toHex(d.infoHash.subarray(0, 4));
+      const announced = d.announced === undefined ? "" : `, announced to ${d.announced} of the nearest nodes`;
+      const n = (k: number, word: string) => `${k} ${k === 1 ? word : word.replace(/y$/, "ie") + "s"}`;
+      console.error(
+        `${seconds()}s dht ${d.id} ${hash}…: ${n(d.queried, "query")}, ${n(d.peers, "peer")}${announced}`,
+      );
+      return;
+    }
+    if (e.type !== "@xstate.snapshot") return;
+    const snap = e.snapshot as {
+      value?: unknown;
+      context?: { key?: string; reason?: string; lastError?: string };
+    };
+    const key = snap.context?.key;
+    if (!key || snap.value === undefined) return;
+    const state = JSON.stringify(snap.value).replace(/[{}"]/g, "").replace(":", ".");
+    if (last.get(key) === state) return;
+    last.set(key, state);
+    const reason = state === "failed"
+      ? snap.context?.reason
+      : state === "backingOff"
+      ? snap.context?.lastError
+      : "";
+    const what = /^https?:/.test(key) ? "web seed" : "peer";
+    console.error(`${seconds()}s ${what} ${key} → ${state}${reason ? ` (${reason})` : ""}`);
+  };
 }

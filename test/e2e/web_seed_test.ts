@@ -11,6 +11,8 @@ import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { MemoryStorage } from "../../src/storage/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
+import { runCli } from "../helpers/cli.ts";
+import { freePort } from "../helpers/ports.ts";
 import { type ServerMode, startWebSeedServer, type WebSeedServer } from "../helpers/web_seed_server.ts";
 
 const PIECE = 32 * 1024;
@@ -167,5 +169,48 @@ Deno.test("a corrupting web seed is struck out and a good one finishes; bad bodi
     } finally {
       await closing(good, evil);
     }
+  }
+});
+
+Deno.test("the CLI downloads a web-seed-only torrent, info lists its web seeds, -v shows a dropped one", async () => {
+  const { data, server, torrent } = await singleFile(20 * PIECE + 5, "ok", ["http://127.0.0.1:9/gone.bin"]);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/t.torrent`, torrent);
+    const info = await runCli(["info", `${dir}/t.torrent`, "--no-scrape"]);
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(
+      info.stdout,
+      new RegExp(`web seeds:\\n  ${server.url}t\\.bin\\n  http://127\\.0\\.0\\.1:9/gone\\.bin`),
+    );
+    const r = await runCli([`${dir}/t.torrent`, `${dir}/out.bin`, "-v", "--port", String(freePort())]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await Deno.readFile(`${dir}/out.bin`), data);
+    assert.match(r.stderr, /web seed http:\/\/127\.0\.0\.1:9\/gone\.bin → (backingOff|failed) \(/);
+    assert.match(r.stderr, new RegExp(`web seed ${server.url}t\\.bin → requesting`));
+  } finally {
+    await closing(server);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--no-web-seeds leaves the web seeds alone", async () => {
+  const { server, torrent } = await singleFile(4 * PIECE);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/t.torrent`, torrent);
+    const r = await runCli([
+      `${dir}/t.torrent`,
+      `${dir}/out.bin`,
+      "--no-web-seeds",
+      "--no-peers-timeout",
+      "1",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no peer connected for 1 s/);
+    assert.equal(server.paths.size, 0, "the server was never asked");
+  } finally {
+    await closing(server);
+    await Deno.remove(dir, { recursive: true });
   }
 });
