@@ -8,22 +8,26 @@ import { parseArgs } from "node:util";
 import { type DownloadSession, startDownload } from "../actors/client.ts";
 import { isMagnet, type Magnet, parseMagnet, torrentFromMetadata } from "../src/metainfo/magnet.ts";
 import { type Metainfo, parseMetainfo } from "../src/metainfo/metainfo.ts";
+import { createCommand } from "./create.ts";
 import { dhtOption } from "./dht_options.ts";
 import { printInfo } from "./info.ts";
 import { looksLikeAddress, Observers, peerLogger, replay, viz } from "./ui.ts";
 import { formatBytes, formatDuration, progressLine } from "./progress_format.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
+import { UsageError } from "./usage_error.ts";
 
 export const USAGE = `Usage: deno run -A mod.ts <file.torrent | magnet:?…> <out> [options]
        deno run -A mod.ts seed <file.torrent> <path> [options]
        deno run -A mod.ts info <file.torrent | magnet:?…> [--no-scrape]
+       deno run -A mod.ts create <path> -o <file.torrent> [options]   (create --help for its options)
        deno run -A mod.ts replay <trace.jsonl> [--ui host:port]
        deno run -A mod.ts viz <dir>
 
 Downloads a torrent, or a magnet link (its metadata first, from peers). <out> is the file for a single-file
 torrent (or a folder to put it in), the folder for a multi-file torrent. Exits 0 only when every piece is verified
 on disk. Other peers can download from us while we download. "seed" checks the data at <path> and seeds it;
-incomplete data is an error. "info" prints what the torrent says and what its trackers count. "replay" shows
+incomplete data is an error. "info" prints what the torrent says and what its trackers count. "create"
+makes a torrent of a file or a folder. "replay" shows
 a recorded --trace in the live view. "viz" writes each state machine's diagram (Mermaid and SVG) under <dir>.
 
 Options:
@@ -46,8 +50,6 @@ Options:
   -v, --verbose              log every peer actor's state changes and every DHT lookup
   -h, --help                 show this help
 `;
-
-class UsageError extends Error {}
 
 /** `90s`, `30m`, `2h`, `1h30m`, or a number of seconds, in milliseconds. */
 export function parseDuration(text: string): number {
@@ -164,6 +166,7 @@ export async function main(args: string[]): Promise<number> {
 }
 
 async function run(args: string[]): Promise<number> {
+  if (args[0] === "create") return await createCommand(args.slice(1));
   let parsed;
   try {
     // `--ui` takes an optional address: alone, it means a free port on 127.0.0.1.

@@ -14,9 +14,12 @@ const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 Deno.env.set(NO_DEFAULT_ROUTERS, "1");
 Deno.env.set(CACHE_DIR, Deno.makeTempDirSync({ prefix: "actorrent-cache-" }));
 
-/** The arguments of `deno run -A mod.ts ...args`, with `--no-dht` unless `args` choose the DHT's nodes. */
+/**
+ * The arguments of `deno run -A mod.ts ...args`, with `--no-dht` unless `args` choose the DHT's nodes (or run
+ * `create`, which touches no network and takes no such flag).
+ */
 export function cliArgs(args: string[], denoFlags: string[] = []): string[] {
-  const dhtChosen = args.includes("--no-dht") || args.includes("--dht-bootstrap");
+  const dhtChosen = args[0] === "create" || args.includes("--no-dht") || args.includes("--dht-bootstrap");
   return ["run", "-A", ...denoFlags, MOD, ...args, ...(dhtChosen ? [] : ["--no-dht"])];
 }
 
