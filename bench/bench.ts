@@ -9,7 +9,9 @@
  *                   [--warmup 1] [--out bench/results/latest.json] [--dir /tmp/actorrent-bench]
  *
  * Scenarios: a) 1 GiB from libtorrent + rtorrent, 256 KiB pieces; b) the same with 4 MiB pieces; c) 16 KiB
- * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders. `ours` is
+ * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders; g) no
+ * peer, only a web seed (a local HTTP server); h) not a download: `create` hashing 1 GiB against mktorrent and
+ * transmission-create (the file sits in the page cache: this measures hashing, not the disk). `ours` is
  * our client as `deno task start` runs it (with its V8 flags); `ours-ui` the same with `--ui` and a
  * viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and every process started here is
  * stopped by its PID.
@@ -21,7 +23,6 @@ import { parseMetainfo } from "../src/metainfo/metainfo.ts";
 import {
   aria2LeecherArgs,
   HERE as INTEROP,
-  outputWithin,
   Program,
   spawnRtorrent,
   startOpentracker,
@@ -30,6 +31,9 @@ import {
 import { freePort, waitForPort } from "../test/helpers/ports.ts";
 import { cliArgs } from "../test/helpers/cli.ts";
 import { startDelayProxy } from "./delay_proxy.ts";
+import { createScenario } from "./create_bench.ts";
+import { type Run, sameBytes, timed, watchUi } from "./measure.ts";
+import { summarize, table } from "./report.ts";
 import { makeBenchTorrent, writePayload } from "./payload.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -46,6 +50,8 @@ interface Scenario {
   /** libtorrent sessions seeding besides rtorrent. */
   libtorrentSeeders: number;
   delayMs?: number;
+  /** No peers and no tracker: the torrent's only source is a web seed (BEP 19), a local HTTP server. */
+  webSeed?: boolean;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -92,63 +98,20 @@ const SCENARIOS: Scenario[] = [
     pieceLength: 256 * KiB,
     libtorrentSeeders: 20,
   },
+  {
+    key: "g",
+    title: "1 GiB, 256 KiB pieces, one web seed (HTTP on 127.0.0.1) and no peer",
+    size: GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 0,
+    webSeed: true,
+  },
 ];
 
-interface Run {
-  seconds: number;
-  cpu: number;
-  rssMiB: number;
-  ok: boolean;
-}
+/** Not a download: `create` hashing a 1 GiB file, against mktorrent and transmission-create. */
+const CREATE_KEY = "h";
 
 type Client = "ours" | "ours-ui" | "aria2c" | "libtorrent";
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0
-    ? NaN
-    : s.length % 2
-    ? s[(s.length - 1) / 2]
-    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** Runs `cmd` under GNU time; returns wall seconds, CPU seconds and peak RSS. */
-async function timed(
-  cmd: string[],
-  timeoutMs: number,
-  onStart?: () => void,
-): Promise<Run & { output: string }> {
-  const stats = await Deno.makeTempFile();
-  const child = new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%e %U %S %M", "-o", stats, ...cmd],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  onStart?.();
-  const out = await outputWithin(child, timeoutMs);
-  const [e, u, s, m] = (await Deno.readTextFile(stats)).trim().split("\n").at(-1)!.split(" ").map(Number);
-  await Deno.remove(stats);
-  const output = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  return { seconds: e, cpu: u + s, rssMiB: m / 1024, ok: out.success, output };
-}
-
-async function sameBytes(a: string, b: string): Promise<boolean> {
-  return (await new Deno.Command("cmp", { args: ["-s", a, b] }).output()).success;
-}
-
-/** Reads a live view's event stream and drops it, as a browser tab would read it. */
-async function watchUi(port: number, stop: AbortSignal): Promise<void> {
-  for (let i = 0; i < 100 && !stop.aborted; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/events`, { signal: stop });
-      for await (const _ of res.body!) { /* drain */ }
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 async function download(client: Client, torrent: string, dir: string, name: string): Promise<Run> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -208,6 +171,24 @@ async function startSwarm(s: Scenario, work: string) {
   const torrent = `${dir}/bench.torrent`;
   await Deno.writeFile(torrent, torrentBytes);
   const meta = await parseMetainfo(torrentBytes);
+  if (s.webSeed) {
+    const port = freePort();
+    programs.push(
+      new Program("http seed", Deno.execPath(), [
+        "run",
+        "-A",
+        `${ROOT}bench/http_seed.ts`,
+        `${dir}/seed`,
+        `${port}`,
+      ]),
+    );
+    await Deno.writeFile(
+      torrent,
+      await makeBenchTorrent({ ...s, name, block, webSeeds: [`http://127.0.0.1:${port}/`] }),
+    );
+    await waitForPort(port, 30_000);
+    return { torrent, name, dir, stop };
+  }
   try {
     const first = freePort();
     const lt = new Program("libtorrent seeders", "/usr/bin/python3", [
@@ -287,51 +268,6 @@ async function scenario(s: Scenario, work: string, rounds: number, clients: Clie
   }
 }
 
-function summarize(result: Awaited<ReturnType<typeof scenario>>) {
-  const { scenario: s, runs } = result;
-  const rows = Object.entries(runs).map(([client, rs]) => {
-    const ok = rs.filter((r) => r.ok);
-    const seconds = median(ok.map((r) => r.seconds));
-    return {
-      client,
-      ok: ok.length,
-      rounds: rs.length,
-      seconds,
-      mibPerSecond: s.size / MiB / seconds,
-      cpuSeconds: median(ok.map((r) => r.cpu)),
-      rssMiB: median(ok.map((r) => r.rssMiB)),
-      runs: rs,
-    };
-  });
-  const ours = rows.find((r) => r.client === "ours");
-  const ratios: Record<string, { time: number; cpu: number; rss: number }> = {};
-  for (const r of rows) {
-    if (!ours || r === ours) continue;
-    ratios[`ours/${r.client}`] = {
-      time: ours.seconds / r.seconds,
-      cpu: ours.cpuSeconds / r.cpuSeconds,
-      rss: ours.rssMiB / r.rssMiB,
-    };
-  }
-  return { key: s.key, title: s.title, size: s.size, pieceLength: s.pieceLength, rows, ratios };
-}
-
-function table(summary: ReturnType<typeof summarize>): string {
-  const lines = [`(${summary.key}) ${summary.title}`];
-  lines.push("  client       ok    seconds    MiB/s   CPU s   RSS MiB");
-  for (const r of summary.rows) {
-    lines.push(
-      `  ${r.client.padEnd(11)} ${`${r.ok}/${r.rounds}`.padStart(4)} ${r.seconds.toFixed(2).padStart(10)} ${
-        r.mibPerSecond.toFixed(0).padStart(8)
-      } ${r.cpuSeconds.toFixed(2).padStart(7)} ${r.rssMiB.toFixed(0).padStart(9)}`,
-    );
-  }
-  for (const [k, v] of Object.entries(summary.ratios)) {
-    lines.push(`  ${k}: time ×${v.time.toFixed(2)}, CPU ×${v.cpu.toFixed(2)}, RSS ×${v.rss.toFixed(2)}`);
-  }
-  return lines.join("\n");
-}
-
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
@@ -355,7 +291,9 @@ if (import.meta.main) {
     await swarm.stop();
     Deno.exit(0);
   }
-  const keys = values.scenario === "all" ? SCENARIOS.map((s) => s.key) : values.scenario.split(",");
+  const keys = values.scenario === "all"
+    ? [...SCENARIOS.map((s) => s.key), CREATE_KEY]
+    : values.scenario.split(",");
   const clients = values.clients.split(",") as Client[];
   const rounds = Number(values.rounds);
   const warmups = Number(values.warmup);
@@ -366,11 +304,15 @@ if (import.meta.main) {
   const summaries = [];
   for (const key of keys) {
     const s = SCENARIOS.find((x) => x.key === key);
-    if (!s) {
-      console.error(`error: no scenario "${key}" (a-f)`);
+    if (!s && key !== CREATE_KEY) {
+      console.error(`error: no scenario "${key}" (a-h)`);
       Deno.exit(2);
     }
-    const summary = summarize(await scenario(s, values.dir, rounds, clients, warmups));
+    const summary = summarize(
+      s
+        ? await scenario(s, values.dir, rounds, clients, warmups)
+        : await createScenario(CREATE_KEY, values.dir, rounds, V8_FLAGS),
+    );
     summaries.push(summary);
     console.log(table(summary));
     // Written after every scenario, so a long run that is stopped keeps what it measured.

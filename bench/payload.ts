@@ -35,7 +35,9 @@ export async function makeBenchTorrent(opts: {
   size: number;
   pieceLength: number;
   block: Uint8Array;
-  announce: string;
+  announce?: string;
+  /** `url-list` (BEP 19). */
+  webSeeds?: string[];
 }): Promise<Uint8Array> {
   if (BLOCK % opts.pieceLength !== 0 || opts.size % BLOCK !== 0) throw new Error("sizes must divide 16 MiB");
   const hashes: Uint8Array[] = [];
@@ -46,7 +48,8 @@ export async function makeBenchTorrent(opts: {
   const pieces = new Uint8Array(one.length * (opts.size / BLOCK));
   for (let i = 0; i < opts.size / BLOCK; i++) pieces.set(one, i * one.length);
   return bencode.encode({
-    announce: opts.announce,
+    ...(opts.announce ? { announce: opts.announce } : {}),
     info: { length: opts.size, name: opts.name, "piece length": opts.pieceLength, pieces },
+    ...(opts.webSeeds ? { "url-list": opts.webSeeds } : {}),
   });
 }
