@@ -5,12 +5,15 @@ import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { type Program, startOpentracker } from "./swarm.ts";
 import { freePort } from "../helpers/ports.ts";
+import { runCli } from "../helpers/cli.ts";
 
 export interface Shape {
   name: string;
   pieceLength: number;
   files: { path: string[]; size: number }[];
   multiFile: boolean;
+  /** Who makes the .torrent: mktorrent (default), or our own `create`. */
+  maker?: "ours";
 }
 
 export const SHAPES: Shape[] = [
@@ -47,6 +50,19 @@ export const SHAPES: Shape[] = [
   },
 ];
 
+/** Made by our `create`, with an empty file: what the upload suite gives the other clients. */
+export const CREATED: Shape = {
+  name: "m32k-created",
+  pieceLength: 32 * 1024,
+  multiFile: true,
+  maker: "ours",
+  files: [
+    { path: ["a.bin"], size: 300_001 },
+    { path: ["empty.txt"], size: 0 },
+    { path: ["sub", "b.bin"], size: 77_777 },
+  ],
+};
+
 /** Writes the shape's payload under `seedDir` and makes its torrent, private unless `isPrivate` is false. */
 export async function prepare(
   shape: Shape,
@@ -63,7 +79,12 @@ export async function prepare(
     await Deno.writeFile(path, f.data);
   }
   const torrentPath = `${work}/${shape.name}.torrent`;
-  if (shape.pieceLength < 32 * 1024) {
+  if (shape.maker === "ours") {
+    const size = String(shape.pieceLength);
+    const flags = ["--piece-size", size, "--tracker", announce, ...(isPrivate ? ["--private"] : []), "-q"];
+    const made = await runCli(["create", base, "-o", torrentPath, ...flags]);
+    assert.equal(made.code, 0, made.stderr);
+  } else if (shape.pieceLength < 32 * 1024) {
     // mktorrent 1.1 takes piece sizes from 32 KiB: build this one with our own encoder.
     const { torrent } = await makeTorrent({
       name: shape.name,

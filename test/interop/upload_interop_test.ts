@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { preparedSwarm, SHAPES } from "./shapes.ts";
+import { CREATED, preparedSwarm, SHAPES } from "./shapes.ts";
 import {
   installed,
   type Leecher,
@@ -56,7 +56,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const shapes = SHAPES.filter((s) => s.name === "s256k.bin" || s.name === "m64k");
+    // A torrent of our own `create` too (with an empty file): the others must read what we make.
+    const shapes = [...SHAPES.filter((s) => s.name === "s256k.bin" || s.name === "m64k"), CREATED];
     const { work, seedDir, announce, prepared, tracker } = await preparedSwarm("upload-", shapes);
     const matrix: string[] = [];
     try {
@@ -79,6 +80,8 @@ Deno.test({
               );
               await within(leecher.done, 120_000, `${l.name} did not finish`);
               for (const f of files) {
+                // transmission-cli 3.00 creates no zero-length files when it downloads (seen here).
+                if (f.data.length === 0 && l.name === "transmission") continue;
                 const got = shape.multiFile
                   ? `${out}/${shape.name}/${f.path.join("/")}`
                   : `${out}/${shape.name}`;
