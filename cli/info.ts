@@ -21,7 +21,7 @@ export async function printInfo(source: Metainfo | Magnet, scrape: boolean, time
   if ("pieceCount" in source) {
     const m = source;
     // Padding files (BEP 47) are the torrent's alignment, not the user's data: neither listed nor counted.
-    const files = m.files.filter((f) => !f.padding);
+    const files = m.files.filter((f) => !f.padding && !f.omitted);
     const size = files.reduce((n, f) => n + f.length, 0);
     lines.push(
       `name:       ${m.name}`,
@@ -33,9 +33,13 @@ export async function printInfo(source: Metainfo | Magnet, scrape: boolean, time
       `files:      ${files.length}`,
     );
     for (const f of files.slice(0, MAX_FILES_SHOWN)) {
-      lines.push(`  ${formatBytes(f.length).padStart(10)}  ${f.path.join("/")}`);
+      const link = f.symlink ? ` → ${f.symlink.join("/")}` : "";
+      lines.push(
+        `  ${(f.symlink ? "link" : formatBytes(f.length)).padStart(10)}  ${f.path.join("/")}${link}`,
+      );
     }
     if (files.length > MAX_FILES_SHOWN) lines.push(`  … and ${files.length - MAX_FILES_SHOWN} more`);
+    for (const warning of m.warnings) lines.push(`warning: ${warning}`);
     lines.push(m.webSeeds.length === 0 ? "web seeds:  none" : "web seeds:");
     for (const url of m.webSeeds) lines.push(`  ${url}`);
   } else {

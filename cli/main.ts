@@ -246,6 +246,7 @@ async function run(args: string[]): Promise<number> {
   const source = await readSource(torrentPath);
   const quiet = values.quiet ?? false;
   const header = (meta: Metainfo, out: string) => {
+    for (const warning of meta.warnings) console.error(`warning: ${warning}`);
     if (!quiet) {
       console.error(`${meta.name}: ${formatBytes(meta.totalLength)} in ${meta.pieceCount} pieces → ${out}`);
     }

@@ -24,6 +24,13 @@ export interface FileEntry {
   padding?: boolean;
   /** BEP 47 `attr` contains `x`: the file is made executable where the platform has the bit. */
   executable?: boolean;
+  /**
+   * BEP 47 `attr` contains `l`: a symbolic link to this path below the torrent's folder, created instead of a
+   * file. Its target never leaves the folder (each component is checked like a file's).
+   */
+  symlink?: string[];
+  /** A BEP 47 link whose target is unusable (outside the torrent's folder): nothing is created for it. */
+  omitted?: boolean;
 }
 
 /** The pieces made of padding only (BEP 47): present from the start, never fetched. */
@@ -69,6 +76,8 @@ export interface Metainfo {
   webSeeds: string[];
   /** The raw bencoded `info` dictionary, as it stands in the file. */
   rawInfo: Uint8Array;
+  /** What the torrent asks that we leave out, one line each (a symbolic link pointing outside its folder). */
+  warnings: string[];
 }
 
 type Dict = Record<string, unknown>;
@@ -114,7 +123,22 @@ function lengthOf(d: Dict, key: string, where: string): number {
   return n;
 }
 
-function parseFiles(list: unknown): FileEntry[] {
+/** A BEP 47 link's target, or a warning when it is missing or leaves the torrent's folder. */
+function linkTarget(f: Dict, path: string[]): string[] | string {
+  const raw = f["symlink path"];
+  const where = `"${path.join("/")}"`;
+  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((p) => p instanceof Uint8Array)) {
+    return `left out the symbolic link ${where}: it has no usable "symlink path"`;
+  }
+  try {
+    return raw.map((p) => component(p, "symlink path"));
+  } catch {
+    const target = raw.map((p) => decoder.decode(p as Uint8Array)).join("/");
+    return `left out the symbolic link ${where}: its target "${target}" is not inside the torrent's folder`;
+  }
+}
+
+function parseFiles(list: unknown, warnings: string[]): FileEntry[] {
   if (!Array.isArray(list)) bad(`"info.files" is not a list`);
   if (list.length === 0) bad(`"info.files" is empty`);
   const files: FileEntry[] = [];
@@ -135,6 +159,15 @@ function parseFiles(list: unknown): FileEntry[] {
     const entry: FileEntry = { path: parts, length, offset };
     if (attr.includes("p")) entry.padding = true;
     if (attr.includes("x")) entry.executable = true;
+    if (attr.includes("l") && length === 0) {
+      const target = linkTarget(f, parts);
+      if (typeof target === "string") {
+        warnings.push(target);
+        entry.omitted = true;
+      } else {
+        entry.symlink = target;
+      }
+    }
     files.push(entry);
     offset += length;
   });
@@ -237,8 +270,9 @@ export async function parseMetainfo(bytes: Uint8Array): Promise<Metainfo> {
   const hasLength = info.length !== undefined;
   const hasFiles = info.files !== undefined;
   if (hasLength === hasFiles) bad(`"info" must have exactly one of "length" and "files"`);
+  const warnings: string[] = [];
   const files = hasFiles
-    ? parseFiles(info.files)
+    ? parseFiles(info.files, warnings)
     : [{ path: [name], length: lengthOf(info, "length", "info.length"), offset: 0 }];
   const totalLength = files.reduce((sum, f) => sum + f.length, 0);
   if (!Number.isSafeInteger(totalLength)) bad(`total length is out of range`);
@@ -267,6 +301,7 @@ export async function parseMetainfo(bytes: Uint8Array): Promise<Metainfo> {
     trackers: parseTrackers(top),
     webSeeds: parseWebSeeds(top),
     rawInfo,
+    warnings,
   };
 }
 

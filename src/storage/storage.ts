@@ -53,6 +53,27 @@ async function refuseLinks(out: string, path: string): Promise<void> {
   }
 }
 
+/**
+ * Creates the BEP 47 link at `path` (torrent path `from`) to `target` (a path below the torrent's folder), as a
+ * relative link so the folder can move; a link already there is replaced, anything else is left and refused.
+ */
+async function makeLink(path: string, from: string[], target: string[]): Promise<void> {
+  const relative = [...Array(from.length - 1).fill(".."), ...target].join("/");
+  const stat = await Deno.lstat(path).catch(() => null);
+  if (stat && !stat.isSymlink) throw new Error(`${path} exists and is not a symbolic link`);
+  if (stat && await Deno.readLink(path) === relative) return;
+  if (stat) await Deno.remove(path);
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  try {
+    await Deno.symlink(relative, path);
+  } catch (e) {
+    // Windows lets only some users make links: there, a link is left out rather than failing the download.
+    if (Deno.build.os !== "windows") {
+      throw new Error(`cannot create the link ${path}: ${(e as Error).message}`);
+    }
+  }
+}
+
 /** Calls `fn` for each part of the span [offset, offset + length) that falls in a file. */
 function eachPart(
   files: FileEntry[],
@@ -101,11 +122,18 @@ export class FileStorage implements Storage {
     const empty: boolean[] = [];
     let existed = false;
     // Every path is checked before any file is created, so a refused torrent leaves nothing behind.
-    if (meta.multiFile) { for (const path of paths) await refuseLinks(out, path); }
+    if (meta.multiFile) {
+      for (const [i, path] of paths.entries()) {
+        await refuseLinks(out, meta.files[i].symlink ? path.slice(0, path.lastIndexOf("/")) : path);
+      }
+    }
     for (let i = 0; i < paths.length; i++) {
       const path = paths[i];
-      if (meta.files[i].padding) {
-        empty.push(true); // never on disk: its zeros are the torrent's, not ours to write
+      const { padding, omitted, symlink } = meta.files[i];
+      if (padding || omitted || symlink) {
+        // Padding is never on disk (its zeros are the torrent's, not ours to write); links hold no data.
+        if (symlink) await makeLink(path, meta.files[i].path, symlink);
+        empty.push(true);
         continue;
       }
       const slash = path.lastIndexOf("/");

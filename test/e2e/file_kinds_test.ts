@@ -69,3 +69,53 @@ Deno.test("info lists neither padding files nor their bytes", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("BEP 47 links: created (relative) when the target is inside the torrent's folder, else left out with one warning", async () => {
+  const data = payload(50_000, 81);
+  const files = [
+    { path: ["bin", "tool"], data, attr: "x" },
+    { path: ["tool-link"], data: new Uint8Array(0), attr: "l", symlink: ["bin", "tool"] },
+    { path: ["bin", "escape"], data: new Uint8Array(0), attr: "l", symlink: ["..", "..", "etc", "passwd"] },
+    { path: ["hidden.txt"], data: payload(10, 82), attr: "h" },
+  ];
+  const { torrent, data: all } = await makeTorrent({
+    name: "links",
+    files,
+    pieceLength: PIECE,
+    multiFile: true,
+  });
+  const meta = await parseMetainfo(torrent);
+  assert.deepEqual(meta.warnings, [
+    `left out the symbolic link "bin/escape": its target "../../etc/passwd" is not inside the torrent's folder`,
+  ]);
+  const seeder = startSeeder({ infoHash: meta.infoHash, data: all, pieceLength: PIECE });
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/l.torrent`, torrent);
+    const r = await runCli([`${dir}/l.torrent`, `${dir}/out`, "--peer", `127.0.0.1:${seeder.port}`, "-q"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr.match(/^warning: .*bin\/escape.*$/gm)?.length, 1, r.stderr);
+    assert.equal(await Deno.readLink(`${dir}/out/tool-link`), "bin/tool");
+    assert.deepEqual(await Deno.readFile(`${dir}/out/tool-link`), data, "the link leads to the file");
+    await assert.rejects(Deno.lstat(`${dir}/out/bin/escape`), Deno.errors.NotFound);
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/out/hidden.txt`),
+      files[3].data,
+      "attr h: an ordinary file here",
+    );
+    // Run again over the finished folder: the link is already there and stays.
+    const again = await runCli([
+      `${dir}/l.torrent`,
+      `${dir}/out`,
+      "--peer",
+      `127.0.0.1:${seeder.port}`,
+      "-q",
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    const info = await runCli(["info", `${dir}/l.torrent`, "--no-scrape"]);
+    assert.match(info.stdout, /^ +link {2}tool-link → bin\/tool$/m);
+  } finally {
+    await seeder.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

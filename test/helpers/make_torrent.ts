@@ -9,6 +9,8 @@ export interface TestFile {
   data: Uint8Array;
   /** BEP 47 attributes: `p` padding, `x` executable, `h` hidden, `l` symlink. */
   attr?: string;
+  /** BEP 47 `symlink path`, for a link (`attr` l). */
+  symlink?: string[];
 }
 
 /** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
@@ -54,6 +56,7 @@ export async function makeTorrent(opts: {
       length: f.data.length,
       path: f.path,
       ...(f.attr ? { attr: f.attr } : {}),
+      ...(f.symlink ? { "symlink path": f.symlink } : {}),
     }));
   } else {
     info.length = data.length;
