@@ -63,9 +63,10 @@ type MagnetEvent =
   | { type: "peers.found" };
 
 /** Parses fetched metadata (already checked against the infohash) into a torrent. */
-export const parseMetadataJob = fromPromise<Metainfo, { info: Uint8Array; trackers: string[][] }>((
-  { input },
-) => parseMetainfo(torrentFromMetadata(input.info, input.trackers)));
+export const parseMetadataJob = fromPromise<
+  Metainfo,
+  { info: Uint8Array; trackers: string[][]; webSeeds?: string[] }
+>(({ input }) => parseMetainfo(torrentFromMetadata(input.info, input.trackers, input.webSeeds)));
 
 /** The magnet phase: finds peers, fetches the metadata from them, and outputs the torrent. */
 export const magnetMachine = setup({
@@ -186,6 +187,7 @@ export const magnetMachine = setup({
         input: ({ context, event }) => ({
           info: (event as Extract<MetadataEvent, { type: "metadata.done" }>).info,
           trackers: context.input.magnet.trackers,
+          webSeeds: context.input.magnet.webSeeds,
         }),
         onDone: { target: "done", actions: assign({ meta: ({ event }) => event.output }) },
         onError: {

@@ -78,26 +78,34 @@ export interface WebSeedClosed {
 
 const MAX_RUN_BYTES = 16 << 20;
 
-/** Fetches pieces `first` to `first + count - 1` from the web seed; the pieces' buffers come from the pool. */
-export const fetchRun = fromPromise<
-  { index: number; data: Uint8Array }[],
-  { url: string; meta: Metainfo; first: number; count: number; idleTimeoutMs: number }
->(async ({ input: { url, meta, first, count, idleTimeoutMs }, signal }) => {
-  const plan = planRun(url, meta, first, count);
-  const pool = poolFor(meta.pieceLength);
-  const sizes = Array.from({ length: count }, (_, k) => pieceSize(meta, first + k));
-  const run = new RunBuffer(meta.pieceLength, sizes, () => pool.take());
-  try {
-    for (const z of plan.zeros) run.zero(z.at, z.length);
-    for (const req of plan.requests) {
-      await fetchRange(req, (at, bytes) => run.write(req.at + at, bytes), { signal, idleTimeoutMs });
+/** One run to fetch: pieces `first` to `first + count - 1` of `meta` from the web seed at `url`. */
+export interface RunInput {
+  url: string;
+  meta: Metainfo;
+  first: number;
+  count: number;
+  idleTimeoutMs: number;
+}
+
+/** Fetches a run of pieces from the web seed; the pieces' buffers come from the pool. */
+export const fetchRun = fromPromise<{ index: number; data: Uint8Array }[], RunInput>(
+  async ({ input: { url, meta, first, count, idleTimeoutMs }, signal }) => {
+    const plan = planRun(url, meta, first, count);
+    const pool = poolFor(meta.pieceLength);
+    const sizes = Array.from({ length: count }, (_, k) => pieceSize(meta, first + k));
+    const run = new RunBuffer(meta.pieceLength, sizes, () => pool.take());
+    try {
+      for (const z of plan.zeros) run.zero(z.at, z.length);
+      for (const req of plan.requests) {
+        await fetchRange(req, (at, bytes) => run.write(req.at + at, bytes), { signal, idleTimeoutMs });
+      }
+    } catch (e) {
+      for (const piece of run.pieces) pool.give(piece);
+      throw e;
     }
-  } catch (e) {
-    for (const piece of run.pieces) pool.give(piece);
-    throw e;
-  }
-  return run.pieces.map((data, k) => ({ index: first + k, data }));
-});
+    return run.pieces.map((data, k) => ({ index: first + k, data }));
+  },
+);
 
 /** The longest run of consecutive pieces at the head of `queue`, at most `maxCount`. */
 function headRun(queue: number[], maxCount: number): { first: number; count: number } {

@@ -110,7 +110,7 @@ async function readSource(arg: string): Promise<Metainfo | Magnet> {
 /** Writes the .torrent of `meta`: its info dictionary byte for byte, with its trackers. */
 async function saveTorrent(path: string, meta: Metainfo): Promise<void> {
   try {
-    await Deno.writeFile(path, torrentFromMetadata(meta.rawInfo, meta.trackers));
+    await Deno.writeFile(path, torrentFromMetadata(meta.rawInfo, meta.trackers, meta.webSeeds));
   } catch (e) {
     throw new Error(`cannot write ${path}: ${(e as Error).message}`);
   }

@@ -22,6 +22,8 @@ export interface Magnet {
   trackers: string[][];
   /** Peers to dial (`x.pe`). */
   peers: PeerAddress[];
+  /** Web seeds (`ws`, BEP 19): used once the metadata is fetched (they cannot serve it). */
+  webSeeds: string[];
   /** File indices to download (`so`, BEP 53), when given. */
   selectOnly?: number[];
 }
@@ -97,6 +99,7 @@ export function parseMagnet(uri: string): Magnet {
       name: params.get("dn") || undefined,
       trackers,
       peers,
+      webSeeds: [...new Set(params.getAll("ws"))].filter((u) => /^https?:\/\/\S+$/i.test(u)),
       selectOnly: so ? parseSelectOnly(so) : undefined,
     };
   } catch (e) {
@@ -113,13 +116,21 @@ export function makeMagnet(infoHashHex: string, name?: string, trackers: string[
 }
 
 /** A .torrent around fetched metadata: the info dictionary byte for byte (so the infohash holds), plus trackers. */
-export function torrentFromMetadata(info: Uint8Array, trackers: string[][]): Uint8Array {
+export function torrentFromMetadata(
+  info: Uint8Array,
+  trackers: string[][],
+  webSeeds: string[] = [],
+): Uint8Array {
   const head: Record<string, unknown> = {};
   if (trackers.length > 0) {
     head.announce = trackers[0][0];
     head["announce-list"] = trackers;
   }
-  // Keys in order: "announce", "announce-list" sort before "info"; the info bytes go in unchanged.
+  // Keys in order: "announce", "announce-list" sort before "info", "url-list" after; the info bytes go in
+  // unchanged.
   const prefix = bencode.encode(head).subarray(0, -1);
-  return concat([prefix, new TextEncoder().encode("4:info"), info, new TextEncoder().encode("e")]);
+  const suffix = webSeeds.length > 0
+    ? bencode.encode({ "url-list": webSeeds }).subarray(1)
+    : new TextEncoder().encode("e");
+  return concat([prefix, new TextEncoder().encode("4:info"), info, suffix]);
 }

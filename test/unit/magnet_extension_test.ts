@@ -67,6 +67,25 @@ Deno.test("torrentFromMetadata() keeps the info dictionary byte for byte, so the
   assert.equal((await parseMetainfo(torrentFromMetadata(meta.rawInfo, []))).infoHashHex, meta.infoHashHex);
 });
 
+Deno.test("a magnet link's ws= web seeds (BEP 19) come into the torrent built from its metadata", async () => {
+  const { torrent } = await makeTorrent({
+    name: "x.bin",
+    files: [{ path: ["x.bin"], data: payload(20_000) }],
+    pieceLength: 16384,
+  });
+  const meta = await parseMetainfo(torrent);
+  const magnet = parseMagnet(
+    `magnet:?xt=urn:btih:${meta.infoHashHex}&ws=${
+      encodeURIComponent("http://w/x.bin")
+    }&ws=ftp%3A%2F%2Fno&tr=udp%3A%2F%2Ft%3A1`,
+  );
+  assert.deepEqual(magnet.webSeeds, ["http://w/x.bin"]);
+  const rebuilt = await parseMetainfo(torrentFromMetadata(meta.rawInfo, magnet.trackers, magnet.webSeeds));
+  assert.equal(rebuilt.infoHashHex, meta.infoHashHex);
+  assert.deepEqual(rebuilt.webSeeds, ["http://w/x.bin"]);
+  assert.deepEqual(rebuilt.trackers, [["udp://t:1"]]);
+});
+
 Deno.test("extension handshake: encodes ours, reads a peer's and ignores fields of the wrong type", () => {
   const ours = encodeExtHandshake({
     m: { ut_metadata: 1, ut_pex: 2 },
