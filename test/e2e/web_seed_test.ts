@@ -183,8 +183,23 @@ Deno.test("the CLI downloads a web-seed-only torrent, info lists its web seeds, 
       info.stdout,
       new RegExp(`web seeds:\\n  ${server.url}t\\.bin\\n  http://127\\.0\\.0\\.1:9/gone\\.bin`),
     );
-    const r = await runCli([`${dir}/t.torrent`, `${dir}/out.bin`, "-v", "--port", String(freePort())]);
+    const trace = `${dir}/run.jsonl`;
+    const r = await runCli([
+      `${dir}/t.torrent`,
+      `${dir}/out.bin`,
+      "-v",
+      "--port",
+      String(freePort()),
+      "--trace",
+      trace,
+    ]);
     assert.equal(r.code, 0, r.stderr);
+    // The trace (and so the live view and replay) has each web seed as an actor with its transitions.
+    const records = (await Deno.readTextFile(trace)).trim().split("\n").map((l) => JSON.parse(l));
+    const seeds = records.filter((x) => x.kind === "actor" && x.machine === "webSeed");
+    assert.equal(seeds.length, 2, "one actor per web seed");
+    const ids = new Set(seeds.map((x) => x.id));
+    assert.ok(records.some((x) => x.kind === "transition" && ids.has(x.id) && x.to === "requesting"));
     assert.deepEqual(await Deno.readFile(`${dir}/out.bin`), data);
     assert.match(r.stderr, /web seed http:\/\/127\.0\.0\.1:9\/gone\.bin → (backingOff|failed) \(/);
     assert.match(r.stderr, new RegExp(`web seed ${server.url}t\\.bin → requesting`));
