@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { ByteStream } from "../common/byte_stream.ts";
 import { equalBytes } from "../common/bytes.ts";
 import { FrameReader } from "../wire/frame_reader.ts";
 import {
@@ -17,12 +18,7 @@ import {
   ourReserved,
 } from "../wire/wire.ts";
 
-/** What a connection reads from and writes to: a TCP connection, or anything shaped like one. */
-export interface ByteStream {
-  read(into: Uint8Array): Promise<number | null>;
-  write(bytes: Uint8Array): Promise<number>;
-  close(): void;
-}
+export type { ByteStream };
 
 /** Whom to connect to, for which torrent, as whom. */
 export interface ConnectionInput {
