@@ -15,6 +15,7 @@ import type { Sample } from "../src/ui/trace.ts";
 import type { PeerTimeouts } from "./peer.ts";
 import type { DhtOptions } from "./dht.ts";
 import type { WebSeedOptions } from "./web_seed.ts";
+import type { EncryptionMode } from "../src/peer/connection.ts";
 import { dhtSample, haveMap, type PeerView, peerViews, stateName } from "./client_views.ts";
 
 export type { PeerView } from "./client_views.ts";
@@ -83,6 +84,11 @@ export interface DownloadOptions {
    * before one is dropped; `false` uses none. Default: every web seed the torrent lists, with the defaults.
    */
   webSeeds?: WebSeedOptions | false;
+  /**
+   * Message Stream Encryption (MSE/PE) with peers: `prefer` (the default: dial encrypted and fall back to
+   * plaintext, take either when dialled), `require` (never a BitTorrent byte in plaintext) or `off`.
+   */
+  encryption?: EncryptionMode;
   /** Receives XState inspection events for every actor (live views, traces). */
   inspect?: (event: InspectionEvent) => void;
   /** Sees every peer wire message after the handshakes, each way, with the peer's key (debugging). */
@@ -190,6 +196,7 @@ export class DownloadSession {
         forceCheck: options.check,
         dht: options.dht,
         webSeeds: options.webSeeds,
+        encryption: options.encryption ?? "prefer",
       },
       inspect: options.inspect,
     });

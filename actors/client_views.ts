@@ -21,6 +21,8 @@ export interface PeerView {
   state: string;
   /** The peer's client, read from its peer id. */
   client?: string;
+  /** How the bytes travel: `plain`, `rc4`, `obfuscated` (plaintext after an encrypted handshake), or `http`. */
+  transport?: string;
   /** Pieces the peer has. */
   pieces: number;
   /** Milliseconds in the current state. */
@@ -65,6 +67,7 @@ export function peerViews(swarm: AnyActorRef | undefined): PeerView[] {
         key: web.key,
         state: stateName(snap!.value),
         client: "web seed",
+        transport: "http",
         pieces: web.meta.pieceCount,
         sinceMs: now - web.since,
         incoming: false,
@@ -79,6 +82,7 @@ export function peerViews(swarm: AnyActorRef | undefined): PeerView[] {
       key: ctx.key,
       state: stateName(snap!.value),
       client: ctx.client,
+      transport: ctx.transport,
       pieces: ctx.pieces,
       sinceMs: now - ctx.since,
       incoming: ctx.incoming,

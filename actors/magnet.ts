@@ -14,6 +14,7 @@ import { assign, enqueueActions, fromPromise, sendParent, sendTo, setup } from "
 import { type Magnet, torrentFromMetadata } from "../src/metainfo/magnet.ts";
 import { type Metainfo, parseMetainfo } from "../src/metainfo/metainfo.ts";
 import type { AddressBook } from "../src/swarm/address_book.ts";
+import type { EncryptionMode } from "../src/peer/connection.ts";
 import { type MetadataEvent, metadataFetcher } from "./metadata.ts";
 import { ticker } from "./ticker.ts";
 import { trackerActor, type TrackerEvent, type TrackerSetup, trackerStatus } from "./tracker.ts";
@@ -30,6 +31,8 @@ export interface MagnetInput {
   trackers: TrackerSetup;
   /** No peer with the metadata for this long: the phase fails (default 120 s). */
   noPeersTimeoutMs?: number;
+  /** Message Stream Encryption for the metadata connections. */
+  encryption?: EncryptionMode;
 }
 
 /** How the magnet phase ended: the torrent, or why there is none. */
@@ -136,6 +139,7 @@ export const magnetMachine = setup({
             peerId: context.input.peerId,
             listenPort: context.input.listening ? context.input.port : undefined,
             peers: context.input.book.addresses(),
+            encryption: context.input.encryption,
           }),
         },
         {

@@ -13,6 +13,7 @@ import { MetadataAssembly } from "../src/metainfo/metadata_assembly.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import { addressKey } from "../src/swarm/address_book.ts";
 import { MetadataLink, type MetadataLinkEvent } from "../src/peer/metadata_link.ts";
+import type { EncryptionMode } from "../src/peer/connection.ts";
 
 export interface MetadataInput {
   infoHash: Uint8Array;
@@ -24,6 +25,8 @@ export interface MetadataInput {
   maxConnections?: number;
   /** A peer that leaves a request unanswered this long is dropped. */
   requestTimeoutMs?: number;
+  /** Message Stream Encryption for the metadata connections. */
+  encryption?: EncryptionMode;
 }
 
 export type MetadataEvent =
@@ -73,7 +76,13 @@ export const metadataFetcher = fromCallback<MetadataCommand, MetadataInput, Meta
         const key = addressKey(peer);
         const conn: Conn = { link: undefined!, inFlight: new Map(), ready: false };
         conn.link = new MetadataLink(
-          { ...peer, infoHash: input.infoHash, peerId: input.peerId, listenPort: input.listenPort },
+          {
+            ...peer,
+            infoHash: input.infoHash,
+            peerId: input.peerId,
+            listenPort: input.listenPort,
+            encryption: input.encryption,
+          },
           (e) => onLink(key, conn, e),
         );
         conns.set(key, conn);

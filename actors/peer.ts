@@ -15,6 +15,7 @@ import type { CoordinatorOrder } from "./coordinator.ts";
 import { PeerLink } from "../src/peer/link.ts";
 import type { LinkCommand, LinkEvent, LinkInput } from "../src/peer/link_events.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
+import type { Transport } from "../src/peer/connection.ts";
 
 export interface PeerInput {
   /** `host:port`, the peer's identity in the swarm. */
@@ -50,6 +51,8 @@ export interface PeerContext {
   timeouts: PeerTimeouts;
   client?: string;
   peerId?: string;
+  /** How the connection's bytes travel, once handshaken: plaintext, RC4, or obfuscated (plaintext after MSE). */
+  transport?: Transport;
   /** Whole pieces this peer gave us. */
   pieces: number;
   /** The peer wants what we have. */
@@ -198,7 +201,11 @@ export const peerMachine = setup({
         "link.handshaken": {
           target: "connected",
           actions: [
-            assign({ client: ({ event }) => event.client, peerId: ({ event }) => event.peerId }),
+            assign({
+              client: ({ event }) => event.client,
+              peerId: ({ event }) => event.peerId,
+              transport: ({ event }) => event.transport,
+            }),
             "report",
           ],
         },

@@ -14,6 +14,7 @@ import type { Storage } from "../src/storage/storage.ts";
 import type { AddressBook } from "../src/swarm/address_book.ts";
 import type { Message } from "../src/wire/wire.ts";
 import type { LinkInput } from "../src/peer/link_events.ts";
+import type { EncryptionMode } from "../src/peer/connection.ts";
 import type { PeerContext, PeerTimeouts } from "./peer.ts";
 import type { AnnounceSubject, TrackerSetup } from "./tracker.ts";
 import type { WebSeedOptions } from "./web_seed.ts";
@@ -46,6 +47,8 @@ export interface SwarmInput {
   /** Our DHT node's UDP port, when it runs: peers are told it, and tell us theirs. */
   dhtPort?: number;
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
+  /** Message Stream Encryption for every peer connection. */
+  encryption?: EncryptionMode;
   /** How the torrent's web seeds (BEP 19) behave, or `false` to use none. */
   webSeeds?: WebSeedOptions | false;
 }
@@ -100,6 +103,7 @@ export function linkBase(
       }),
     pexIntervalMs: input.pexIntervalMs,
     dhtPort: input.dhtPort,
+    encryption: input.encryption,
     trace: wireTrace && ((direction, msg) => wireTrace(key, direction, msg)),
   };
 }

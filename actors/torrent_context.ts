@@ -18,6 +18,7 @@ import type { Storage } from "../src/storage/storage.ts";
 import { AddressBook } from "../src/swarm/address_book.ts";
 import { UdpTrackerClient } from "../src/tracker/udp_client.ts";
 import type { Message } from "../src/wire/wire.ts";
+import type { EncryptionMode } from "../src/peer/connection.ts";
 import { bindListener } from "./acceptor.ts";
 import type { CoordinatorInput, Stats } from "./coordinator.ts";
 import type { DhtCommand, DhtInput, DhtOptions, DhtReport } from "./dht.ts";
@@ -77,6 +78,8 @@ export interface TorrentInput {
   dht?: DhtOptions;
   /** How web seeds are used, or `false` for none. */
   webSeeds?: WebSeedOptions | false;
+  /** Message Stream Encryption for every peer connection (default `off` here; the client's is `prefer`). */
+  encryption?: EncryptionMode;
   /** Sees every peer wire message after the handshakes, each way (debugging). */
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
 }
@@ -298,6 +301,7 @@ export function magnetInput(ctx: TorrentContext): MagnetInput {
     book: ctx.book,
     trackers: ctx.trackers,
     noPeersTimeoutMs: ctx.input.noPeersTimeoutMs,
+    encryption: ctx.input.encryption,
   };
 }
 

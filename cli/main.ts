@@ -40,6 +40,8 @@ Options:
       --dht-bootstrap <host:port>  join the DHT through this node instead of the default routers (repeatable)
       --no-dht               do not use the DHT
       --no-web-seeds         do not fetch from the torrent's web seeds (url-list, httpseeds)
+      --encryption <mode>    peer encryption (MSE): prefer (default: try it, fall back to plaintext),
+                             require (never plaintext), off (plaintext only)
       --no-peers-timeout <s> give up when no peer is connected for this long (default 120)
       --check                hash all existing data, even after a clean stop
       --save-torrent <file>  write the .torrent (for a magnet link: once its metadata is fetched)
@@ -183,6 +185,7 @@ async function run(args: string[]): Promise<number> {
         "dht-bootstrap": { type: "string", multiple: true },
         "no-dht": { type: "boolean" },
         "no-web-seeds": { type: "boolean" },
+        encryption: { type: "string" },
         "no-peers-timeout": { type: "string" },
         check: { type: "boolean" },
         "save-torrent": { type: "string" },
@@ -238,6 +241,10 @@ async function run(args: string[]): Promise<number> {
   const maxPeers = integer(values["max-peers"], "max-peers", 1, 1000, 50);
   const noPeers = integer(values["no-peers-timeout"], "no-peers-timeout", 1, 86400, 120);
   const peers = (values.peer ?? []).map((p) => parsePeer(p));
+  const encryption = values.encryption ?? "prefer";
+  if (encryption !== "prefer" && encryption !== "require" && encryption !== "off") {
+    throw new UsageError(`--encryption must be prefer, require or off, got "${encryption}"`);
+  }
   const dht = dhtOption(
     values["no-dht"],
     (values["dht-bootstrap"] ?? []).map((p) => parsePeer(p, "--dht-bootstrap")),
@@ -279,6 +286,7 @@ async function run(args: string[]): Promise<number> {
     inspect,
     check: values.check,
     webSeeds: values["no-web-seeds"] ? false : undefined,
+    encryption,
     seed: seed ?? (seedOnly ? {} : undefined),
     seedOnly,
     dht,

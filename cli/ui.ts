@@ -194,19 +194,27 @@ export function peerLogger(): (e: InspectionEvent) => void {
     if (e.type !== "@xstate.snapshot") return;
     const snap = e.snapshot as {
       value?: unknown;
-      context?: { key?: string; reason?: string; lastError?: string };
+      context?: { key?: string; reason?: string; lastError?: string; transport?: string };
     };
     const key = snap.context?.key;
     if (!key || snap.value === undefined) return;
     const state = JSON.stringify(snap.value).replace(/[{}"]/g, "").replace(":", ".");
-    if (last.get(key) === state) return;
+    const before = last.get(key);
+    if (before === state) return;
     last.set(key, state);
+    // The transport once, as the handshake completes: plain, rc4 or obfuscated.
+    const transport = state.startsWith("connected") && !before?.startsWith("connected") &&
+      snap.context?.transport;
     const reason = state === "failed"
       ? snap.context?.reason
       : state === "backingOff"
       ? snap.context?.lastError
       : "";
     const what = /^https?:/.test(key) ? "web seed" : "peer";
-    console.error(`${seconds()}s ${what} ${key} → ${state}${reason ? ` (${reason})` : ""}`);
+    console.error(
+      `${seconds()}s ${what} ${key} → ${state}${reason ? ` (${reason})` : ""}${
+        transport ? ` [${transport}]` : ""
+      }`,
+    );
   };
 }

@@ -143,8 +143,10 @@ export async function mseInitiate(
 export interface MseAccept {
   /** The infohashes we serve: the peer names one only through `HASH('req2', SKEY)`. */
   infoHashes: Uint8Array[];
-  /** Methods we accept (RC4, PLAINTEXT); RC4 is chosen when both sides allow it. */
+  /** Methods we accept (RC4, PLAINTEXT). */
   allow: number;
+  /** When the peer offers both and we allow both: RC4 (true), or plaintext, cheaper, as libtorrent does. */
+  preferRc4?: boolean;
 }
 
 /**
@@ -182,7 +184,8 @@ export async function mseAccept(
   const iaLength = readU16(c.in.apply(await reader.take(2)));
   if (iaLength > MAX_IA) throw new Error(`encryption handshake initial payload of ${iaLength} bytes`);
   const initial = c.in.apply(await reader.take(iaLength));
-  const select = provide & accept.allow & RC4 ? RC4 : provide & accept.allow & PLAINTEXT ? PLAINTEXT : 0;
+  const both = provide & accept.allow;
+  const select = both === (RC4 | PLAINTEXT) ? (accept.preferRc4 ? RC4 : PLAINTEXT) : both;
   if (!select) throw new Error(`peer offers encryption methods ${provide}, none of which we allow`);
   await writeAll(stream, c.out.apply(concat([VC, u32(select), u16(0)])));
   const rc4 = select === RC4;

@@ -8,6 +8,8 @@
  */
 
 import type { ByteStream } from "../common/byte_stream.ts";
+import { isPlainHandshake, mseAccept, mseInitiate, PLAINTEXT, RC4 } from "../crypto/mse.ts";
+import { CipherStream } from "../crypto/streams.ts";
 import { equalBytes } from "../common/bytes.ts";
 import { FrameReader } from "../wire/frame_reader.ts";
 import {
@@ -20,6 +22,16 @@ import {
 
 export type { ByteStream };
 
+/**
+ * Message Stream Encryption (MSE/PE) for a connection: `prefer` tries it first when we dial and falls back to
+ * plaintext, and takes either when the peer dials; `require` never lets a byte of the BitTorrent protocol pass
+ * in plaintext; `off` speaks plaintext only and refuses encrypted handshakes.
+ */
+export type EncryptionMode = "prefer" | "require" | "off";
+
+/** How a connection's bytes travel: plaintext, RC4, or plaintext after an encrypted handshake. */
+export type Transport = "plain" | "rc4" | "obfuscated";
+
 /** Whom to connect to, for which torrent, as whom. */
 export interface ConnectionInput {
   host: string;
@@ -30,6 +42,10 @@ export interface ConnectionInput {
   conn?: ByteStream;
   /** Opens the stream when we dial (default: TCP with Nagle off). */
   dial?: (host: string, port: number) => Promise<ByteStream>;
+  /** Message Stream Encryption (default `off`; the client's default is `prefer`). */
+  encryption?: EncryptionMode;
+  /** With `prefer`, how long an outgoing encrypted handshake may take before we dial again in plaintext (5 s). */
+  encryptionTimeoutMs?: number;
 }
 
 function dialTcp(hostname: string, port: number): Promise<ByteStream> {
@@ -45,6 +61,8 @@ export class PeerConnection {
   lastSend: number = Date.now();
   #stream?: ByteStream;
   #closed = false;
+  /** How the bytes travel, once the handshake is done. */
+  transport: Transport = "plain";
   #writes: Promise<void> = Promise.resolve();
 
   /**
@@ -71,12 +89,69 @@ export class PeerConnection {
 
   /** Dials (or takes the accepted stream); false when `close()` came first. Throws when the peer cannot be reached. */
   async connect(): Promise<boolean> {
-    const { host, port } = this.input;
-    const stream = this.input.conn ?? await (this.input.dial ?? dialTcp)(host, port);
-    (stream as Partial<Deno.TcpConn>).setNoDelay?.(true); // requests and haves are small: send them at once
+    const stream = this.input.conn ?? await this.#dial();
     this.#stream = stream;
     if (this.#closed) stream.close();
     return !this.#closed;
+  }
+
+  async #dial(): Promise<ByteStream> {
+    const stream = await (this.input.dial ?? dialTcp)(this.input.host, this.input.port);
+    (stream as Partial<Deno.TcpConn>).setNoDelay?.(true); // requests and haves are small: send them at once
+    return stream;
+  }
+
+  /** Our encrypted handshake when we dial; false when the peer does not speak MSE and we dialled again plain. */
+  async #encryptOutgoing(ours: Uint8Array): Promise<boolean> {
+    const mode = this.input.encryption!;
+    const raw = this.#stream!;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const ms = this.input.encryptionTimeoutMs ?? 5000;
+      const result = await Promise.race([
+        mseInitiate(raw, this.input.infoHash, mode === "require" ? RC4 : RC4 | PLAINTEXT, ours),
+        new Promise<never>((_, reject) =>
+          timer = setTimeout(() => reject(new Error(`no answer in ${ms / 1000} s`)), ms)
+        ),
+      ]);
+      this.#stream = result.stream;
+      this.transport = result.transport;
+      return true;
+    } catch (e) {
+      if (mode === "require" || this.#closed) {
+        throw new Error(`encryption handshake failed: ${(e as Error).message}`);
+      }
+      raw.close(); // the peer may not speak MSE: dial again, in plaintext
+      this.#stream = await this.#dial();
+      if (this.#closed) this.#stream.close();
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Tells a peer's plaintext handshake from an encrypted one by its first 20 bytes, and answers as allowed. */
+  async #acceptIncoming(): Promise<void> {
+    const mode = this.input.encryption ?? "off";
+    const raw = this.#stream!;
+    const first = new Uint8Array(20);
+    for (let at = 0; at < 20;) {
+      const n = await raw.read(first.subarray(at));
+      if (n === null) throw new Error("peer closed the connection during the handshake");
+      at += n;
+    }
+    if (isPlainHandshake(first)) {
+      if (mode === "require") throw new Error("peer sent a plaintext handshake and encryption is required");
+      this.#stream = new CipherStream(raw, null, null, first);
+      return;
+    }
+    if (mode === "off") throw new Error("peer sent an encrypted handshake and encryption is off");
+    const result = await mseAccept(raw, first, {
+      infoHashes: [this.input.infoHash],
+      allow: mode === "require" ? RC4 : RC4 | PLAINTEXT,
+    });
+    this.#stream = result.stream;
+    this.transport = result.transport;
   }
 
   /**
@@ -85,7 +160,10 @@ export class PeerConnection {
    */
   async handshake(reserved: Uint8Array = ourReserved()): Promise<Handshake> {
     const ours = encodeHandshake(this.input.infoHash, this.input.peerId, reserved);
-    if (!this.incoming) this.send(ours);
+    const encrypt = (this.input.encryption ?? "off") !== "off";
+    if (this.incoming) await this.#acceptIncoming();
+    // Dialling with encryption, our handshake goes inside the encrypted one.
+    else if (!encrypt || !await this.#encryptOutgoing(ours)) this.send(ours);
     let bytes;
     while ((bytes = this.reader.take(HANDSHAKE_LENGTH)) === null) {
       if (!await this.fill()) throw new Error("peer closed the connection during the handshake");

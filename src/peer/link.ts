@@ -89,7 +89,12 @@ export class PeerLink {
       if (!await conn.connect()) return;
       this.emit({ type: "link.connected" });
       const hs = await conn.handshake(ourReserved(this.input.dhtPort !== undefined));
-      this.emit({ type: "link.handshaken", peerId: toHex(hs.peerId), client: clientName(hs.peerId) });
+      this.emit({
+        type: "link.handshaken",
+        peerId: toHex(hs.peerId),
+        client: clientName(hs.peerId),
+        transport: conn.transport,
+      });
       this.#fast = supports(hs.reserved, "fast");
       this.upload.fast = this.#fast;
       if (supports(hs.reserved, "extended")) {

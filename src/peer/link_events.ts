@@ -10,6 +10,7 @@ import type { LocalPieces } from "../pieces/local_pieces.ts";
 import type { PieceWriter } from "../pieces/piece_writers.ts";
 import type { WholePiece } from "../pieces/scheduler.ts";
 import type { Message } from "../wire/wire.ts";
+import type { EncryptionMode, Transport } from "./connection.ts";
 import type { ExtensionEvent, ExtensionInput } from "./extensions.ts";
 
 /** What a link needs to know. */
@@ -34,6 +35,8 @@ export interface LinkInput extends ExtensionInput {
   writer?: PieceWriter;
   /** Our DHT node's UDP port: the handshake says we run one, and a peer that runs one too is told the port. */
   dhtPort?: number;
+  /** Message Stream Encryption (default `off`). */
+  encryption?: EncryptionMode;
   /** Sees every message after the handshake, each way (for debugging; outgoing frames are decoded again). */
   trace?: (direction: "in" | "out", msg: Message) => void;
 }
@@ -41,7 +44,8 @@ export interface LinkInput extends ExtensionInput {
 /** Events a link sends to its peer machine. */
 export type LinkEvent =
   | { type: "link.connected" }
-  | { type: "link.handshaken"; peerId: string; client: string }
+  /** The handshakes are done; `transport` says how the bytes travel (plaintext, RC4, or obfuscated). */
+  | { type: "link.handshaken"; peerId: string; client: string; transport: Transport }
   | { type: "link.bitfield"; bitfield: Bitfield }
   | { type: "link.have"; index: number }
   | { type: "link.choked" }

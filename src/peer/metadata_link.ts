@@ -8,13 +8,15 @@
 
 import type { PeerAddress } from "../common/peer_address.ts";
 import { decodeMessage, supports } from "../wire/wire.ts";
-import { PeerConnection } from "./connection.ts";
+import { type EncryptionMode, PeerConnection } from "./connection.ts";
 import { type ExtensionEvent, PeerExtensions } from "./extensions.ts";
 
 export interface MetadataLinkInput extends PeerAddress {
   infoHash: Uint8Array;
   peerId: Uint8Array;
   listenPort?: number;
+  /** Message Stream Encryption for the connection (default `off`). */
+  encryption?: EncryptionMode;
 }
 
 export type MetadataLinkEvent = ExtensionEvent | { type: "link.closed"; reason: string };

@@ -22,7 +22,8 @@ async function readN(s: { read(b: Uint8Array): Promise<number | null> }, n: numb
 async function both(provide: number, allow: number, knobs = {}) {
   const [a, b] = duplex();
   const accepting =
-    (async () => mseAccept(b, await readN(b, 20), { infoHashes: [OTHER, HASH], allow }, knobs))();
+    (async () =>
+      mseAccept(b, await readN(b, 20), { infoHashes: [OTHER, HASH], allow, preferRc4: true }, knobs))();
   const [ra, rb] = await Promise.all([mseInitiate(a, HASH, provide, handshake, knobs), accepting]);
   return { a, b, ra, rb };
 }
