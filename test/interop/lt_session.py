@@ -1,4 +1,5 @@
 """A libtorrent session for the interop tests: on 127.0.0.1 only, with DHT, LSD, UPnP, NAT-PMP and uTP off."""
+import os
 import signal
 import time
 
@@ -22,7 +23,7 @@ class Terminated:
 
 
 def loopback_session(port, upload_limit=0):
-    return lt.session({
+    settings = {
         "listen_interfaces": f"127.0.0.1:{port}",
         "outgoing_interfaces": "127.0.0.1",
         "enable_dht": False,
@@ -34,4 +35,12 @@ def loopback_session(port, upload_limit=0):
         "allow_multiple_connections_per_ip": True,
         "alert_mask": 0,
         "upload_rate_limit": upload_limit,
-    })
+    }
+    # LT_ENCRYPTION=forced: MSE with RC4 only, both ways (0 forced, 2 disabled; level 2 is RC4 only);
+    # LT_ENCRYPTION=disabled: plaintext only.
+    encryption = os.environ.get("LT_ENCRYPTION")
+    if encryption == "forced":
+        settings.update({"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2, "prefer_rc4": True})
+    elif encryption == "disabled":
+        settings.update({"out_enc_policy": 2, "in_enc_policy": 2})
+    return lt.session(settings)

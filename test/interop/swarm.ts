@@ -22,8 +22,14 @@ export function installed(program: string): boolean {
 /** A started program; `stop()` ends it by PID (SIGTERM, then SIGKILL after 5 s). */
 export class Program {
   readonly child: Deno.ChildProcess;
-  constructor(readonly name: string, cmd: string, args: string[], cwd?: string) {
-    this.child = new Deno.Command(cmd, { args, cwd, stdin: "null", stdout: "piped", stderr: "piped" })
+  constructor(
+    readonly name: string,
+    cmd: string,
+    args: string[],
+    cwd?: string,
+    env?: Record<string, string>,
+  ) {
+    this.child = new Deno.Command(cmd, { args, cwd, env, stdin: "null", stdout: "piped", stderr: "piped" })
       .spawn();
     // Drain output so the program never blocks on a full pipe.
     this.output = Promise.all([
@@ -78,10 +84,21 @@ export async function startOpentracker(dir: string, port: number, infoHashes: st
 }
 
 /** libtorrent (python3-libtorrent) seeding `torrent` from `dir` in seed mode. */
-export async function startLibtorrent(torrent: string, dir: string, uploadLimit = 0): Promise<Program> {
+export async function startLibtorrent(
+  torrent: string,
+  dir: string,
+  uploadLimit = 0,
+  encryption?: "forced" | "disabled",
+): Promise<Program> {
   const port = freePort();
   const args = [`${HERE}lt_seed.py`, torrent, dir, String(port), String(uploadLimit)];
-  const p = new Program("libtorrent", "/usr/bin/python3", args);
+  const p = new Program(
+    "libtorrent",
+    "/usr/bin/python3",
+    args,
+    undefined,
+    encryption && { LT_ENCRYPTION: encryption },
+  );
   p.port = port;
   await waitForPort(port);
   return p;
@@ -101,10 +118,16 @@ function aria2Loopback(port: number, dir: string): string[] {
 }
 
 /** aria2c seeding `torrent` from `dir` without a hash check. */
-export async function startAria2(torrent: string, dir: string, uploadLimit = 0): Promise<Program> {
+export async function startAria2(
+  torrent: string,
+  dir: string,
+  uploadLimit = 0,
+  extra: string[] = [],
+): Promise<Program> {
   const port = freePort();
   const p = new Program("aria2c", "aria2c", [
     ...aria2Loopback(port, dir),
+    ...extra,
     "--seed-ratio=0.0",
     "--bt-seed-unverified=true",
     "--check-integrity=false",
