@@ -11,7 +11,8 @@
  * Scenarios: a) 1 GiB from libtorrent + rtorrent, 256 KiB pieces; b) the same with 4 MiB pieces; c) 16 KiB
  * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders; g) no
  * peer, only a web seed (a local HTTP server); h) not a download: `create` hashing 1 GiB against mktorrent and
- * transmission-create (the file sits in the page cache: this measures hashing, not the disk). `ours` is
+ * transmission-create (the file sits in the page cache: this measures hashing, not the disk); i) two libtorrent
+ * seeders that force RC4 (MSE) both ways, no rtorrent. `ours` is
  * our client as `deno task start` runs it (with its V8 flags); `ours-ui` the same with `--ui` and a
  * viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and every process started here is
  * stopped by its PID.
@@ -52,6 +53,8 @@ interface Scenario {
   delayMs?: number;
   /** No peers and no tracker: the torrent's only source is a web seed (BEP 19), a local HTTP server. */
   webSeed?: boolean;
+  /** The libtorrent seeders force RC4 (MSE) both ways, and there is no rtorrent. */
+  forcedRc4?: boolean;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -105,6 +108,14 @@ const SCENARIOS: Scenario[] = [
     pieceLength: 256 * KiB,
     libtorrentSeeders: 0,
     webSeed: true,
+  },
+  {
+    key: "i",
+    title: "1 GiB, 256 KiB pieces, 2 libtorrent seeders forcing RC4",
+    size: GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 2,
+    forcedRc4: true,
   },
 ];
 
@@ -191,19 +202,26 @@ async function startSwarm(s: Scenario, work: string) {
   }
   try {
     const first = freePort();
-    const lt = new Program("libtorrent seeders", "/usr/bin/python3", [
-      `${INTEROP}lt_seed.py`,
-      torrent,
-      `${dir}/seed`,
-      String(first),
-      "0",
-      String(s.libtorrentSeeders),
-    ]);
+    const lt = new Program(
+      "libtorrent seeders",
+      "/usr/bin/python3",
+      [
+        `${INTEROP}lt_seed.py`,
+        torrent,
+        `${dir}/seed`,
+        String(first),
+        "0",
+        String(s.libtorrentSeeders),
+      ],
+      undefined,
+      s.forcedRc4 ? { LT_ENCRYPTION: "forced" } : undefined,
+    );
     programs.push(lt);
     const rtPort = freePort();
     const session = `${dir}/rt-session`;
     await Deno.remove(session, { recursive: true }).catch(() => {});
-    const seederPorts = [...Array(s.libtorrentSeeders).keys()].map((i) => first + i).concat(rtPort);
+    const seederPorts = [...Array(s.libtorrentSeeders).keys()].map((i) => first + i)
+      .concat(s.forcedRc4 ? [] : [rtPort]);
     if (s.delayMs !== undefined) {
       // Clients learn only the relays' addresses, from a tracker of our own.
       const relayed = seederPorts.map((p) => startDelayProxy(p, s.delayMs!));
@@ -221,7 +239,7 @@ async function startSwarm(s: Scenario, work: string) {
     } else {
       programs.push(await startOpentracker(`${dir}/tracker`, trackerPort, [meta.infoHashHex]));
     }
-    programs.push(await spawnRtorrent(torrent, `${dir}/seed`, session, rtPort));
+    if (!s.forcedRc4) programs.push(await spawnRtorrent(torrent, `${dir}/seed`, session, rtPort));
     console.error(
       `[${s.key}] waiting for ${seederPorts.length} seeders (rtorrent hashes the payload first)…`,
     );
@@ -305,7 +323,7 @@ if (import.meta.main) {
   for (const key of keys) {
     const s = SCENARIOS.find((x) => x.key === key);
     if (!s && key !== CREATE_KEY) {
-      console.error(`error: no scenario "${key}" (a-h)`);
+      console.error(`error: no scenario "${key}" (a-i)`);
       Deno.exit(2);
     }
     const summary = summarize(
