@@ -35,96 +35,26 @@ import { startDelayProxy } from "./delay_proxy.ts";
 import { createScenario } from "./create_bench.ts";
 import { type Run, sameBytes, timed, watchUi } from "./measure.ts";
 import { summarize, table } from "./report.ts";
+import { type Scenario, SCENARIOS } from "./scenarios.ts";
 import { makeBenchTorrent, writePayload } from "./payload.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 /** Our client runs as `deno task start` runs it: with its V8 flags, read from deno.json so the two cannot drift. */
 const V8_FLAGS: string[] = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks.start.split(" ")
   .filter((arg: string) => arg.startsWith("--v8-flags="));
-const GiB = 1024 ** 3, MiB = 1024 ** 2, KiB = 1024;
-
-interface Scenario {
-  key: string;
-  title: string;
-  size: number;
-  pieceLength: number;
-  /** libtorrent sessions seeding besides rtorrent. */
-  libtorrentSeeders: number;
-  delayMs?: number;
-  /** No peers and no tracker: the torrent's only source is a web seed (BEP 19), a local HTTP server. */
-  webSeed?: boolean;
-  /** The libtorrent seeders force RC4 (MSE) both ways, and there is no rtorrent. */
-  forcedRc4?: boolean;
-}
-
-const SCENARIOS: Scenario[] = [
-  {
-    key: "a",
-    title: "1 GiB, 256 KiB pieces, 2 seeders",
-    size: GiB,
-    pieceLength: 256 * KiB,
-    libtorrentSeeders: 1,
-  },
-  {
-    key: "b",
-    title: "1 GiB, 4 MiB pieces, 2 seeders",
-    size: GiB,
-    pieceLength: 4 * MiB,
-    libtorrentSeeders: 1,
-  },
-  {
-    key: "c",
-    title: "1 GiB, 16 KiB pieces, 2 seeders",
-    size: GiB,
-    pieceLength: 16 * KiB,
-    libtorrentSeeders: 1,
-  },
-  {
-    key: "d",
-    title: "256 MiB, 256 KiB pieces, 2 seeders 100 ms away",
-    size: 256 * MiB,
-    pieceLength: 256 * KiB,
-    libtorrentSeeders: 1,
-    delayMs: 50,
-  },
-  {
-    key: "e",
-    title: "4 GiB, 256 KiB pieces, 2 seeders",
-    size: 4 * GiB,
-    pieceLength: 256 * KiB,
-    libtorrentSeeders: 1,
-  },
-  {
-    key: "f",
-    title: "1 GiB, 256 KiB pieces, 21 seeders",
-    size: GiB,
-    pieceLength: 256 * KiB,
-    libtorrentSeeders: 20,
-  },
-  {
-    key: "g",
-    title: "1 GiB, 256 KiB pieces, one web seed (HTTP on 127.0.0.1) and no peer",
-    size: GiB,
-    pieceLength: 256 * KiB,
-    libtorrentSeeders: 0,
-    webSeed: true,
-  },
-  {
-    key: "i",
-    title: "1 GiB, 256 KiB pieces, 2 libtorrent seeders forcing RC4",
-    size: GiB,
-    pieceLength: 256 * KiB,
-    libtorrentSeeders: 2,
-    forcedRc4: true,
-  },
-];
 
 /** Not a download: `create` hashing a 1 GiB file, against mktorrent and transmission-create. */
 const CREATE_KEY = "h";
 
 type Client = "ours" | "ours-ui" | "aria2c" | "libtorrent";
 
-async function download(client: Client, torrent: string, dir: string, name: string): Promise<Run> {
+async function download(
+  client: Client,
+  torrent: string,
+  dir: string,
+  name: string,
+  forcedRc4 = false,
+): Promise<Run> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(dir, { recursive: true });
   const port = String(freePort());
@@ -145,7 +75,11 @@ async function download(client: Client, torrent: string, dir: string, name: stri
       cmd = ["aria2c", ...aria2LeecherArgs(torrent, dir, Number(port))];
       break;
     case "libtorrent":
-      cmd = ["/usr/bin/python3", `${INTEROP}lt_download.py`, torrent, dir, port];
+      // Against seeders that force RC4, libtorrent is set to force it too (otherwise it dials in plaintext first).
+      cmd = [
+        ...(forcedRc4 ? ["env", "LT_ENCRYPTION=forced"] : []),
+        ...["/usr/bin/python3", `${INTEROP}lt_download.py`, torrent, dir, port],
+      ];
       break;
   }
   const run = await timed(cmd, 600_000, () => watching && watchUi(uiPort, watching.signal));
@@ -268,14 +202,14 @@ async function scenario(s: Scenario, work: string, rounds: number, clients: Clie
   try {
     for (let w = 0; w < warmups; w++) {
       const client = clients[w % clients.length];
-      line("warm-up", client, await download(client, torrent, `${dir}/dl-${client}`, name));
+      line("warm-up", client, await download(client, torrent, `${dir}/dl-${client}`, name, s.forcedRc4));
     }
     const runs: Record<string, Run[]> = Object.fromEntries(clients.map((c) => [c, []]));
     for (let round = 1; round <= rounds; round++) {
       // Round r starts with client r: none of them always follows the same one.
       for (let k = 0; k < clients.length; k++) {
         const client = clients[(round - 1 + k) % clients.length];
-        const run = await download(client, torrent, `${dir}/dl-${client}`, name);
+        const run = await download(client, torrent, `${dir}/dl-${client}`, name, s.forcedRc4);
         runs[client].push(run);
         line(`round ${round}`, client, run);
       }

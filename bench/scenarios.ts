@@ -1,0 +1,80 @@
+/** The download scenarios of `deno task bench`: what each one downloads, from whom. */
+
+const GiB = 1024 ** 3, MiB = 1024 ** 2, KiB = 1024;
+
+/** One download scenario: the torrent's size and pieces, and the swarm that seeds it. */
+export interface Scenario {
+  key: string;
+  title: string;
+  size: number;
+  pieceLength: number;
+  /** libtorrent sessions seeding besides rtorrent. */
+  libtorrentSeeders: number;
+  delayMs?: number;
+  /** No peers and no tracker: the torrent's only source is a web seed (BEP 19), a local HTTP server. */
+  webSeed?: boolean;
+  /** The libtorrent seeders force RC4 (MSE) both ways, and there is no rtorrent. */
+  forcedRc4?: boolean;
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    key: "a",
+    title: "1 GiB, 256 KiB pieces, 2 seeders",
+    size: GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 1,
+  },
+  {
+    key: "b",
+    title: "1 GiB, 4 MiB pieces, 2 seeders",
+    size: GiB,
+    pieceLength: 4 * MiB,
+    libtorrentSeeders: 1,
+  },
+  {
+    key: "c",
+    title: "1 GiB, 16 KiB pieces, 2 seeders",
+    size: GiB,
+    pieceLength: 16 * KiB,
+    libtorrentSeeders: 1,
+  },
+  {
+    key: "d",
+    title: "256 MiB, 256 KiB pieces, 2 seeders 100 ms away",
+    size: 256 * MiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 1,
+    delayMs: 50,
+  },
+  {
+    key: "e",
+    title: "4 GiB, 256 KiB pieces, 2 seeders",
+    size: 4 * GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 1,
+  },
+  {
+    key: "f",
+    title: "1 GiB, 256 KiB pieces, 21 seeders",
+    size: GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 20,
+  },
+  {
+    key: "g",
+    title: "1 GiB, 256 KiB pieces, one web seed (HTTP on 127.0.0.1) and no peer",
+    size: GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 0,
+    webSeed: true,
+  },
+  {
+    key: "i",
+    title: "1 GiB, 256 KiB pieces, 2 libtorrent seeders forcing RC4",
+    size: GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 2,
+    forcedRc4: true,
+  },
+];
