@@ -266,9 +266,11 @@ export class DownloadSession {
       knownPeers: p.knownPeers,
       pieces: coordinatorPieceMap(snap.children.coordinator) ??
         haveMap(snap.context.ours?.have, meta?.pieceCount ?? 0),
-      peers: views.filter((v) => v.state.startsWith("connected")).map((v) => ({
+      // Connected peers, and web seeds (over HTTP) that have not been dropped.
+      peers: views.filter((v) => v.state.startsWith("connected") || v.transport === "http").map((v) => ({
         id: v.key,
         client: v.client,
+        transport: v.transport,
         down: Math.round(v.rates.down),
         up: Math.round(v.rates.up),
         pieces: v.pieces,

@@ -175,7 +175,9 @@ async function startSwarm(s: Scenario, work: string) {
     }
     if (!s.forcedRc4) programs.push(await spawnRtorrent(torrent, `${dir}/seed`, session, rtPort));
     console.error(
-      `[${s.key}] waiting for ${seederPorts.length} seeders (rtorrent hashes the payload first)…`,
+      `[${s.key}] waiting for ${seederPorts.length} seeders${
+        s.forcedRc4 ? "" : " (rtorrent hashes the payload first)"
+      }…`,
     );
     if (s.delayMs === undefined) await waitForSeeders(announce, meta.infoHash, seederPorts.length, 300_000);
     else await waitForPort(rtPort, 300_000);

@@ -45,7 +45,7 @@ th{color:#57606a;font-weight:600}tr.failed td{color:#8c959f}
 <main>
 <section class="wide"><h2>State charts (drawn from the machines; green: states actors are in, with counts)</h2>
 <div class="charts">${charts.join("\n")}</div></section>
-<section><h2>Peers</h2><table><thead><tr><th>peer</th><th>client</th><th>state</th><th>for</th><th>down</th>
+<section><h2>Peers and web seeds</h2><table><thead><tr><th>peer</th><th>client</th><th>via</th><th>state</th><th>for</th><th>down</th>
 <th>up</th><th>pieces</th><th>why</th></tr></thead><tbody id="peers"></tbody></table></section>
 <section><h2>Recent transitions</h2><div id="transitions"></div></section>
 <section><h2>Pieces <span class="legend"><span style="background:#d0d7de"></span>missing<span
@@ -88,7 +88,7 @@ function render(v) {
   }
   const last = v.rates[v.rates.length - 1];
   $("rates").textContent = last ? bytes(last.down) + "/s / " + bytes(last.up) + "/s" : "–";
-  const peers = v.actors.filter((a) => a.machine === "peer");
+  const peers = v.actors.filter((a) => a.machine === "peer" || a.machine === "webSeed");
   const alive = peers.filter((a) => a.alive);
   $("peer-count").textContent = alive.filter((a) => a.state.startsWith("connected")).length + " connected, " + alive.length + " actors";
   const samples = new Map((s?.peers ?? []).map((p) => [p.id, p]));
@@ -97,7 +97,7 @@ function render(v) {
     const tr = document.createElement("tr");
     tr.className = a.alive ? "peer" : "peer failed";
     tr.dataset.peer = a.id; tr.dataset.state = a.state;
-    tr.append(cell(a.id), cell(p?.client ?? ""), cell(a.state, "state-" + a.state), cell(secs(v.t - a.since)),
+    tr.append(cell(a.id), cell(p?.client ?? ""), cell(p?.transport ?? ""), cell(a.state, "state-" + a.state), cell(secs(v.t - a.since)),
       cell(p ? bytes(p.down) + "/s" : ""), cell(p ? bytes(p.up) + "/s" : ""), cell(p ? String(p.pieces) : ""), cell(a.reason ?? ""));
     return tr;
   });

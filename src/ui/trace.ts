@@ -23,6 +23,8 @@ export interface PeerSample {
   pieces: number;
   /** The peer dialled us. */
   incoming: boolean;
+  /** How the bytes travel: `plain`, `rc4`, `obfuscated`, or `http` for a web seed. */
+  transport?: string;
 }
 
 /** The numbers at one moment. */
