@@ -105,3 +105,11 @@ Deno.test("a peer that accepts and stalls inside the key exchange is dropped wit
     for (const c of held) c.close();
   }
 });
+
+Deno.test("a seeder with encryption off refuses an encrypted handshake: a downloader that requires it gets nothing", async () => {
+  await withSeeder({ encryption: "off" }, async (port) => {
+    const { result } = await download(port, { encryption: "require" });
+    assert.equal(result.ok, false);
+    assert.match(result.book.get(`127.0.0.1:${port}`)?.lastReason ?? "", /encryption handshake failed/);
+  });
+});
