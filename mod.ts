@@ -30,16 +30,21 @@ export type { AddressEntry, PeerSource } from "./src/swarm/address_book.ts";
 export type { DhtSample, PeerSample, Sample } from "./src/ui/trace.ts";
 export { Bitfield } from "./src/common/bitfield.ts";
 export { DownloadSession, makePeerId, startDownload } from "./actors/client.ts";
-export type { DownloadOptions, DownloadResult, PeerView, Progress } from "./actors/client.ts";
+export type {
+  DownloadOptions,
+  DownloadResult,
+  Inspection,
+  PeerView,
+  Progress,
+  TorrentActor,
+} from "./actors/client.ts";
 export type { Stats } from "./actors/coordinator.ts";
 export type { PeerTimeouts } from "./actors/peer.ts";
 export type { DhtOptions } from "./actors/dht.ts";
 export type { WebSeedOptions } from "./actors/web_seed.ts";
 export type { SavedNodes } from "./src/dht/saved_nodes.ts";
 export type { NodeInfo } from "./src/dht/krpc.ts";
-export { torrentMachine } from "./actors/torrent.ts";
-export { peerMachine } from "./actors/peer.ts";
-export { coordinatorMachine } from "./actors/coordinator.ts";
+export type { EncryptionMode, Transport } from "./src/peer/connection.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli/main.ts");

@@ -25,6 +25,53 @@ import type { AddressEntry } from "../src/swarm/address_book.ts";
 import type { Magnet } from "../src/metainfo/magnet.ts";
 import type { Message } from "../src/wire/wire.ts";
 
+/**
+ * One XState inspection event as `inspect` receives it (XState's `InspectionEvent`): an actor created
+ * (`@xstate.actor`), an event received (`@xstate.event`), a new snapshot (`@xstate.snapshot`), a microstep or
+ * an action.
+ */
+export type Inspection =
+  | {
+    type: "@xstate.event";
+    /** The actor that received the event (an XState actor reference). */
+    actorRef: unknown;
+    /** The event; its other fields depend on its `type`. */
+    event: { type: string; readonly [field: string]: unknown };
+  }
+  | {
+    type: "@xstate.snapshot";
+    actorRef: unknown;
+    /** The event that led to the snapshot. */
+    event: { type: string; readonly [field: string]: unknown };
+    /** The actor's new snapshot. */
+    snapshot: unknown;
+  }
+  | { type: "@xstate.actor" | "@xstate.microstep" | "@xstate.action"; actorRef: unknown };
+
+/** The supervisor actor as a library user handles it (an XState actor underneath). */
+export interface TorrentActor {
+  /**
+   * Its current snapshot: `value` is its state (such as `{ active: "downloading" }`), `status` "active" or
+   * "done", `children` its child actors by id (`coordinator`, `swarm`, `dht`, …).
+   */
+  getSnapshot(): {
+    value: unknown;
+    status: string;
+    context: unknown;
+    children: Record<string, { getSnapshot(): unknown } | undefined>;
+  };
+  /** Sends it an event: `{ type: "stop" }` stops the download. */
+  send(event: { type: string }): void;
+  /** Hears each new snapshot. */
+  subscribe(next: (snapshot: { value: unknown; status: string }) => void): { unsubscribe(): void };
+  /** Hears each new snapshot, and the end. */
+  subscribe(observer: {
+    next?(snapshot: unknown): void;
+    complete?(): void;
+    error?(error: unknown): void;
+  }): { unsubscribe(): void };
+}
+
 /** How a download runs: where its data goes, which port it listens on, how it seeds, and its limits. */
 export interface DownloadOptions {
   /**
@@ -90,7 +137,7 @@ export interface DownloadOptions {
    */
   encryption?: EncryptionMode;
   /** Receives XState inspection events for every actor (live views, traces). */
-  inspect?: (event: InspectionEvent) => void;
+  inspect?(event: Inspection): void;
   /** Sees every peer wire message after the handshakes, each way, with the peer's key (debugging). */
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
 }
@@ -152,7 +199,9 @@ export function makePeerId(): Uint8Array {
 /** A running download. */
 export class DownloadSession {
   /** The supervisor actor itself: subscribe to it, or send it `stop`. */
-  readonly actor: Actor<typeof torrentMachine>;
+  readonly actor: TorrentActor;
+  /** The same actor, with its machine's types, for the reads below. */
+  readonly #torrent: Actor<typeof torrentMachine>;
   /** Settles once the download ends, whichever way. */
   readonly done: Promise<DownloadResult>;
 
@@ -171,7 +220,7 @@ export class DownloadSession {
       return { ...opened, resume: options.resume ?? new FileResume(resumePath(out), filePaths(m, out)) };
     };
     if (typeof options.out === "string") this.out = options.out;
-    this.actor = createActor(torrentMachine, {
+    this.#torrent = createActor(torrentMachine, {
       input: {
         meta: isMagnet ? undefined : source,
         magnet: isMagnet ? source : undefined,
@@ -198,12 +247,13 @@ export class DownloadSession {
         webSeeds: options.webSeeds,
         encryption: options.encryption ?? "prefer",
       },
-      inspect: options.inspect,
+      inspect: options.inspect as ((event: InspectionEvent) => void) | undefined,
     });
+    this.actor = this.#torrent;
     this.done = new Promise((resolve) => {
-      this.actor.subscribe({
+      this.#torrent.subscribe({
         complete: () => {
-          const snap = this.actor.getSnapshot();
+          const snap = this.#torrent.getSnapshot();
           resolve({
             ok: snap.value === "done",
             stopped: snap.value === "stopped",
@@ -215,17 +265,17 @@ export class DownloadSession {
         error: (e) => resolve({ ok: false, stopped: false, error: (e as Error).message, book: new Map() }),
       });
     });
-    this.actor.start();
+    this.#torrent.start();
   }
 
   /** Stops the download: peers are closed, trackers told `stopped`, written data flushed. */
   stop(): void {
-    this.actor.send({ type: "stop" });
+    this.#torrent.send({ type: "stop" });
   }
 
   /** The torrent's metadata: at once for a .torrent, once fetched for a magnet link. */
   get meta(): Metainfo | undefined {
-    return this.actor.getSnapshot().context.meta;
+    return this.#torrent.getSnapshot().context.meta;
   }
 
   /** The download's progress now. */
@@ -234,7 +284,7 @@ export class DownloadSession {
   }
 
   #progress(peers: PeerView[]): Progress {
-    const snap = this.actor.getSnapshot();
+    const snap = this.#torrent.getSnapshot();
     const stats: Stats = coordinatorStats(snap.children.coordinator) ?? snap.context.stats ??
       { verifiedBytes: 0, verifiedPieces: 0, receivedBytes: 0, hashFailures: 0 };
     return {
@@ -256,7 +306,7 @@ export class DownloadSession {
   sample(): Sample {
     const views = this.peers();
     const p = this.#progress(views);
-    const snap = this.actor.getSnapshot();
+    const snap = this.#torrent.getSnapshot();
     const meta = this.meta;
     return {
       state: p.state,
@@ -277,13 +327,13 @@ export class DownloadSession {
         incoming: v.incoming,
       })),
       tracker: p.tracker ?? p.metadata,
-      dht: dhtSample(this.actor.getSnapshot().children.dht),
+      dht: dhtSample(this.#torrent.getSnapshot().children.dht),
     };
   }
 
   /** Every live peer actor and its state. */
   peers(): PeerView[] {
-    return peerViews(this.actor.getSnapshot().children.swarm);
+    return peerViews(this.#torrent.getSnapshot().children.swarm);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type DownloadSession, startDownload } from "../actors/client.ts";
+import { type DownloadOptions, type DownloadSession, startDownload } from "../actors/client.ts";
 import { isMagnet, type Magnet, parseMagnet, torrentFromMetadata } from "../src/metainfo/magnet.ts";
 import { type Metainfo, parseMetainfo } from "../src/metainfo/metainfo.ts";
 import { createCommand } from "./create.ts";
@@ -283,7 +283,7 @@ async function run(args: string[]): Promise<number> {
     maxPeers,
     peers,
     noPeersTimeoutMs: noPeers * 1000,
-    inspect,
+    inspect: inspect as DownloadOptions["inspect"],
     check: values.check,
     webSeeds: values["no-web-seeds"] ? false : undefined,
     encryption,

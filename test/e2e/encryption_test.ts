@@ -24,7 +24,8 @@ async function download(port: number, options: DownloadOptions) {
     noPeersTimeoutMs: 3000,
     // Each peer actor hears how its link's bytes travel as the handshake completes.
     inspect: (e) => {
-      if (e.type === "@xstate.event" && e.event.type === "link.handshaken") transports.add(e.event.transport);
+      const event = "event" in e ? e.event : undefined;
+      if (event?.type === "link.handshaken") transports.add(String(event.transport));
     },
     ...options,
   }).done;

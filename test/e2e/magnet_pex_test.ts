@@ -12,6 +12,7 @@ import { MemoryStorage } from "../../src/storage/storage.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 import { unusedPort } from "../helpers/ports.ts";
+import type { AddressBook } from "../../src/swarm/address_book.ts";
 
 function seed(meta: Metainfo, data: Uint8Array, peers: { host: string; port: number }[] = []) {
   return memorySeeder(meta, data, { peers, pexIntervalMs: 200 });
@@ -56,7 +57,7 @@ Deno.test("a magnet link with x.pe fetches the metadata (several ut_metadata pie
     const states: string[] = [];
     const { session, data: got } = leech(magnet, []);
     session.actor.subscribe((s) => {
-      const v = typeof s.value === "string" ? s.value : Object.keys(s.value)[0];
+      const v = typeof s.value === "string" ? s.value : Object.keys(s.value as object)[0];
       if (states.at(-1) !== v) states.push(v);
     });
     const result = await session.done;
@@ -111,7 +112,7 @@ Deno.test("a leecher told of one seeder learns of the other through PEX and conn
   const { session, data: got } = leech(meta, [{ host: "127.0.0.1", port: aPort }], true);
   try {
     assert(await connectedTo(session, `127.0.0.1:${bPort}`, 10_000), "the leecher never connected to b");
-    const book = session.actor.getSnapshot().context.book.entries;
+    const book = (session.actor.getSnapshot().context as { book: AddressBook }).book.entries;
     assert.equal(book.get(`127.0.0.1:${bPort}`)?.source, "pex");
     session.stop();
     const result = await session.done;
@@ -143,7 +144,10 @@ Deno.test("a private torrent's peers do not exchange peers", async () => {
   try {
     // Five PEX intervals with a connected to both b and the leecher: a public torrent would have told it by now.
     assert.equal(await connectedTo(session, `127.0.0.1:${bPort}`, 1000), false);
-    assert.equal(session.actor.getSnapshot().context.book.entries.has(`127.0.0.1:${bPort}`), false);
+    assert.equal(
+      (session.actor.getSnapshot().context as { book: AddressBook }).book.entries.has(`127.0.0.1:${bPort}`),
+      false,
+    );
   } finally {
     session.stop();
     a.stop();

@@ -41,7 +41,9 @@ for (const [faults, said] of CASES) {
         trackerTimeoutMs: 300,
         trackerRetryMs: 50,
         inspect(e) {
-          if (e.type === "@xstate.event" && e.event.type === "tracker.error") errors.push(e.event.message);
+          if (e.type === "@xstate.event" && e.event.type === "tracker.error") {
+            errors.push(String(e.event.message));
+          }
         },
       }).done;
       assert(result.ok, result.error);
@@ -110,7 +112,9 @@ Deno.test("tiers: a dead first tier (HTTP and UDP) falls through to a UDP tracke
       trackerTimeoutMs: 200,
       udpRetryMs: 40,
       inspect(e) {
-        if (e.type === "@xstate.event" && e.event.type === "tracker.error") errors.push(e.event.message);
+        if (e.type === "@xstate.event" && e.event.type === "tracker.error") {
+          errors.push(String(e.event.message));
+        }
       },
     }).done;
     assert(result.ok, result.error);

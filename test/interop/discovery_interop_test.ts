@@ -21,6 +21,7 @@ import {
   waitForSeeders,
 } from "./swarm.ts";
 import { freePort } from "../helpers/ports.ts";
+import type { AddressBook } from "../../src/swarm/address_book.ts";
 
 const ready = installed("opentracker") && installed("mktorrent") &&
   new Deno.Command("/usr/bin/python3", { args: ["-c", "import libtorrent"] }).outputSync().success;
@@ -66,7 +67,7 @@ Deno.test({
         udpRetryMs: 200,
         inspect(e) {
           if (e.type === "@xstate.event" && e.event.type === "tracker.error") {
-            trackerErrors.push(e.event.message);
+            trackerErrors.push(String(e.event.message));
           }
         },
       }).done;
@@ -227,7 +228,7 @@ Deno.test({
       const end = Date.now() + 75_000; // libtorrent sends PEX at most once a minute
       let learned;
       while (Date.now() < end) {
-        learned = session.actor.getSnapshot().context.book.entries.get(otherKey);
+        learned = (session.actor.getSnapshot().context as { book: AddressBook }).book.entries.get(otherKey);
         if (learned && session.peers().some((p) => p.key === otherKey && p.state.startsWith("connected"))) {
           break;
         }
