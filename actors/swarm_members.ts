@@ -91,6 +91,7 @@ export function linkBase(
     totalLength: meta.totalLength,
     ours: input.ours,
     readBlock: (offset, length) => storage.read(offset, length),
+    readInto: storage.readInto && ((offset, into) => storage.readInto!(offset, into)),
     writer: input.writers?.for(key),
     metadata: meta.rawInfo,
     private: meta.private,

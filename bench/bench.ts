@@ -33,6 +33,7 @@ import { freePort, waitForPort } from "../test/helpers/ports.ts";
 import { cliArgs } from "../test/helpers/cli.ts";
 import { startDelayProxy } from "./delay_proxy.ts";
 import { createScenario } from "./create_bench.ts";
+import { uploadScenario } from "./upload_bench.ts";
 import { type Run, sameBytes, timed, watchUi } from "./measure.ts";
 import { summarize, table } from "./report.ts";
 import { type Scenario, SCENARIOS } from "./scenarios.ts";
@@ -45,6 +46,8 @@ const V8_FLAGS: string[] = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`
 
 /** Not a download: `create` hashing a 1 GiB file, against mktorrent and transmission-create. */
 const CREATE_KEY = "h";
+/** Uploads: one libtorrent leecher, and five at once, from ours, libtorrent and aria2c seeding in turn. */
+const UPLOAD_KEYS: Record<string, number> = { u1: 1, u5: 5 };
 
 type Client = "ours" | "ours-ui" | "aria2c" | "libtorrent";
 
@@ -246,7 +249,7 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const keys = values.scenario === "all"
-    ? [...SCENARIOS.map((s) => s.key), CREATE_KEY]
+    ? [...SCENARIOS.map((s) => s.key), CREATE_KEY, ...Object.keys(UPLOAD_KEYS)]
     : values.scenario.split(",");
   const clients = values.clients.split(",") as Client[];
   const rounds = Number(values.rounds);
@@ -258,13 +261,15 @@ if (import.meta.main) {
   const summaries = [];
   for (const key of keys) {
     const s = SCENARIOS.find((x) => x.key === key);
-    if (!s && key !== CREATE_KEY) {
-      console.error(`error: no scenario "${key}" (a-i)`);
+    if (!s && key !== CREATE_KEY && !UPLOAD_KEYS[key]) {
+      console.error(`error: no scenario "${key}" (a-i, u1, u5)`);
       Deno.exit(2);
     }
     const summary = summarize(
       s
         ? await scenario(s, values.dir, rounds, clients, warmups)
+        : UPLOAD_KEYS[key]
+        ? await uploadScenario(key, values.dir, rounds, UPLOAD_KEYS[key])
         : await createScenario(CREATE_KEY, values.dir, rounds, V8_FLAGS),
     );
     summaries.push(summary);

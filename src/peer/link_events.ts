@@ -31,6 +31,8 @@ export interface LinkInput extends ExtensionInput {
   /** What we have and serve; absent for a link that only downloads. */
   ours?: LocalPieces;
   readBlock?: (offset: number, length: number) => Promise<Uint8Array>;
+  /** Reads into an upload's frame buffer, when the storage can. */
+  readInto?: (offset: number, into: Uint8Array) => void;
   /** Where large pieces are written as their blocks arrive (see `PieceWriters`); without it all are assembled. */
   writer?: PieceWriter;
   /** Our DHT node's UDP port: the handshake says we run one, and a peer that runs one too is told the port. */

@@ -20,6 +20,8 @@ export interface Storage {
   writeSync?(offset: number, data: Uint8Array): void;
   /** Reads `length` bytes at `offset`. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Reads `into.length` bytes at `offset` into `into` (an upload's frame buffer), when the storage can. */
+  readInto?(offset: number, into: Uint8Array): void;
   /** Flushes written data to the disk. */
   sync(): Promise<void>;
   /** True when the span is known to hold no data at all (sparse files never written): lets a check skip it. */
@@ -96,6 +98,8 @@ const FLUSH_EVERY = 64 * 1024 * 1024;
 /** Stores a torrent in real files; every file is opened on first use and kept open (at most `maxOpen` at once). */
 export class FileStorage implements Storage {
   #handles = new Map<number, Deno.FsFile>();
+  /** Where each open file's position is, when known: a seek is skipped when it is already there. */
+  #pos = new Map<number, number>();
   #dirty = new Set<number>();
   #unflushed = 0;
   /** A background flush in progress. */
@@ -166,6 +170,7 @@ export class FileStorage implements Storage {
       if (this.#dirty.delete(oldest)) file.syncDataSync();
       file.close();
       this.#handles.delete(oldest);
+      this.#pos.delete(oldest);
     }
     h = Deno.openSync(this.paths[i], { read: true, write: true });
     this.#handles.set(i, h);
@@ -188,9 +193,11 @@ export class FileStorage implements Storage {
       if (this.files[i].padding) return;
       this.empty[i] = false;
       const h = this.#handle(i);
-      h.seekSync(at, Deno.SeekMode.Start);
+      this.#seek(i, h, at);
+      this.#pos.delete(i); // unknown until the write is done
       let done = 0;
       while (done < length) done += h.writeSync(data.subarray(from + done, from + length));
+      this.#pos.set(i, at + length);
       this.#dirty.add(i);
     });
     // Every 64 MiB the written data goes to the disk in the background (Deno runs the flush off the main thread),
@@ -213,18 +220,33 @@ export class FileStorage implements Storage {
 
   read(offset: number, length: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
-    eachPart(this.files, offset, length, (i, at, from, partLength) => {
-      if (this.files[i].padding) return; // zeros
+    this.readInto(offset, out);
+    return Promise.resolve(out);
+  }
+
+  /** Reads into `into`; padding and bytes past a file's end read as zeros. */
+  readInto(offset: number, into: Uint8Array): void {
+    eachPart(this.files, offset, into.length, (i, at, from, partLength) => {
+      const part = into.subarray(from, from + partLength);
+      if (this.files[i].padding) return void part.fill(0);
       const h = this.#handle(i);
-      h.seekSync(at, Deno.SeekMode.Start);
+      this.#seek(i, h, at);
+      this.#pos.delete(i); // unknown until the read is done
       let done = 0;
       while (done < partLength) {
-        const n = h.readSync(out.subarray(from + done, from + partLength));
-        if (n === null) break; // past the end: the rest stays zero
+        const n = h.readSync(part.subarray(done));
+        if (n === null) return void part.fill(0, done); // past the end
         done += n;
       }
+      this.#pos.set(i, at + partLength);
     });
-    return Promise.resolve(out);
+  }
+
+  /** Seeks only when the file is not already there: a peer reading or writing in order costs one call a block. */
+  #seek(i: number, h: Deno.FsFile, at: number): void {
+    if (this.#pos.get(i) === at) return;
+    h.seekSync(at, Deno.SeekMode.Start);
+    this.#pos.set(i, at);
   }
 
   async sync(): Promise<void> {
@@ -237,6 +259,7 @@ export class FileStorage implements Storage {
   close(): void {
     for (const h of this.#handles.values()) h.close();
     this.#handles.clear();
+    this.#pos.clear();
   }
 }
 
@@ -257,6 +280,10 @@ export class MemoryStorage implements Storage {
   }
   read(offset: number, length: number): Promise<Uint8Array> {
     return Promise.resolve(this.data.slice(offset, offset + length));
+  }
+
+  readInto(offset: number, into: Uint8Array): void {
+    into.set(this.data.subarray(offset, offset + into.length));
   }
   sync(): Promise<void> {
     return Promise.resolve();

@@ -9,6 +9,7 @@ function harness(have: number[] = [0, 1]) {
   const ours = new LocalPieces(3);
   have.forEach((i) => ours.add(i));
   const sent: Message[] = [];
+  const writes: number[] = [];
   const failures: string[] = [];
   const reads: number[] = [];
   const queue = new UploadQueue(
@@ -23,12 +24,17 @@ function harness(have: number[] = [0, 1]) {
       },
     },
     (bytes) => {
-      sent.push(decodeMessage(bytes.subarray(4)));
+      // One write may hold several frames (a batch of blocks): split them by their length prefixes.
+      writes.push(bytes.length);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let at = 0; at < bytes.length; at += 4 + view.getUint32(at)) {
+        sent.push(decodeMessage(bytes.subarray(at + 4, at + 4 + view.getUint32(at))));
+      }
       return Promise.resolve();
     },
     (reason) => failures.push(reason),
   );
-  return { queue, ours, sent, failures, reads };
+  return { queue, ours, sent, writes, failures, reads };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -81,4 +87,30 @@ Deno.test("UploadQueue ends the connection for requests out of range, too long, 
     flood.queue.request({ index: 1, begin: 0, length: 16384 });
   }
   assert.match(flood.failures[0] ?? "", /more than 2048 requests queued/);
+});
+
+Deno.test("UploadQueue sends queued blocks in batches of up to 256 KiB, one write each, every block right", async () => {
+  const h = harness([0, 1, 2]);
+  h.queue.unchoke();
+  await tick();
+  h.writes.length = 0;
+  const asked = [];
+  for (let i = 0; i < 3; i++) {
+    for (let begin = 0; begin < (i === 2 ? 100 : PIECE); begin += 16384) {
+      asked.push({ index: i, begin, length: Math.min(16384, i === 2 ? 100 : PIECE - begin) });
+    }
+  }
+  // Twenty requests arrive before the first read is done: they leave in two writes, not twenty.
+  for (let k = 0; k < 4; k++) for (const r of asked) h.queue.request(r);
+  await tick();
+  await tick();
+  const pieces = h.sent.filter((m) => m.type === "piece") as Extract<Message, { type: "piece" }>[];
+  assert.equal(pieces.length, 20);
+  assert.ok(h.writes.length <= 2, `${h.writes.length} writes`);
+  assert.ok(h.writes.every((n) => n <= 256 * 1024));
+  for (const p of pieces) {
+    const offset = p.index * PIECE + p.begin;
+    assert.deepEqual(p.block, new Uint8Array(p.block.length).fill(offset % 251));
+  }
+  assert.equal(h.queue.uploaded, 4 * (2 * PIECE + 100));
 });
