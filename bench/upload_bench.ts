@@ -24,18 +24,21 @@ async function waitForHandshake(port: number, infoHash: Uint8Array, ms = 120_000
   while (Date.now() < end) {
     try {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const close = () => {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      };
+      const timer = setTimeout(close, 2000);
       try {
         await conn.write(encodeHandshake(infoHash, crypto.getRandomValues(new Uint8Array(20))));
         const buf = new Uint8Array(HANDSHAKE_LENGTH);
-        const timer = setTimeout(() => conn.close(), 2000);
         let got = 0, n;
         while (got < buf.length && (n = await conn.read(buf.subarray(got))) !== null) got += n;
-        clearTimeout(timer);
         if (got === buf.length) return;
       } finally {
-        try {
-          conn.close();
-        } catch { /* closed by the timer */ }
+        clearTimeout(timer);
+        close();
       }
     } catch { /* not listening yet */ }
     await new Promise((r) => setTimeout(r, 200));

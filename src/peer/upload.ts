@@ -41,6 +41,7 @@ interface Request {
 export class UploadQueue {
   #queue: Request[] = [];
   #serving = false;
+  #frames?: Uint8Array;
   #choking = true;
   /** Payload bytes sent to this peer. */
   uploaded = 0;
@@ -127,8 +128,10 @@ export class UploadQueue {
     try {
       while (!this.#choking && this.#queue.length > 0) {
         const { batch, bytes } = this.#batch();
-        const frames = new Uint8Array(bytes);
-        const view = new DataView(frames.buffer);
+        // One buffer per peer, reused: the last batch's write is done before the next one is built.
+        this.#frames ??= new Uint8Array(BATCH_BYTES + PIECE_HEADER + BLOCK_SIZE);
+        const frames = this.#frames.subarray(0, bytes);
+        const view = new DataView(frames.buffer, frames.byteOffset, frames.byteLength);
         let at = 0;
         for (const r of batch) {
           view.setUint32(at, 9 + r.length);

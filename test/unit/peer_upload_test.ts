@@ -23,7 +23,9 @@ function harness(have: number[] = [0, 1]) {
         return Promise.resolve(new Uint8Array(length).fill(offset % 251));
       },
     },
-    (bytes) => {
+    (written) => {
+      // The bytes as the socket took them (the uploader reuses its buffer once the write is done).
+      const bytes = written.slice();
       // One write may hold several frames (a batch of blocks): split them by their length prefixes.
       writes.push(bytes.length);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
