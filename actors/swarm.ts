@@ -17,7 +17,14 @@ import { addressKey } from "../src/swarm/address_book.ts";
 import { chooseUnchoked } from "../src/swarm/choker.ts";
 import { acceptor, type AcceptorEvent } from "./acceptor.ts";
 import { type PeerClosed, peerMachine, type PeerPex } from "./peer.ts";
-import { announceSubject, connectedPeers, linkBase, liveWebSeeds, type SwarmInput } from "./swarm_members.ts";
+import {
+  announceSubject,
+  connectedPeers,
+  halfOpenIncoming,
+  linkBase,
+  liveWebSeeds,
+  type SwarmInput,
+} from "./swarm_members.ts";
 import { ticker } from "./ticker.ts";
 import { type WebSeedClosed, webSeedMachine } from "./web_seed.ts";
 import { trackerActor, type TrackerEvent, trackerStatus } from "./tracker.ts";
@@ -109,6 +116,10 @@ export const swarmMachine = setup({
       const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
       const key = addressKey({ host: hostname, port });
       const coordinator = system.get("coordinator");
+      // Silent connections may not crowd out honest peers: past a few still in their handshake, the one that has
+      // waited longest is closed (its slot frees as it ends), whatever the handshake time-out.
+      const halfOpen = halfOpenIncoming(self);
+      if (halfOpen.length >= (context.input.maxHalfOpen ?? 8)) enqueue.sendTo(halfOpen[0], { type: "close" });
       if (!coordinator || !context.input.book.takeIncoming(key, context.maxPeers)) {
         conn.close();
         return;

@@ -49,6 +49,8 @@ export interface SwarmInput {
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
   /** Message Stream Encryption for every peer connection. */
   encryption?: EncryptionMode;
+  /** Peers that dialled us and are still in their handshake, at most (default 8): the oldest makes room. */
+  maxHalfOpen?: number;
   /** How the torrent's web seeds (BEP 19) behave, or `false` to use none. */
   webSeeds?: WebSeedOptions | false;
 }
@@ -68,6 +70,22 @@ export function connectedPeers(swarm: AnyActorRef): PeerContext[] {
     if (snap?.context?.link && snap.matches?.("connected")) out.push(snap.context);
   }
   return out;
+}
+
+/**
+ * The peers that dialled us and have not finished the handshake, the longest waiting first: a flood of silent
+ * connections is held to a few of them.
+ */
+export function halfOpenIncoming(swarm: AnyActorRef): string[] {
+  const out: { key: string; since: number }[] = [];
+  for (const child of Object.values(childrenOf(swarm))) {
+    const snap = child?.getSnapshot() as { context?: PeerContext; value?: unknown } | undefined;
+    const ctx = snap?.context;
+    if (ctx?.link && ctx.incoming && (snap!.value === "connecting" || snap!.value === "handshaking")) {
+      out.push({ key: ctx.key, since: ctx.since });
+    }
+  }
+  return out.sort((a, b) => a.since - b.since).map((p) => p.key);
 }
 
 /** How many of the torrent's web seeds are alive (not given up) now. */

@@ -74,7 +74,8 @@ export class PeerConnection {
     maxFrame: number,
     readonly onWriteError: (reason: string) => void,
   ) {
-    this.reader = new FrameReader(maxFrame);
+    // A peer that dialled us starts with a small buffer: a flood of silent connections must cost little.
+    this.reader = new FrameReader(maxFrame, input.conn !== undefined);
   }
 
   /** The connection was closed (by us, or after a failed write). */

@@ -25,6 +25,8 @@ export interface UploadInput {
   readBlock: (offset: number, length: number) => Promise<Uint8Array>;
   /** Reads into a buffer, when the storage can (no copy); otherwise `readBlock` is used. */
   readInto?: (offset: number, into: Uint8Array) => void;
+  /** A write of blocks that waits this long (the peer reads nothing) ends the connection (default 30 s). */
+  sendStallMs?: number;
 }
 
 /** Bytes of `piece` frames sent with one write. */
@@ -122,6 +124,22 @@ export class UploadQueue {
     return { batch, bytes };
   }
 
+  /** Sends a batch; a peer that takes none of it for `sendStallMs` is ended: its blocks would sit here. */
+  async #sendOrStall(frames: Uint8Array): Promise<void> {
+    const ms = this.input.sendStallMs ?? 30_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.send(frames),
+        new Promise<never>((_, reject) =>
+          timer = setTimeout(() => reject(new Error(`the peer read nothing for ${ms / 1000} s`)), ms)
+        ),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async #serve(): Promise<void> {
     if (this.#serving) return;
     this.#serving = true;
@@ -148,7 +166,7 @@ export class UploadQueue {
           for (const r of batch) this.#reject(r);
           break;
         }
-        await this.send(frames);
+        await this.#sendOrStall(frames);
         const payload = bytes - PIECE_HEADER * batch.length;
         this.uploaded += payload;
         this.input.ours.uploaded += payload;

@@ -1,0 +1,149 @@
+/**
+ * Seeding through hostile leechers: our `seed` (the CLI, a process of its own, so its memory is its own) keeps
+ * serving an honest leecher while a flood of silent connections is on, and while peers that request everything
+ * never read what we send; the seeder's peak RSS stays under 100 MiB.
+ */
+
+import assert from "node:assert/strict";
+import { startDownload } from "../../actors/client.ts";
+import { MemoryStorage } from "../../src/storage/storage.ts";
+import { encodeHandshake, encodeMessage, HANDSHAKE_LENGTH } from "../../src/wire/wire.ts";
+import { cliCommand } from "../helpers/cli.ts";
+import { testTorrent } from "../helpers/make_torrent.ts";
+import { freePort } from "../helpers/ports.ts";
+
+const PIECE = 256 * 1024;
+const { meta, torrent, data } = await testTorrent({ size: 8 * 1024 * 1024, pieceLength: PIECE, seed: 31 });
+
+/** Our seeder as a process, serving `data`; resolves once it answers a handshake. */
+async function startSeed(dir: string, extra: string[] = []) {
+  await Deno.writeFile(`${dir}/t.torrent`, torrent);
+  await Deno.writeFile(`${dir}/t.bin`, data);
+  const port = freePort();
+  const child = cliCommand(
+    ["seed", `${dir}/t.torrent`, `${dir}/t.bin`, "--port", `${port}`, "-q", ...extra],
+    {
+      stdout: "null",
+      stderr: "piped",
+    },
+  ).spawn();
+  for (let i = 0; i < 100; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
+    if (conn) {
+      await conn.write(encodeHandshake(meta.infoHash, new Uint8Array(20).fill(9)));
+      const got = await readAtLeast(conn, HANDSHAKE_LENGTH, 2000);
+      conn.close();
+      if (got >= HANDSHAKE_LENGTH) break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const peakMiB = async () =>
+    Number(/VmHWM:\s+(\d+)/.exec(await Deno.readTextFile(`/proc/${child.pid}/status`))![1]) / 1024;
+  const stop = async () => {
+    try {
+      Deno.kill(child.pid, "SIGINT");
+    } catch { /* gone */ }
+    await child.output();
+  };
+  return { port, peakMiB, stop };
+}
+
+async function readAtLeast(conn: Deno.Conn, n: number, ms: number): Promise<number> {
+  const buf = new Uint8Array(64 * 1024);
+  let got = 0;
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    while (got < n) {
+      const r = await conn.read(buf);
+      if (r === null) break;
+      got += r;
+    }
+  } catch { /* closed by the timer */ }
+  clearTimeout(timer);
+  return got;
+}
+
+/** An honest leecher (our client, in this process) that gives up when no peer is connected for 5 s. */
+async function honestDownload(port: number) {
+  const storage = new MemoryStorage(meta.totalLength);
+  const result = await startDownload(meta, {
+    storage: () => Promise.resolve({ storage, existed: false }),
+    peers: [{ host: "127.0.0.1", port }],
+    listen: false,
+    noPeersTimeoutMs: 5000,
+  }).done;
+  return { result, bytes: storage.data };
+}
+
+Deno.test({
+  name: "a flood of 300 silent connections does not keep an honest leecher out, nor swell the seeder",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const seed = await startSeed(dir);
+    const silent: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 300; i++) {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: seed.port }).catch(() => null);
+        if (c) silent.push(c);
+      }
+      // Handshakes take 10 s to time out: an honest peer that had to wait for them would give up at 5 s.
+      const { result, bytes } = await honestDownload(seed.port);
+      assert(result.ok, result.error);
+      assert.deepEqual(bytes, data);
+      assert.ok(await seed.peakMiB() < 100, `seeder peak ${await seed.peakMiB()} MiB`);
+    } finally {
+      for (const c of silent) {
+        try {
+          c.close();
+        } catch { /* closed by the seeder */ }
+      }
+      await seed.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "peers that request everything and never read are dropped; an honest leecher is served and memory stays low",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const seed = await startSeed(dir);
+    const greedy: Deno.Conn[] = [];
+    try {
+      // Each one asks for every block, twice, then never reads again: what we send piles up in its socket.
+      const requests: Uint8Array[] = [encodeMessage({ type: "interested" })];
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < meta.pieceCount; i++) {
+          for (let b = 0; b < PIECE; b += 16384) {
+            requests.push(encodeMessage({ type: "request", index: i, begin: b, length: 16384 }));
+          }
+        }
+      }
+      const flood = new Uint8Array(requests.reduce((n, r) => n + r.length, 0));
+      requests.reduce((at, r) => (flood.set(r, at), at + r.length), 0);
+      for (let i = 0; i < 20; i++) {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: seed.port });
+        greedy.push(c);
+        await c.write(encodeHandshake(meta.infoHash, crypto.getRandomValues(new Uint8Array(20))));
+        c.write(flood).catch(() => {});
+      }
+      const { result, bytes } = await honestDownload(seed.port);
+      assert(result.ok, result.error);
+      assert.deepEqual(bytes, data);
+      assert.ok(await seed.peakMiB() < 100, `seeder peak ${await seed.peakMiB()} MiB`);
+    } finally {
+      for (const c of greedy) {
+        try {
+          c.close();
+        } catch { /* closed by the seeder */ }
+      }
+      await seed.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
