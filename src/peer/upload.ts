@@ -40,8 +40,73 @@ interface Request {
   length: number;
 }
 
+/**
+ * Requests waiting, as (index, begin, length) triples in a ring allocated on first use: no object per request
+ * lives on in the queue (a pipelining peer keeps hundreds there, and each would survive into the old heap), and
+ * taking the next one costs the same however many wait. A cancelled request stays as a hole (length 0).
+ */
+class RequestRing {
+  #slots?: Uint32Array;
+  #head = 0;
+  #size = 0;
+
+  constructor(readonly capacity: number) {}
+
+  get length(): number {
+    return this.#size;
+  }
+
+  push(r: Request): void {
+    const slots = this.#slots ??= new Uint32Array(this.capacity * 3);
+    const at = ((this.#head + this.#size) % this.capacity) * 3;
+    slots[at] = r.index;
+    slots[at + 1] = r.begin;
+    slots[at + 2] = r.length;
+    this.#size++;
+  }
+
+  /** Drops holes at the front; the next request's length, or 0 when none waits. */
+  peekLength(): number {
+    const slots = this.#slots;
+    while (this.#size > 0 && slots![this.#head * 3 + 2] === 0) this.#advance();
+    return this.#size > 0 ? slots![this.#head * 3 + 2] : 0;
+  }
+
+  shift(): Request | undefined {
+    if (this.peekLength() === 0) return undefined;
+    const at = this.#head * 3, slots = this.#slots!;
+    const r = { index: slots[at], begin: slots[at + 1], length: slots[at + 2] };
+    this.#advance();
+    return r;
+  }
+
+  /** Makes the first waiting request equal to `r` a hole. */
+  remove(r: Request): void {
+    for (let k = 0; k < this.#size; k++) {
+      const at = ((this.#head + k) % this.capacity) * 3, slots = this.#slots!;
+      if (slots[at] === r.index && slots[at + 1] === r.begin && slots[at + 2] === r.length) {
+        slots[at + 2] = 0;
+        return;
+      }
+    }
+  }
+
+  /** Every waiting request, and the ring emptied. */
+  drain(): Request[] {
+    const out: Request[] = [];
+    let r;
+    while ((r = this.shift())) out.push(r);
+    return out;
+  }
+
+  #advance(): void {
+    this.#head = (this.#head + 1) % this.capacity;
+    this.#size--;
+  }
+}
+
 export class UploadQueue {
-  #queue: Request[] = [];
+  #queue = new RequestRing(MAX_QUEUED_REQUESTS);
   #serving = false;
   #frames?: Uint8Array;
   #choking = true;
@@ -69,8 +134,7 @@ export class UploadQueue {
   choke(): void {
     if (this.#choking) return;
     this.#choking = true;
-    const dropped = this.#queue;
-    this.#queue = [];
+    const dropped = this.#queue.drain();
     this.send(encodeMessage({ type: "choke" }));
     for (const r of dropped) this.#reject(r);
   }
@@ -100,22 +164,21 @@ export class UploadQueue {
     if (this.#queue.length >= MAX_QUEUED_REQUESTS) {
       return this.fail(`more than ${MAX_QUEUED_REQUESTS} requests queued`);
     }
-    this.#queue.push(r);
+    this.#queue.push({ index, begin, length });
     this.#serve();
   }
 
   cancel(r: Request): void {
-    this.#queue = this.#queue.filter((q) =>
-      q.index !== r.index || q.begin !== r.begin || q.length !== r.length
-    );
+    this.#queue.remove(r);
   }
 
   /** Takes requests off the queue up to `BATCH_BYTES` of frames. */
   #batch(): { batch: Request[]; bytes: number } {
     const batch: Request[] = [];
     let bytes = 0;
+    let next;
     while (
-      this.#queue.length > 0 && (bytes === 0 || bytes + PIECE_HEADER + this.#queue[0].length <= BATCH_BYTES)
+      (next = this.#queue.peekLength()) > 0 && (bytes === 0 || bytes + PIECE_HEADER + next <= BATCH_BYTES)
     ) {
       const r = this.#queue.shift()!;
       batch.push(r);
@@ -146,6 +209,7 @@ export class UploadQueue {
     try {
       while (!this.#choking && this.#queue.length > 0) {
         const { batch, bytes } = this.#batch();
+        if (batch.length === 0) break; // only cancelled ones were left
         // One buffer per peer, reused: the last batch's write is done before the next one is built.
         this.#frames ??= new Uint8Array(BATCH_BYTES + PIECE_HEADER + BLOCK_SIZE);
         const frames = this.#frames.subarray(0, bytes);
