@@ -116,3 +116,22 @@ Deno.test("UploadQueue sends queued blocks in batches of up to 256 KiB, one writ
   }
   assert.equal(h.queue.uploaded, 4 * (2 * PIECE + 100));
 });
+
+Deno.test("UploadQueue never sends a cancelled block, wherever it waits in the queue", async () => {
+  const h = harness();
+  h.queue.unchoke();
+  const asked = [
+    { index: 0, begin: 0, length: 16384 },
+    { index: 0, begin: 16384, length: 16384 },
+    { index: 1, begin: 0, length: 16384 },
+    { index: 1, begin: 16384, length: 16384 },
+  ];
+  for (const r of asked) h.queue.request(r);
+  h.queue.cancel(asked[2]);
+  h.queue.cancel(asked[3]);
+  await tick();
+  await tick();
+  const pieces = h.sent.filter((m) => m.type === "piece") as Extract<Message, { type: "piece" }>[];
+  assert.deepEqual(pieces.map((p) => [p.index, p.begin]), [[0, 0], [0, 16384]]);
+  assert.equal(h.queue.queued, 0);
+});
