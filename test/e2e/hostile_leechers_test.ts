@@ -63,6 +63,26 @@ async function readAtLeast(conn: Deno.Conn, n: number, ms: number): Promise<numb
   return got;
 }
 
+/** An honest leecher gets every byte, and the seeder process never passed 100 MiB. */
+async function honestServedUnder100MiB(seed: { port: number; peakMiB(): Promise<number> }) {
+  const { result, bytes } = await honestDownload(seed.port);
+  assert(result.ok, result.error);
+  assert.deepEqual(bytes, data);
+  const peak = await seed.peakMiB();
+  assert.ok(peak < 100, `seeder peak ${peak} MiB`);
+}
+
+/** Closes the hostile connections (some the seeder closed already), stops the seeder by its PID, cleans up. */
+async function closeAll(seed: { stop(): Promise<void> }, dir: string, conns: Deno.Conn[]) {
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed by the seeder */ }
+  }
+  await seed.stop();
+  await Deno.remove(dir, { recursive: true });
+}
+
 /** An honest leecher (our client, in this process) that gives up when no peer is connected for 5 s. */
 async function honestDownload(port: number) {
   const storage = new MemoryStorage(meta.totalLength);
@@ -89,18 +109,9 @@ Deno.test({
         if (c) silent.push(c);
       }
       // Handshakes take 10 s to time out: an honest peer that had to wait for them would give up at 5 s.
-      const { result, bytes } = await honestDownload(seed.port);
-      assert(result.ok, result.error);
-      assert.deepEqual(bytes, data);
-      assert.ok(await seed.peakMiB() < 100, `seeder peak ${await seed.peakMiB()} MiB`);
+      await honestServedUnder100MiB(seed);
     } finally {
-      for (const c of silent) {
-        try {
-          c.close();
-        } catch { /* closed by the seeder */ }
-      }
-      await seed.stop();
-      await Deno.remove(dir, { recursive: true });
+      await closeAll(seed, dir, silent);
     }
   },
 });
@@ -132,18 +143,9 @@ Deno.test({
         await c.write(encodeHandshake(meta.infoHash, crypto.getRandomValues(new Uint8Array(20))));
         c.write(flood).catch(() => {});
       }
-      const { result, bytes } = await honestDownload(seed.port);
-      assert(result.ok, result.error);
-      assert.deepEqual(bytes, data);
-      assert.ok(await seed.peakMiB() < 100, `seeder peak ${await seed.peakMiB()} MiB`);
+      await honestServedUnder100MiB(seed);
     } finally {
-      for (const c of greedy) {
-        try {
-          c.close();
-        } catch { /* closed by the seeder */ }
-      }
-      await seed.stop();
-      await Deno.remove(dir, { recursive: true });
+      await closeAll(seed, dir, greedy);
     }
   },
 });
