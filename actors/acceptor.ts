@@ -8,15 +8,20 @@
 import { type EventObject, fromCallback } from "xstate";
 
 /** Binds `port`, or the next free port up to `port + 99`, or any free port: the one we got is the one announced. */
-export function bindListener(port: number, hostname = "0.0.0.0"): Deno.TcpListener {
+export function bindListener(port: number, hostname?: string): Deno.TcpListener {
+  // By default both IPv6 and IPv4 (`[::]`, which takes IPv4 too where the system allows), else IPv4 alone.
+  let host = hostname ?? "::";
   for (let p = port; p < Math.min(port + 100, 65536); p++) {
     try {
-      return Deno.listen({ hostname, port: p });
+      return Deno.listen({ hostname: host, port: p });
     } catch (e) {
-      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+      if (e instanceof Deno.errors.AddrInUse) continue;
+      if (hostname !== undefined || host === "0.0.0.0") throw e;
+      host = "0.0.0.0"; // no IPv6 here
+      p--;
     }
   }
-  return Deno.listen({ hostname, port: 0 });
+  return Deno.listen({ hostname: host, port: 0 });
 }
 
 export type AcceptorEvent = { type: "peer.incoming"; conn: Deno.TcpConn };

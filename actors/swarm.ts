@@ -14,6 +14,7 @@
 
 import { assign, enqueueActions, raise, sendParent, setup } from "xstate";
 import { addressKey } from "../src/swarm/address_book.ts";
+import { unmapped } from "../src/common/peer_address.ts";
 import { chooseUnchoked } from "../src/swarm/choker.ts";
 import { acceptor, type AcceptorEvent } from "./acceptor.ts";
 import { type PeerClosed, peerMachine, type PeerPex } from "./peer.ts";
@@ -113,7 +114,9 @@ export const swarmMachine = setup({
     /** Takes a connection a peer opened to us, or closes it when we are full or know it already. */
     accept: enqueueActions(({ context, event, enqueue, system, self }) => {
       const { conn } = event as AcceptorEvent;
-      const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+      const { port } = conn.remoteAddr as Deno.NetAddr;
+      // A socket on both families reports an IPv4 peer as ::ffff:a.b.c.d: it is known by its IPv4 address.
+      const hostname = unmapped((conn.remoteAddr as Deno.NetAddr).hostname);
       const key = addressKey({ host: hostname, port });
       const coordinator = system.get("coordinator");
       // Silent connections may not crowd out honest peers: past a few still in their handshake, the one that has

@@ -56,3 +56,9 @@ function expandIpv6(host: string): number[] {
   const a = parse(head), b = parse(tail);
   return [...a, ...new Array(Math.max(0, 8 - a.length - b.length)).fill(0), ...b].slice(0, 8);
 }
+
+/** An IPv4 address that a socket listening on both families reports as IPv6 (`::ffff:1.2.3.4`), as plain IPv4. */
+export function unmapped(host: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  return m ? m[1] : host;
+}
