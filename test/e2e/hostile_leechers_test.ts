@@ -1,7 +1,7 @@
 /**
  * Seeding through hostile leechers: our `seed` (the CLI, a process of its own, so its memory is its own) keeps
  * serving an honest leecher while a flood of silent connections is on, and while peers that request everything
- * never read what we send; the seeder's peak RSS stays under 100 MiB.
+ * never read what we send; the seeder's peak RSS stays under 100 MiB. Connect-and-close churn leaves no actor.
  */
 
 import assert from "node:assert/strict";
@@ -11,6 +11,7 @@ import { encodeHandshake, encodeMessage, HANDSHAKE_LENGTH } from "../../src/wire
 import { cliCommand } from "../helpers/cli.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
 import { freePort } from "../helpers/ports.ts";
+import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 
 const PIECE = 256 * 1024;
 const { meta, torrent, data } = await testTorrent({ size: 8 * 1024 * 1024, pieceLength: PIECE, seed: 31 });
@@ -148,4 +149,31 @@ Deno.test({
       await closeAll(seed, dir, greedy);
     }
   },
+});
+
+Deno.test("fast connect-and-close churn leaves no peer actor behind, and the seeder still serves", async () => {
+  const seeder = memorySeeder(meta, data);
+  try {
+    const port = await listeningPort(seeder);
+    const hello = encodeHandshake(meta.infoHash, new Uint8Array(20).fill(7));
+    for (let i = 0; i < 400; i++) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      // A third close at once, a third mid-handshake, a third after a whole handshake.
+      if (i % 3 === 1) await c.write(hello.subarray(0, 30)).catch(() => {});
+      if (i % 3 === 2) await c.write(hello).catch(() => {});
+      c.close();
+    }
+    let left = seeder.peers().length;
+    for (let t = 0; t < 100 && left > 0; t++) {
+      await new Promise((r) => setTimeout(r, 50));
+      left = seeder.peers().length;
+    }
+    assert.equal(left, 0, "every churned connection's actor is gone");
+    const { result, bytes } = await honestDownload(port);
+    assert(result.ok, result.error);
+    assert.deepEqual(bytes, data);
+  } finally {
+    seeder.stop();
+    await seeder.done;
+  }
 });
