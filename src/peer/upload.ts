@@ -152,7 +152,7 @@ export class UploadQueue {
   }
 
   request(r: Request): void {
-    if (this.#choking) return this.#reject(r);
+    // A malformed request ends the connection whether we choke the peer or not.
     const { index, begin, length } = r;
     if (index >= this.input.pieceCount || length === 0 || length > BLOCK_SIZE) {
       return this.fail(`request out of range (piece ${index}, ${length} bytes)`);
@@ -160,6 +160,7 @@ export class UploadQueue {
     if (begin + length > pieceSize(this.input, index)) {
       return this.fail(`request past the end of piece ${index}`);
     }
+    if (this.#choking) return this.#reject(r);
     if (!this.input.ours.have.has(index)) return this.#reject(r);
     if (this.#queue.length >= MAX_QUEUED_REQUESTS) {
       return this.fail(`more than ${MAX_QUEUED_REQUESTS} requests queued`);

@@ -64,6 +64,18 @@ async function readAtLeast(conn: Deno.Conn, n: number, ms: number): Promise<numb
   return got;
 }
 
+/** True when the other side closes `conn` within `ms` (whatever it sent first). */
+async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
+  let timedOut = false;
+  const timer = setTimeout(() => (timedOut = true, conn.close()), ms);
+  const buf = new Uint8Array(64 * 1024);
+  try {
+    while (await conn.read(buf) !== null) { /* what it sends before closing */ }
+  } catch { /* closed by the timer */ }
+  clearTimeout(timer);
+  return !timedOut;
+}
+
 /** An honest leecher gets every byte, and the seeder process never passed 100 MiB. */
 async function honestServedUnder100MiB(seed: { port: number; peakMiB(): Promise<number> }) {
   const { result, bytes } = await honestDownload(seed.port);
@@ -147,6 +159,42 @@ Deno.test({
       await honestServedUnder100MiB(seed);
     } finally {
       await closeAll(seed, dir, greedy);
+    }
+  },
+});
+
+Deno.test({
+  name: "peers sending oversized, out-of-range and garbage requests are dropped; an honest leecher is served",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const seed = await startSeed(dir);
+    const bad: Deno.Conn[] = [];
+    try {
+      const garbage = [
+        encodeMessage({ type: "request", index: 0, begin: 0, length: 1 << 20 }), // over 16 KiB
+        encodeMessage({ type: "request", index: 99_999, begin: 0, length: 16384 }), // no such piece
+        encodeMessage({ type: "request", index: 0, begin: PIECE - 10, length: 16384 }), // past the piece's end
+        Uint8Array.of(0x7f, 0xff, 0xff, 0xff, 1, 2, 3), // a frame of 2 GiB announced
+      ];
+      const closedBySeeder: Promise<boolean>[] = [];
+      for (let i = 0; i < 40; i++) {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: seed.port });
+        bad.push(c);
+        await c.write(encodeHandshake(meta.infoHash, crypto.getRandomValues(new Uint8Array(20))));
+        await c.write(encodeMessage({ type: "interested" }));
+        await c.write(garbage[i % garbage.length]).catch(() => {});
+        closedBySeeder.push(closedWithin(c, 10_000));
+      }
+      assert.deepEqual(
+        await Promise.all(closedBySeeder),
+        Array(40).fill(true),
+        "the seeder closed every one",
+      );
+      await honestServedUnder100MiB(seed);
+    } finally {
+      await closeAll(seed, dir, bad);
     }
   },
 });

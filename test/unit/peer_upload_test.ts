@@ -82,6 +82,10 @@ Deno.test("UploadQueue ends the connection for requests out of range, too long, 
     h.queue.unchoke();
     h.queue.request(r);
     assert.match(h.failures[0] ?? "", why);
+    // Choked or not: a malformed request is not a request to ignore.
+    const choked = harness();
+    choked.queue.request(r);
+    assert.match(choked.failures[0] ?? "", why, "while choked too");
   }
   const flood = harness();
   flood.queue.unchoke();
