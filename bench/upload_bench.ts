@@ -6,9 +6,8 @@
  * seeder's CPU seconds and peak RSS (VmHWM) are read from /proc just before it is stopped.
  */
 
-import { encodeHandshake, HANDSHAKE_LENGTH } from "../src/wire/wire.ts";
 import { cliArgs } from "../test/helpers/cli.ts";
-import { freePort } from "../test/helpers/ports.ts";
+import { freePort, waitForHandshake } from "../test/helpers/ports.ts";
 import { HERE as INTEROP, outputWithin, Program, startAria2 } from "../test/interop/swarm.ts";
 import { parseMetainfo } from "../src/metainfo/metainfo.ts";
 import { type Run, sameBytes } from "./measure.ts";
@@ -17,34 +16,6 @@ import { makeBenchTorrent, writePayload } from "./payload.ts";
 const GiB = 1024 ** 3, KiB = 1024;
 const SEEDERS = ["ours", "libtorrent", "aria2c"] as const;
 type Seeder = typeof SEEDERS[number];
-
-/** Resolves once a BitTorrent handshake to `port` is answered (the seeder is serving). */
-async function waitForHandshake(port: number, infoHash: Uint8Array, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      const close = () => {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      };
-      const timer = setTimeout(close, 2000);
-      try {
-        await conn.write(encodeHandshake(infoHash, crypto.getRandomValues(new Uint8Array(20))));
-        const buf = new Uint8Array(HANDSHAKE_LENGTH);
-        let got = 0, n;
-        while (got < buf.length && (n = await conn.read(buf.subarray(got))) !== null) got += n;
-        if (got === buf.length) return;
-      } finally {
-        clearTimeout(timer);
-        close();
-      }
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`nothing answered a handshake on port ${port} in ${ms / 1000} s`);
-}
 
 /** CPU seconds and peak RSS (MiB) of a live process, from /proc. */
 async function usage(pid: number): Promise<{ cpu: number; rssMiB: number }> {

@@ -9,8 +9,8 @@
 
 import type { ByteStream } from "../common/byte_stream.ts";
 import { isPlainHandshake, mseAccept, mseInitiate, PLAINTEXT, RC4 } from "../crypto/mse.ts";
-import { CipherStream } from "../crypto/streams.ts";
-import { equalBytes } from "../common/bytes.ts";
+import { CipherStream, HandshakeReader } from "../crypto/streams.ts";
+import { concat, equalBytes } from "../common/bytes.ts";
 import { FrameReader } from "../wire/frame_reader.ts";
 import {
   decodeHandshake,
@@ -135,12 +135,11 @@ export class PeerConnection {
   async #acceptIncoming(): Promise<void> {
     const mode = this.input.encryption ?? "off";
     const raw = this.#stream!;
-    const first = new Uint8Array(20);
-    for (let at = 0; at < 20;) {
-      const n = await raw.read(first.subarray(at));
-      if (n === null) throw new Error("peer closed the connection during the handshake");
-      at += n;
-    }
+    const reader = new HandshakeReader(raw);
+    const head = await reader.take(20).catch(() => {
+      throw new Error("peer closed the connection during the handshake");
+    });
+    const first = concat([head, reader.rest()]); // what was read past the 20 bytes goes on too
     if (isPlainHandshake(first)) {
       if (mode === "require") throw new Error("peer sent a plaintext handshake and encryption is required");
       this.#stream = new CipherStream(raw, null, null, first);

@@ -1,9 +1,10 @@
 /**
  * The serving half of a peer link: the requests a peer sends us, answered from verified data in order, in
  * batches of up to 256 KiB: each batch's blocks are read straight into one buffer of `piece` frames and written
- * with one call, and the next batch waits for the socket (back-pressure). Requests while we choke the peer, and requests for a piece we lack, are
- * ignored (BEP 3), or answered with `reject` when the peer speaks the fast extension (BEP 6), as are the requests
- * still queued when we choke it; one out of range or over 16 KiB ends the connection; the queue is capped.
+ * with one call, and the next batch waits for the socket (back-pressure). Requests while we choke the peer, and
+ * requests for a piece we lack, are ignored (BEP 3), or answered with `reject` when the peer speaks the fast
+ * extension (BEP 6), as are the requests still queued when we choke it; one out of range or over 16 KiB ends the
+ * connection, choked or not; the queue is capped (a cancelled request counts until the queue reaches it).
  *
  * @module
  */
@@ -165,7 +166,7 @@ export class UploadQueue {
     if (this.#queue.length >= MAX_QUEUED_REQUESTS) {
       return this.fail(`more than ${MAX_QUEUED_REQUESTS} requests queued`);
     }
-    this.#queue.push({ index, begin, length });
+    this.#queue.push(r);
     this.#serve();
   }
 

@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { startDownload } from "../../actors/client.ts";
 import { MemoryStorage } from "../../src/storage/storage.ts";
-import { encodeHandshake, encodeMessage, HANDSHAKE_LENGTH } from "../../src/wire/wire.ts";
+import { encodeHandshake, encodeMessage } from "../../src/wire/wire.ts";
 import { cliCommand } from "../helpers/cli.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
-import { freePort } from "../helpers/ports.ts";
+import { freePort, waitForHandshake } from "../helpers/ports.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 
 const PIECE = 256 * 1024;
@@ -28,16 +28,7 @@ async function startSeed(dir: string, extra: string[] = []) {
       stderr: "piped",
     },
   ).spawn();
-  for (let i = 0; i < 100; i++) {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
-    if (conn) {
-      await conn.write(encodeHandshake(meta.infoHash, new Uint8Array(20).fill(9)));
-      const got = await readAtLeast(conn, HANDSHAKE_LENGTH, 2000);
-      conn.close();
-      if (got >= HANDSHAKE_LENGTH) break;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForHandshake(port, meta.infoHash, 10_000);
   const peakMiB = async () =>
     Number(/VmHWM:\s+(\d+)/.exec(await Deno.readTextFile(`/proc/${child.pid}/status`))![1]) / 1024;
   const stop = async () => {
@@ -47,21 +38,6 @@ async function startSeed(dir: string, extra: string[] = []) {
     await child.output();
   };
   return { port, peakMiB, stop };
-}
-
-async function readAtLeast(conn: Deno.Conn, n: number, ms: number): Promise<number> {
-  const buf = new Uint8Array(64 * 1024);
-  let got = 0;
-  const timer = setTimeout(() => conn.close(), ms);
-  try {
-    while (got < n) {
-      const r = await conn.read(buf);
-      if (r === null) break;
-      got += r;
-    }
-  } catch { /* closed by the timer */ }
-  clearTimeout(timer);
-  return got;
 }
 
 /** True when the other side closes `conn` within `ms` (whatever it sent first). */

@@ -1,4 +1,6 @@
-/** Ports on 127.0.0.1 for tests: one nothing listens on, and waiting until something does. */
+/** Ports on 127.0.0.1 for tests: one nothing listens on, and waiting until something listens, or serves. */
+
+import { encodeHandshake, HANDSHAKE_LENGTH } from "../../src/wire/wire.ts";
 
 /** A TCP port on 127.0.0.1 that nothing listens on now: for a peer or tracker that refuses, or a port to use. */
 export function unusedPort(): number {
@@ -34,4 +36,33 @@ export async function waitForPort(port: number, ms = 10_000): Promise<void> {
     }
   }
   throw new Error(`nothing listens on port ${port} after ${ms} ms`);
+}
+
+/** Resolves once a BitTorrent handshake to `port` is answered: the peer there is serving the torrent (a
+ * port that is only listening, a client still checking its data, does not answer). */
+export async function waitForHandshake(port: number, infoHash: Uint8Array, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const close = () => {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      };
+      const timer = setTimeout(close, 2000);
+      try {
+        await conn.write(encodeHandshake(infoHash, crypto.getRandomValues(new Uint8Array(20))));
+        const buf = new Uint8Array(HANDSHAKE_LENGTH);
+        let got = 0, n;
+        while (got < buf.length && (n = await conn.read(buf.subarray(got))) !== null) got += n;
+        if (got === buf.length) return;
+      } finally {
+        clearTimeout(timer);
+        close();
+      }
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`nothing answered a handshake on port ${port} in ${ms / 1000} s`);
 }
