@@ -129,6 +129,13 @@ export const webSeedMachine = setup({
   },
   actions: {
     markTime: assign({ since: () => Date.now() }),
+    /** Tells the coordinator something about this web seed, as a peer would. */
+    tell: enqueueActions(
+      (
+        { context: { coordinator, key }, enqueue },
+        { type }: { type: "peer.choked" | "peer.ready" | "peer.gone" },
+      ) => enqueue.sendTo(coordinator, { type, key }),
+    ),
     /** Introduces it to the coordinator as a peer with every piece that is ready at once. */
     hello: enqueueActions(({ context: { key, meta, coordinator }, enqueue, self }) => {
       enqueue.sendTo(coordinator, { type: "peer.hello", key, ref: self, runs: true });
@@ -276,17 +283,13 @@ export const webSeedMachine = setup({
       entry: [
         "markTime",
         assign({ queue: [], rates: { down: 0, up: 0 } }),
-        enqueueActions(({ context, enqueue }) =>
-          enqueue.sendTo(context.coordinator, { type: "peer.choked", key: context.key })
-        ),
+        { type: "tell", params: { type: "peer.choked" } },
       ],
       after: {
         backOff: {
           target: "idle",
           actions: [
-            enqueueActions(({ context, enqueue }) =>
-              enqueue.sendTo(context.coordinator, { type: "peer.ready", key: context.key })
-            ),
+            { type: "tell", params: { type: "peer.ready" } },
             assign({
               retryMs: ({ context }) => Math.min(context.options.maxRetryMs, context.retryMs * 2),
             }),
@@ -298,9 +301,7 @@ export const webSeedMachine = setup({
       type: "final",
       entry: [
         "markTime",
-        enqueueActions(({ context, enqueue }) =>
-          enqueue.sendTo(context.coordinator, { type: "peer.gone", key: context.key })
-        ),
+        { type: "tell", params: { type: "peer.gone" } },
         sendParent(({ context }) => ({
           type: "webseed.closed",
           key: context.key,
