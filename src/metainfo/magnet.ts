@@ -9,6 +9,7 @@ import bencode from "bencode";
 import { concat, fromHex, toHex } from "../common/bytes.ts";
 import type { PeerAddress } from "../common/peer_address.ts";
 import { supportedTracker } from "../tracker/types.ts";
+import { isWebSeedUrl } from "./metainfo.ts";
 
 /** A parsed magnet link (BEP 9): the infohash and the hints that come with it. */
 export interface Magnet {
@@ -99,7 +100,7 @@ export function parseMagnet(uri: string): Magnet {
       name: params.get("dn") || undefined,
       trackers,
       peers,
-      webSeeds: [...new Set(params.getAll("ws"))].filter((u) => /^https?:\/\/\S+$/i.test(u)),
+      webSeeds: [...new Set(params.getAll("ws"))].filter(isWebSeedUrl),
       selectOnly: so ? parseSelectOnly(so) : undefined,
     };
   } catch (e) {

@@ -218,6 +218,11 @@ function parseTrackers(top: Dict): string[][] {
   return tiers;
 }
 
+/** A URL we fetch a web seed from: http or https, no spaces. */
+export function isWebSeedUrl(url: string): boolean {
+  return /^https?:\/\/\S+$/i.test(url);
+}
+
 function parseWebSeeds(top: Dict): string[] {
   const urls = new Set<string>();
   for (const key of ["url-list", "httpseeds"]) {
@@ -225,7 +230,7 @@ function parseWebSeeds(top: Dict): string[] {
     for (const item of Array.isArray(v) ? v : [v]) {
       if (!(item instanceof Uint8Array)) continue;
       const url = decoder.decode(item).trim();
-      if (/^https?:\/\/[^\s]+$/i.test(url)) urls.add(url);
+      if (isWebSeedUrl(url)) urls.add(url);
     }
   }
   return [...urls];
