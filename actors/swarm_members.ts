@@ -1,7 +1,7 @@
 /**
- * What the swarm is given (`SwarmInput`), and its members as the swarm sees them: the link input each peer actor starts with, the subject the
- * tracker announces, and the peers and web seeds alive now, read from the swarm's children (the one place their
- * snapshots are read).
+ * What the swarm is given (`SwarmInput`), and its members as the swarm sees them: the link input each peer actor
+ * starts with, the subject the tracker announces, and the peers and web seeds alive now, read from the swarm's
+ * children (the one place their snapshots are read).
  *
  * @module
  */
@@ -59,17 +59,21 @@ type Children = Record<string, AnyActorRef | undefined>;
 
 const childrenOf = (swarm: AnyActorRef) => (swarm.getSnapshot() as { children: Children }).children;
 
-/** The peers connected now, read from the swarm's children: the one place their snapshots are read. */
-export function connectedPeers(swarm: AnyActorRef): PeerContext[] {
-  const out: PeerContext[] = [];
-  const children = childrenOf(swarm);
-  for (const child of Object.values(children)) {
-    const snap = child?.getSnapshot() as
-      | { context?: PeerContext; matches?: (s: string) => boolean }
-      | undefined;
-    if (snap?.context?.link && snap.matches?.("connected")) out.push(snap.context);
+type PeerSnapshot = { context: PeerContext; value: unknown; matches(state: string): boolean };
+
+/** Every peer actor's snapshot among the swarm's children (web seeds and the rest left out). */
+function peerSnapshots(swarm: AnyActorRef): PeerSnapshot[] {
+  const out: PeerSnapshot[] = [];
+  for (const child of Object.values(childrenOf(swarm))) {
+    const snap = child?.getSnapshot() as Partial<PeerSnapshot> | undefined;
+    if (snap?.context?.link && snap.matches) out.push(snap as PeerSnapshot);
   }
   return out;
+}
+
+/** The peers connected now, read from the swarm's children: the one place their snapshots are read. */
+export function connectedPeers(swarm: AnyActorRef): PeerContext[] {
+  return peerSnapshots(swarm).filter((s) => s.matches("connected")).map((s) => s.context);
 }
 
 /**
@@ -77,15 +81,10 @@ export function connectedPeers(swarm: AnyActorRef): PeerContext[] {
  * connections is held to a few of them.
  */
 export function halfOpenIncoming(swarm: AnyActorRef): string[] {
-  const out: { key: string; since: number }[] = [];
-  for (const child of Object.values(childrenOf(swarm))) {
-    const snap = child?.getSnapshot() as { context?: PeerContext; value?: unknown } | undefined;
-    const ctx = snap?.context;
-    if (ctx?.link && ctx.incoming && (snap!.value === "connecting" || snap!.value === "handshaking")) {
-      out.push({ key: ctx.key, since: ctx.since });
-    }
-  }
-  return out.sort((a, b) => a.since - b.since).map((p) => p.key);
+  return peerSnapshots(swarm)
+    .filter((s) => s.context.incoming && (s.value === "connecting" || s.value === "handshaking"))
+    .sort((a, b) => a.context.since - b.context.since)
+    .map((s) => s.context.key);
 }
 
 /** How many of the torrent's web seeds are alive (not given up) now. */
