@@ -3,6 +3,7 @@
  * run under V8's sampling heap profiler for some seconds, and prints the allocation sites by bytes, each charged
  * to the nearest frame of this repository's code (so XState's garbage is charged to the action that sent the
  * event). `--promoted` counts only objects that outlived a young-generation collection: what makes the heap grow.
+ * `--leaf` names the frame that allocated as well (`ours <- leaf`), for garbage made inside a library or Deno.
  *
  *   deno run -A --inspect-wait=127.0.0.1:9339 mod.ts <torrent> <out> -q &
  *   deno run -A bench/heap_profile.ts --port 9339 --seconds 6 [--promoted]
@@ -30,12 +31,15 @@ function frameName(f: CallFrame): string {
 }
 
 /** Bytes per site: each sample is charged to the nearest enclosing frame from this repository. */
-export function bySite(root: ProfileNode): Map<string, number> {
+export function bySite(root: ProfileNode, leaf = false): Map<string, number> {
   const sites = new Map<string, number>();
   const walk = (node: ProfileNode, owner: string) => {
     const url = node.callFrame.url;
     const here = url.startsWith(ROOT) && !url.includes("node_modules") ? frameName(node.callFrame) : owner;
-    if (node.selfSize > 0) sites.set(here, (sites.get(here) ?? 0) + node.selfSize);
+    const site = leaf && here !== frameName(node.callFrame)
+      ? `${here} <- ${frameName(node.callFrame)}`
+      : here;
+    if (node.selfSize > 0) sites.set(site, (sites.get(site) ?? 0) + node.selfSize);
     for (const child of node.children) walk(child, here);
   };
   walk(root, "(runtime)");
@@ -48,6 +52,7 @@ if (import.meta.main) {
       port: { type: "string", default: "9339" },
       seconds: { type: "string", default: "6" },
       promoted: { type: "boolean", default: false },
+      leaf: { type: "boolean", default: false },
       top: { type: "string", default: "25" },
     },
   });
@@ -80,7 +85,7 @@ if (import.meta.main) {
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const { profile } = await call("HeapProfiler.stopSampling") as { profile: { head: ProfileNode } };
   ws.close();
-  const sites = [...bySite(profile.head)].sort((a, b) => b[1] - a[1]);
+  const sites = [...bySite(profile.head, values.leaf)].sort((a, b) => b[1] - a[1]);
   const total = sites.reduce((n, [, v]) => n + v, 0);
   const kind = values.promoted ? "promoted out of the young generation" : "allocated";
   console.log(`${(total / 1e6).toFixed(1)} MB ${kind} in ${seconds} s (sampled), by nearest frame of ours:`);
