@@ -28,7 +28,7 @@ export type PeerReport =
   /** A peer is there; one that fetches `runs` of consecutive pieces (a web seed) gets them where it can. */
   | { type: "peer.hello"; key: string; ref: AnyActorRef; runs?: boolean }
   | { type: "peer.bitfield"; key: string; bitfield: Bitfield }
-  | { type: "peer.have"; key: string; index: number }
+  | { type: "peer.haves"; key: string; indices: number[] }
   | { type: "peer.ready"; key: string }
   | { type: "peer.choked"; key: string }
   /** Whole pieces, and how many pieces the peer wants to hold from now on (its pipeline's need). */
@@ -77,8 +77,8 @@ export const coordinatorMachine = setup({
           return scheduler.hello(event.key, event.ref, event.runs);
         case "peer.bitfield":
           return deliver(scheduler.bitfield(event.key, event.bitfield));
-        case "peer.have":
-          return deliver(scheduler.have(event.key, event.index));
+        case "peer.haves":
+          return deliver(scheduler.haves(event.key, event.indices));
         case "peer.ready":
           return deliver(scheduler.ready(event.key));
         case "peer.choked":
@@ -142,7 +142,7 @@ export const coordinatorMachine = setup({
       on: {
         "peer.hello": { actions: "schedule" },
         "peer.bitfield": { actions: "schedule" },
-        "peer.have": { actions: "schedule" },
+        "peer.haves": { actions: "schedule" },
         "peer.ready": { actions: "schedule" },
         "peer.choked": { actions: "schedule" },
         "peer.gone": { actions: "schedule" },

@@ -122,8 +122,8 @@ export const peerMachine = setup({
           return { type: "peer.hello", key, ref: self };
         case "link.bitfield":
           return { type: "peer.bitfield", key, bitfield: event.bitfield };
-        case "link.have":
-          return { type: "peer.have", key, index: event.index };
+        case "link.haves":
+          return { type: "peer.haves", key, indices: event.indices };
         case "link.unchoked":
           return { type: "peer.ready", key };
         case "link.choked":
@@ -217,7 +217,7 @@ export const peerMachine = setup({
       initial: "choked",
       on: {
         "link.bitfield": { actions: "report" },
-        "link.have": { actions: "report" },
+        "link.haves": { actions: "report" },
         "interest": { actions: "forwardToLink" },
         "link.interest": {
           // The supervisor fills a free upload slot at once rather than at its next tick.

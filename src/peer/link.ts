@@ -23,6 +23,7 @@ import {
   encodeHaves,
   encodeMessage,
   isPiece,
+  isRequest,
   type Message,
   ourReserved,
   readU32,
@@ -56,6 +57,8 @@ export class PeerLink {
   /** How far into `ours.log` this peer has been told. */
   #haveCursor = 0;
   #peerInterested = false;
+  /** Pieces the peer announced that the peer machine has not heard of yet. */
+  #newHaves: number[] = [];
   /** Both sides speak the fast extension (BEP 6). */
   #fast = false;
   #ext?: PeerExtensions;
@@ -117,10 +120,13 @@ export class PeerLink {
         while (!this.#closed && (frame = conn.reader.next()) !== null) {
           if (isPiece(frame) && !this.input.trace) {
             this.#block(readU32(frame, 1), readU32(frame, 5), frame.subarray(9));
+          } else if (isRequest(frame) && !this.input.trace) {
+            this.upload.request(readU32(frame, 1), readU32(frame, 5), readU32(frame, 9));
           } else this.#handle(decodeMessage(frame));
         }
         if (this.#closed) return;
         this.#flushPieces();
+        if (!this.ours.have.complete) this.#flushHaves();
         this.#announceHaves();
         this.#pump(); // refill the pipeline once per read, in one write, not once per block
         if (!await conn.fill()) return this.#finish("peer closed the connection");
@@ -191,7 +197,7 @@ export class PeerLink {
           return this.#finish(`have for piece ${msg.index} out of range`);
         }
         if (!this.#bitfield.set(msg.index)) return;
-        if (this.#announced) return this.emit({ type: "link.have", index: msg.index });
+        if (this.#announced) return void this.#newHaves.push(msg.index);
         this.#announced = true; // a peer that sends no bitfield starts with nothing: haves build it up
         return this.emit({ type: "link.bitfield", bitfield: this.#bitfield });
       case "have-all":
@@ -211,7 +217,7 @@ export class PeerLink {
         }
         // A bitfield after a bitfield or haves (aria2c sends one): peers only gain pieces, so it adds to what we knew.
         for (let i = 0; i < this.input.pieceCount; i++) {
-          if (bits.has(i) && this.#bitfield.set(i)) this.emit({ type: "link.have", index: i });
+          if (bits.has(i) && this.#bitfield.set(i)) this.#newHaves.push(i);
         }
         return;
       }
@@ -225,9 +231,9 @@ export class PeerLink {
         return this.emit({ type: "link.interest", value });
       }
       case "request":
-        return this.upload.request(msg);
+        return this.upload.request(msg.index, msg.begin, msg.length);
       case "cancel":
-        return this.upload.cancel(msg);
+        return this.upload.cancel(msg.index, msg.begin, msg.length);
       case "reject":
         if (!this.#fast) return this.#finish("reject without the fast extension");
         if (!this.downloads.reject(msg.index, msg.begin, msg.length)) {
@@ -260,9 +266,23 @@ export class PeerLink {
     this.#emit({ type: "link.pieces", pieces, want: this.downloads.wantedPieces });
   }
 
-  /** Reports `e` to the peer machine. */
+  /**
+   * Reports the pieces the peer announced since the last report. Each `have` is not an event of its own: a
+   * leecher sends one per piece it completes, and five of them fetching from us made thousands of events a second
+   * that scheduled nothing. They are reported once per read while we lack pieces, and once a second when we have
+   * them all (then they only tell who is a seed).
+   */
+  #flushHaves(): void {
+    if (this.#newHaves.length === 0) return;
+    const indices = this.#newHaves;
+    this.#newHaves = [];
+    this.#emit({ type: "link.haves", indices });
+  }
+
+  /** Reports `e` to the peer machine, after what came before it on the wire. */
   emit(e: LinkEvent): void {
     this.#flushPieces();
+    this.#flushHaves();
     this.#emit(e);
   }
 
@@ -303,12 +323,16 @@ export class PeerLink {
   #checkTimers(): void {
     const now = Date.now();
     if (now - this.#conn.lastRecv > IDLE_MS) return this.#finish("peer sent nothing for 3 minutes");
+    if (this.upload.stalled(now)) {
+      return this.#finish(`the peer read nothing for ${this.upload.stallMs / 1000} s`);
+    }
     const pipeline = this.downloads.pipeline;
     if (pipeline.stalled(now, this.stallMs)) {
       pipeline.lastBlock = now;
       this.emit({ type: "link.stalled" });
     }
     this.#announceHaves();
+    this.#flushHaves();
     this.#ext?.tick(now);
     if (now - this.#conn.lastSend > KEEPALIVE_MS) this.#send(encodeMessage({ type: "keep-alive" }));
     if (now - this.#rateMark.at >= 2000) {

@@ -49,7 +49,7 @@ export type LinkEvent =
   /** The handshakes are done; `transport` says how the bytes travel (plaintext, RC4, or obfuscated). */
   | { type: "link.handshaken"; peerId: string; client: string; transport: Transport }
   | { type: "link.bitfield"; bitfield: Bitfield }
-  | { type: "link.have"; index: number }
+  | { type: "link.haves"; indices: number[] }
   | { type: "link.choked" }
   | { type: "link.unchoked" }
   /**

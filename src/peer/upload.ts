@@ -35,7 +35,8 @@ const BATCH_BYTES = 256 * 1024;
 /** A `piece` frame's header: length prefix, id, index, begin. */
 const PIECE_HEADER = 13;
 
-interface Request {
+/** A request as the peer sent it. */
+export interface Request {
   index: number;
   begin: number;
   length: number;
@@ -57,12 +58,12 @@ class RequestRing {
     return this.#size;
   }
 
-  push(r: Request): void {
+  push(index: number, begin: number, length: number): void {
     const slots = this.#slots ??= new Uint32Array(this.capacity * 3);
     const at = ((this.#head + this.#size) % this.capacity) * 3;
-    slots[at] = r.index;
-    slots[at + 1] = r.begin;
-    slots[at + 2] = r.length;
+    slots[at] = index;
+    slots[at + 1] = begin;
+    slots[at + 2] = length;
     this.#size++;
   }
 
@@ -73,19 +74,25 @@ class RequestRing {
     return this.#size > 0 ? slots![this.#head * 3 + 2] : 0;
   }
 
-  shift(): Request | undefined {
-    if (this.peekLength() === 0) return undefined;
-    const at = this.#head * 3, slots = this.#slots!;
-    const r = { index: slots[at], begin: slots[at + 1], length: slots[at + 2] };
-    this.#advance();
-    return r;
+  /** The next request's index and offset (after `peekLength` said there is one). */
+  get headIndex(): number {
+    return this.#slots![this.#head * 3];
   }
 
-  /** Makes the first waiting request equal to `r` a hole. */
-  remove(r: Request): void {
+  get headBegin(): number {
+    return this.#slots![this.#head * 3 + 1];
+  }
+
+  /** Takes the next request off the queue. */
+  advance(): void {
+    this.#advance();
+  }
+
+  /** Makes the first waiting request equal to (index, begin, length) a hole. */
+  remove(index: number, begin: number, length: number): void {
     for (let k = 0; k < this.#size; k++) {
       const at = ((this.#head + k) % this.capacity) * 3, slots = this.#slots!;
-      if (slots[at] === r.index && slots[at + 1] === r.begin && slots[at + 2] === r.length) {
+      if (slots[at] === index && slots[at + 1] === begin && slots[at + 2] === length) {
         slots[at + 2] = 0;
         return;
       }
@@ -95,8 +102,11 @@ class RequestRing {
   /** Every waiting request, and the ring emptied. */
   drain(): Request[] {
     const out: Request[] = [];
-    let r;
-    while ((r = this.shift())) out.push(r);
+    let length;
+    while ((length = this.peekLength()) > 0) {
+      out.push({ index: this.headIndex, begin: this.headBegin, length });
+      this.#advance();
+    }
     return out;
   }
 
@@ -106,11 +116,28 @@ class RequestRing {
   }
 }
 
+/**
+ * One peer's requests, served in batches. Requests only queue up as the link reads them; serving starts in a
+ * microtask, once the link has handled everything the read brought, so the requests a read carries leave in one
+ * write instead of the first one alone. Nothing here allocates per request or per batch: the frames are built in
+ * one buffer per peer, and the requests of a batch are read back from its frame headers when they must be
+ * rejected.
+ */
 export class UploadQueue {
   #queue = new RequestRing(MAX_QUEUED_REQUESTS);
   #serving = false;
+  #scheduled = false;
   #frames?: Uint8Array;
+  #view?: DataView;
   #choking = true;
+  /** When the write in progress began (0: none): a peer that reads nothing is found by `stalled`. */
+  #sendingSince = 0;
+  /** Block bytes in the batch being built. */
+  #payload = 0;
+  readonly #serveSoon = () => {
+    this.#scheduled = false;
+    this.#serve();
+  };
   /** Payload bytes sent to this peer. */
   uploaded = 0;
   /** Both sides speak the fast extension: requests we do not serve are rejected, not dropped in silence. */
@@ -132,18 +159,28 @@ export class UploadQueue {
     return this.#queue.length;
   }
 
+  /**
+   * True when a write of blocks has waited more than `sendStallMs` (default 30 s): the peer reads nothing, and
+   * its blocks would sit here. The link checks it on its timer and ends the connection.
+   */
+  stalled(now: number): boolean {
+    return this.#sendingSince > 0 && now - this.#sendingSince > this.stallMs;
+  }
+
+  get stallMs(): number {
+    return this.input.sendStallMs ?? 30_000;
+  }
+
   choke(): void {
     if (this.#choking) return;
     this.#choking = true;
     const dropped = this.#queue.drain();
     this.send(encodeMessage({ type: "choke" }));
-    for (const r of dropped) this.#reject(r);
+    for (const r of dropped) this.#reject(r.index, r.begin, r.length);
   }
 
-  #reject(r: Request): void {
-    if (this.fast) {
-      this.send(encodeMessage({ type: "reject", index: r.index, begin: r.begin, length: r.length }));
-    }
+  #reject(index: number, begin: number, length: number): void {
+    if (this.fast) this.send(encodeMessage({ type: "reject", index, begin, length }));
   }
 
   unchoke(): void {
@@ -152,56 +189,60 @@ export class UploadQueue {
     this.send(encodeMessage({ type: "unchoke" }));
   }
 
-  request(r: Request): void {
+  request(index: number, begin: number, length: number): void {
     // A malformed request ends the connection whether we choke the peer or not.
-    const { index, begin, length } = r;
     if (index >= this.input.pieceCount || length === 0 || length > BLOCK_SIZE) {
       return this.fail(`request out of range (piece ${index}, ${length} bytes)`);
     }
     if (begin + length > pieceSize(this.input, index)) {
       return this.fail(`request past the end of piece ${index}`);
     }
-    if (this.#choking) return this.#reject(r);
-    if (!this.input.ours.have.has(index)) return this.#reject(r);
+    if (this.#choking) return this.#reject(index, begin, length);
+    if (!this.input.ours.have.has(index)) return this.#reject(index, begin, length);
     if (this.#queue.length >= MAX_QUEUED_REQUESTS) {
       return this.fail(`more than ${MAX_QUEUED_REQUESTS} requests queued`);
     }
-    this.#queue.push(r);
-    this.#serve();
-  }
-
-  cancel(r: Request): void {
-    this.#queue.remove(r);
-  }
-
-  /** Takes requests off the queue up to `BATCH_BYTES` of frames. */
-  #batch(): { batch: Request[]; bytes: number } {
-    const batch: Request[] = [];
-    let bytes = 0;
-    let next;
-    while (
-      (next = this.#queue.peekLength()) > 0 && (bytes === 0 || bytes + PIECE_HEADER + next <= BATCH_BYTES)
-    ) {
-      const r = this.#queue.shift()!;
-      batch.push(r);
-      bytes += PIECE_HEADER + r.length;
+    this.#queue.push(index, begin, length);
+    if (!this.#serving && !this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#serveSoon);
     }
-    return { batch, bytes };
   }
 
-  /** Sends a batch; a peer that takes none of it for `sendStallMs` is ended: its blocks would sit here. */
-  async #sendOrStall(frames: Uint8Array): Promise<void> {
-    const ms = this.input.sendStallMs ?? 30_000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await Promise.race([
-        this.send(frames),
-        new Promise<never>((_, reject) =>
-          timer = setTimeout(() => reject(new Error(`the peer read nothing for ${ms / 1000} s`)), ms)
-        ),
-      ]);
-    } finally {
-      clearTimeout(timer);
+  cancel(index: number, begin: number, length: number): void {
+    this.#queue.remove(index, begin, length);
+  }
+
+  /**
+   * Takes requests off the queue into `piece` frames, up to `BATCH_BYTES` (at least one), reading each block
+   * into its frame; the frames' length, or 0 when only cancelled requests were left.
+   */
+  async #fill(frames: Uint8Array, view: DataView): Promise<number> {
+    let at = 0, length;
+    this.#payload = 0;
+    while (
+      (length = this.#queue.peekLength()) > 0 && (at === 0 || at + PIECE_HEADER + length <= BATCH_BYTES)
+    ) {
+      const index = this.#queue.headIndex, begin = this.#queue.headBegin;
+      this.#queue.advance();
+      view.setUint32(at, 9 + length);
+      frames[at + 4] = 7; // piece
+      view.setUint32(at + 5, index);
+      view.setUint32(at + 9, begin);
+      const offset = index * this.input.pieceLength + begin;
+      const into = frames.subarray(at + PIECE_HEADER, at + PIECE_HEADER + length);
+      if (this.input.readInto) this.input.readInto(offset, into);
+      else into.set(await this.input.readBlock(offset, length));
+      at += PIECE_HEADER + length;
+      this.#payload += length;
+    }
+    return at;
+  }
+
+  /** Rejects the requests whose frames were built in `frames[0, end)` (we choked the peer meanwhile). */
+  #rejectFrames(view: DataView, end: number): void {
+    for (let at = 0; at < end; at += 4 + view.getUint32(at)) {
+      this.#reject(view.getUint32(at + 5), view.getUint32(at + 9), view.getUint32(at) - 9);
     }
   }
 
@@ -210,32 +251,20 @@ export class UploadQueue {
     this.#serving = true;
     try {
       while (!this.#choking && this.#queue.length > 0) {
-        const { batch, bytes } = this.#batch();
-        if (batch.length === 0) break; // only cancelled ones were left
         // One buffer per peer, reused: the last batch's write is done before the next one is built.
         this.#frames ??= new Uint8Array(BATCH_BYTES + PIECE_HEADER + BLOCK_SIZE);
-        const frames = this.#frames.subarray(0, bytes);
-        const view = new DataView(frames.buffer, frames.byteOffset, frames.byteLength);
-        let at = 0;
-        for (const r of batch) {
-          view.setUint32(at, 9 + r.length);
-          frames[at + 4] = 7; // piece
-          view.setUint32(at + 5, r.index);
-          view.setUint32(at + 9, r.begin);
-          const offset = r.index * this.input.pieceLength + r.begin;
-          const into = frames.subarray(at + PIECE_HEADER, at + PIECE_HEADER + r.length);
-          if (this.input.readInto) this.input.readInto(offset, into);
-          else into.set(await this.input.readBlock(offset, r.length));
-          at += PIECE_HEADER + r.length;
-        }
+        this.#view ??= new DataView(this.#frames.buffer);
+        const bytes = await this.#fill(this.#frames, this.#view);
+        if (bytes === 0) break; // only cancelled ones were left
         if (this.#choking) {
-          for (const r of batch) this.#reject(r);
+          this.#rejectFrames(this.#view, bytes);
           break;
         }
-        await this.#sendOrStall(frames);
-        const payload = bytes - PIECE_HEADER * batch.length;
-        this.uploaded += payload;
-        this.input.ours.uploaded += payload;
+        this.#sendingSince = Date.now();
+        await this.send(this.#frames.subarray(0, bytes));
+        this.#sendingSince = 0;
+        this.uploaded += this.#payload;
+        this.input.ours.uploaded += this.#payload;
       }
     } catch (e) {
       this.fail(`cannot serve a block: ${(e as Error).message}`);

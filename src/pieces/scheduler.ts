@@ -140,13 +140,17 @@ export class Scheduler<P> {
     return out;
   }
 
-  /** The peer has one more piece. */
-  have(key: string, index: number): Addressed<P>[] {
+  /** The peer has these pieces too (announced one by one since it was last heard of). */
+  haves(key: string, indices: number[]): Addressed<P>[] {
     const p = this.#peers.get(key);
     if (!p?.bitfield) return [];
-    this.picker.peerHas(index);
+    let wanted = false;
+    for (const index of indices) {
+      this.picker.peerHas(index);
+      wanted ||= this.picker.state[index] === PieceState.Missing;
+    }
     const out: Addressed<P>[] = [];
-    if (this.picker.state[index] === PieceState.Missing) this.#interest(p, true, out);
+    if (wanted) this.#interest(p, true, out);
     this.#fill(key, out);
     return out;
   }

@@ -84,7 +84,15 @@ function eachPart(
   fn: (file: number, fileOffset: number, spanOffset: number, partLength: number) => void,
 ): void {
   const end = offset + length;
-  for (let i = 0; i < files.length; i++) {
+  // The files lie end to end: the first one that ends past `offset` is found by bisection, not by a walk over
+  // every file (a torrent may have tens of thousands).
+  let lo = 0, hi = files.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (files[mid].offset + files[mid].length <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < files.length && files[i].offset < end; i++) {
     const f = files[i];
     const from = Math.max(offset, f.offset);
     const to = Math.min(end, f.offset + f.length);
@@ -98,8 +106,11 @@ const FLUSH_EVERY = 64 * 1024 * 1024;
 /** Stores a torrent in real files; every file is opened on first use and kept open (at most `maxOpen` at once). */
 export class FileStorage implements Storage {
   #handles = new Map<number, Deno.FsFile>();
-  /** Where each open file's position is, when known: a seek is skipped when it is already there. */
-  #pos = new Map<number, number>();
+  /**
+   * Where each open file's position is (-1: unknown): a seek is skipped when it is already there. An array, not
+   * a map: entries change on every read and write, and a map's deletions made it rebuild its table again and again.
+   */
+  readonly #pos: Float64Array;
   #dirty = new Set<number>();
   #unflushed = 0;
   /** A background flush in progress. */
@@ -111,7 +122,9 @@ export class FileStorage implements Storage {
     readonly maxOpen: number,
     /** Files that had no disk blocks allocated when opened. */
     readonly empty: boolean[],
-  ) {}
+  ) {
+    this.#pos = new Float64Array(files.length).fill(-1);
+  }
 
   /**
    * Creates (or reopens) the files of `meta` under `out`, sized to their lengths, sparse. Returns the storage and
@@ -170,7 +183,7 @@ export class FileStorage implements Storage {
       if (this.#dirty.delete(oldest)) file.syncDataSync();
       file.close();
       this.#handles.delete(oldest);
-      this.#pos.delete(oldest);
+      this.#pos[oldest] = -1;
     }
     h = Deno.openSync(this.paths[i], { read: true, write: true });
     this.#handles.set(i, h);
@@ -194,10 +207,10 @@ export class FileStorage implements Storage {
       this.empty[i] = false;
       const h = this.#handle(i);
       this.#seek(i, h, at);
-      this.#pos.delete(i); // unknown until the write is done
+      this.#pos[i] = -1; // unknown until the write is done
       let done = 0;
       while (done < length) done += h.writeSync(data.subarray(from + done, from + length));
-      this.#pos.set(i, at + length);
+      this.#pos[i] = at + length;
       this.#dirty.add(i);
     });
     // Every 64 MiB the written data goes to the disk in the background (Deno runs the flush off the main thread),
@@ -227,26 +240,27 @@ export class FileStorage implements Storage {
   /** Reads into `into`; padding and bytes past a file's end read as zeros. */
   readInto(offset: number, into: Uint8Array): void {
     eachPart(this.files, offset, into.length, (i, at, from, partLength) => {
-      const part = into.subarray(from, from + partLength);
+      // No new views when the block lies in one file and one read fills it (nearly always).
+      const part = partLength === into.length ? into : into.subarray(from, from + partLength);
       if (this.files[i].padding) return void part.fill(0);
       const h = this.#handle(i);
       this.#seek(i, h, at);
-      this.#pos.delete(i); // unknown until the read is done
+      this.#pos[i] = -1; // unknown until the read is done
       let done = 0;
       while (done < partLength) {
-        const n = h.readSync(part.subarray(done));
+        const n = h.readSync(done === 0 ? part : part.subarray(done));
         if (n === null) return void part.fill(0, done); // past the end
         done += n;
       }
-      this.#pos.set(i, at + partLength);
+      this.#pos[i] = at + partLength;
     });
   }
 
   /** Seeks only when the file is not already there: a peer reading or writing in order costs one call a block. */
   #seek(i: number, h: Deno.FsFile, at: number): void {
-    if (this.#pos.get(i) === at) return;
+    if (this.#pos[i] === at) return;
     h.seekSync(at, Deno.SeekMode.Start);
-    this.#pos.set(i, at);
+    this.#pos[i] = at;
   }
 
   async sync(): Promise<void> {
@@ -259,7 +273,7 @@ export class FileStorage implements Storage {
   close(): void {
     for (const h of this.#handles.values()) h.close();
     this.#handles.clear();
-    this.#pos.clear();
+    this.#pos.fill(-1);
   }
 }
 

@@ -242,6 +242,11 @@ export function isPiece(payload: Uint8Array): boolean {
   return payload.length >= 9 && payload[0] === IDS.piece;
 }
 
+/** True when a frame's payload is a well-formed `request`: the upload path reads its numbers with `readU32`. */
+export function isRequest(payload: Uint8Array): boolean {
+  return payload.length === 13 && payload[0] === IDS.request;
+}
+
 /** The big-endian unsigned 32-bit number at `at`. */
 export function readU32(b: Uint8Array, at: number): number {
   return b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);

@@ -5,7 +5,7 @@ import { decodeMessage, type Message } from "../../src/wire/wire.ts";
 
 const PIECE = 32768;
 
-function harness(have: number[] = [0, 1]) {
+function harness(have: number[] = [0, 1], opts: { sync?: boolean; hold?: boolean } = {}) {
   const ours = new LocalPieces(3);
   have.forEach((i) => ours.add(i));
   const sent: Message[] = [];
@@ -22,6 +22,12 @@ function harness(have: number[] = [0, 1]) {
         reads.push(offset);
         return Promise.resolve(new Uint8Array(length).fill(offset % 251));
       },
+      readInto: opts.sync
+        ? (offset, into) => {
+          reads.push(offset);
+          into.fill(offset % 251);
+        }
+        : undefined,
     },
     (written) => {
       // The bytes as the socket took them (the uploader reuses its buffer once the write is done).
@@ -32,7 +38,8 @@ function harness(have: number[] = [0, 1]) {
       for (let at = 0; at < bytes.length; at += 4 + view.getUint32(at)) {
         sent.push(decodeMessage(bytes.subarray(at + 4, at + 4 + view.getUint32(at))));
       }
-      return Promise.resolve();
+      // A peer that reads nothing: the write never completes.
+      return opts.hold ? new Promise<void>(() => {}) : Promise.resolve();
     },
     (reason) => failures.push(reason),
   );
@@ -43,11 +50,11 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 
 Deno.test("UploadQueue serves requests for verified pieces once it unchokes, and counts the bytes", async () => {
   const h = harness();
-  h.queue.request({ index: 0, begin: 0, length: 16384 });
+  h.queue.request(0, 0, 16384);
   assert.equal(h.sent.length, 0, "ignored while choking (BEP 3)");
   h.queue.unchoke();
-  h.queue.request({ index: 1, begin: 16384, length: 16384 });
-  h.queue.request({ index: 2, begin: 0, length: 100 }); // a piece we lack: ignored
+  h.queue.request(1, 16384, 16384);
+  h.queue.request(2, 0, 100); // a piece we lack: ignored
   await tick();
   assert.deepEqual(h.sent.map((m) => m.type), ["unchoke", "piece"]);
   const piece = h.sent[1] as Extract<Message, { type: "piece" }>;
@@ -59,14 +66,14 @@ Deno.test("UploadQueue serves requests for verified pieces once it unchokes, and
 Deno.test("UploadQueue honours cancel and drops its queue when it chokes", async () => {
   const h = harness();
   h.queue.unchoke();
-  h.queue.request({ index: 0, begin: 0, length: 16384 }); // starts serving at once
-  h.queue.request({ index: 0, begin: 16384, length: 16384 });
-  h.queue.request({ index: 1, begin: 0, length: 16384 });
-  h.queue.cancel({ index: 0, begin: 16384, length: 16384 });
+  h.queue.request(0, 0, 16384);
+  h.queue.request(0, 16384, 16384);
+  h.queue.request(1, 0, 16384);
+  h.queue.cancel(0, 16384, 16384);
   h.queue.choke();
   await tick();
   assert.equal(h.queue.queued, 0);
-  assert.deepEqual(h.reads, [0], "only the block already in progress was read");
+  assert.deepEqual(h.reads, [], "nothing was read: serving waits for the requests a read brings");
 });
 
 Deno.test("UploadQueue ends the connection for requests out of range, too long, or too many", () => {
@@ -80,17 +87,17 @@ Deno.test("UploadQueue ends the connection for requests out of range, too long, 
   ) {
     const h = harness();
     h.queue.unchoke();
-    h.queue.request(r);
+    h.queue.request(r.index, r.begin, r.length);
     assert.match(h.failures[0] ?? "", why);
     // Choked or not: a malformed request is not a request to ignore.
     const choked = harness();
-    choked.queue.request(r);
+    choked.queue.request(r.index, r.begin, r.length);
     assert.match(choked.failures[0] ?? "", why, "while choked too");
   }
   const flood = harness();
   flood.queue.unchoke();
   for (let i = 0; i <= MAX_QUEUED_REQUESTS + 1; i++) {
-    flood.queue.request({ index: 1, begin: 0, length: 16384 });
+    flood.queue.request(1, 0, 16384);
   }
   assert.match(flood.failures[0] ?? "", /more than 2048 requests queued/);
 });
@@ -107,7 +114,7 @@ Deno.test("UploadQueue sends queued blocks in batches of up to 256 KiB, one writ
     }
   }
   // Twenty requests arrive before the first read is done: they leave in two writes, not twenty.
-  for (let k = 0; k < 4; k++) for (const r of asked) h.queue.request(r);
+  for (let k = 0; k < 4; k++) for (const r of asked) h.queue.request(r.index, r.begin, r.length);
   await tick();
   await tick();
   const pieces = h.sent.filter((m) => m.type === "piece") as Extract<Message, { type: "piece" }>[];
@@ -130,12 +137,37 @@ Deno.test("UploadQueue never sends a cancelled block, wherever it waits in the q
     { index: 1, begin: 0, length: 16384 },
     { index: 1, begin: 16384, length: 16384 },
   ];
-  for (const r of asked) h.queue.request(r);
-  h.queue.cancel(asked[2]);
-  h.queue.cancel(asked[3]);
+  for (const r of asked) h.queue.request(r.index, r.begin, r.length);
+  h.queue.cancel(asked[2].index, asked[2].begin, asked[2].length);
+  h.queue.cancel(asked[3].index, asked[3].begin, asked[3].length);
   await tick();
   await tick();
   const pieces = h.sent.filter((m) => m.type === "piece") as Extract<Message, { type: "piece" }>[];
   assert.deepEqual(pieces.map((p) => [p.index, p.begin]), [[0, 0], [0, 16384]]);
   assert.equal(h.queue.queued, 0);
+});
+
+Deno.test("UploadQueue sends the requests one read brings in one write, even when blocks are read at once", async () => {
+  const h = harness([0, 1, 2], { sync: true });
+  h.queue.unchoke();
+  await tick();
+  h.writes.length = 0;
+  // As the link hands over the requests of one socket read: one after another, with no await between.
+  for (let begin = 0; begin < PIECE; begin += 16384) h.queue.request(0, begin, 16384);
+  for (let begin = 0; begin < PIECE; begin += 16384) h.queue.request(1, begin, 16384);
+  await tick();
+  assert.deepEqual(h.writes, [4 * (13 + 16384)], "one write of four blocks");
+  assert.equal(h.queue.uploaded, 4 * 16384);
+});
+
+Deno.test("UploadQueue says it is stalled once a write has waited longer than sendStallMs, not before", async () => {
+  const h = harness([0, 1], { sync: true, hold: true });
+  h.queue.unchoke();
+  await tick();
+  const start = Date.now();
+  h.queue.request(0, 0, 16384);
+  await tick();
+  assert.equal(h.queue.stalled(start + 1000), false);
+  assert.equal(h.queue.stalled(start + 29_000), false);
+  assert.equal(h.queue.stalled(start + 31_000), true);
 });
