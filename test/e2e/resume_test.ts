@@ -121,8 +121,9 @@ Deno.test("a valid resume record spares the hash check; check: true reads every 
       const storage = new MemoryStorage(t.meta.totalLength);
       await storage.write(0, t.data);
       let reads = 0;
-      const read = storage.read.bind(storage);
+      const read = storage.read.bind(storage), readInto = storage.readInto.bind(storage);
       storage.read = (o, l) => (reads++, read(o, l));
+      storage.readInto = (o, into) => (reads++, readInto(o, into));
       const all = new Bitfield(t.meta.pieceCount);
       for (let i = 0; i < t.meta.pieceCount; i++) all.set(i);
       const result = await startDownload(t.meta, {
