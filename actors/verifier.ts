@@ -7,7 +7,7 @@
 
 import { fromCallback } from "xstate";
 import { equalBytes, sha1Piece } from "../src/common/bytes.ts";
-import { poolFor } from "../src/pieces/buffer_pool.ts";
+import { poolFor } from "../src/common/buffer_pool.ts";
 import type { Metainfo } from "../src/metainfo/metainfo.ts";
 import type { PieceWriters } from "../src/pieces/piece_writers.ts";
 import type { Storage } from "../src/storage/storage.ts";

@@ -15,7 +15,7 @@
 import { type AnyActorRef, assign, enqueueActions, fromPromise, sendParent, setup } from "xstate";
 import { Bitfield } from "../src/common/bitfield.ts";
 import { type Metainfo, pieceSize } from "../src/metainfo/metainfo.ts";
-import { poolFor } from "../src/pieces/buffer_pool.ts";
+import { poolFor } from "../src/common/buffer_pool.ts";
 import { fetchRange, WebSeedError } from "../src/webseed/http.ts";
 import { planRun, RunBuffer } from "../src/webseed/plan.ts";
 import type { CoordinatorOrder } from "./coordinator.ts";

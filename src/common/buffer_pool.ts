@@ -1,9 +1,11 @@
 /**
- * Piece buffers, recycled: a download of 1 GiB in 256 KiB pieces would otherwise allocate (and zero, and later
- * collect) 4,096 buffers. A buffer is taken when the first block of a piece arrives (a piece only requested holds
- * none) and given back once the piece is written, found corrupt, or abandoned; one that is never given back is
- * simply collected. Nothing is zeroed on reuse: a piece buffer is handed on only once every one of its blocks has
- * been copied in.
+ * Large buffers, recycled. A download of 1 GiB in 256 KiB pieces would otherwise allocate (and zero, and later
+ * collect) 4,096 piece buffers; a seeder that a leecher after leecher connects to, two buffers of 256 KiB per
+ * connection (receiving, sending), which the collector frees late: 300 downloads in a row took its memory from 64
+ * to 105 MiB, with the JavaScript heap flat. A piece buffer is taken when the first block of a piece arrives (a
+ * piece only requested holds none) and given back once the piece is written, found corrupt, or abandoned; a
+ * connection's, when the connection is done with it. One that is never given back is simply collected. Nothing is
+ * zeroed on reuse: whoever takes a buffer writes before it reads.
  *
  * @module
  */

@@ -198,6 +198,11 @@ export class PeerConnection {
     return this.#writes;
   }
 
+  /** Gives the receive buffer back for another connection: call it once no read is pending any more. */
+  release(): void {
+    this.reader.release();
+  }
+
   /** Closes the stream; reads end and queued writes are dropped. */
   close(): void {
     this.#closed = true;

@@ -11,7 +11,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { BLOCK_SIZE, blockCount, blockLength } from "../wire/blocks.ts";
 import { concat } from "../common/bytes.ts";
-import { type BufferPool, poolFor } from "../pieces/buffer_pool.ts";
+import { type BufferPool, poolFor } from "../common/buffer_pool.ts";
 import { pieceSize } from "../metainfo/metainfo.ts";
 import type { WholePiece } from "../pieces/scheduler.ts";
 import type { PieceWriter } from "../pieces/piece_writers.ts";

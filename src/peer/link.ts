@@ -133,6 +133,11 @@ export class PeerLink {
       }
     } catch (e) {
       this.#finish(e instanceof Error ? e.message : String(e));
+    } finally {
+      // The connection is closed (every way out of the loop closes it) and no read is pending: the buffers go
+      // to the next connection.
+      conn.release();
+      this.upload.release();
     }
   }
 
@@ -274,9 +279,8 @@ export class PeerLink {
    */
   #flushHaves(): void {
     if (this.#newHaves.length === 0) return;
-    const indices = this.#newHaves;
+    this.#emit({ type: "link.haves", indices: this.#newHaves });
     this.#newHaves = [];
-    this.#emit({ type: "link.haves", indices });
   }
 
   /** Reports `e` to the peer machine, after what came before it on the wire. */
@@ -323,9 +327,8 @@ export class PeerLink {
   #checkTimers(): void {
     const now = Date.now();
     if (now - this.#conn.lastRecv > IDLE_MS) return this.#finish("peer sent nothing for 3 minutes");
-    if (this.upload.stalled(now)) {
-      return this.#finish(`the peer read nothing for ${this.upload.stallMs / 1000} s`);
-    }
+    const stall = this.upload.stall(now);
+    if (stall) return this.#finish(stall);
     const pipeline = this.downloads.pipeline;
     if (pipeline.stalled(now, this.stallMs)) {
       pipeline.lastBlock = now;

@@ -13,6 +13,7 @@ import { BLOCK_SIZE } from "../wire/blocks.ts";
 import type { LocalPieces } from "../pieces/local_pieces.ts";
 import { pieceSize } from "../metainfo/metainfo.ts";
 import { encodeMessage } from "../wire/wire.ts";
+import { BufferPool } from "../common/buffer_pool.ts";
 
 /** Requests queued per peer before it is dropped for flooding. */
 export const MAX_QUEUED_REQUESTS = 2048;
@@ -34,6 +35,8 @@ export interface UploadInput {
 const BATCH_BYTES = 256 * 1024;
 /** A `piece` frame's header: length prefix, id, index, begin. */
 const PIECE_HEADER = 13;
+/** Frame buffers of peers that are gone, for the next ones (a few kept; see `BufferPool`). */
+const framePool = new BufferPool(BATCH_BYTES + PIECE_HEADER + BLOCK_SIZE, 16);
 
 /** A request as the peer sent it. */
 export interface Request {
@@ -132,6 +135,7 @@ export class UploadQueue {
   #choking = true;
   /** When the write in progress began (0: none): a peer that reads nothing is found by `stalled`. */
   #sendingSince = 0;
+  #released = false;
   /** Block bytes in the batch being built. */
   #payload = 0;
   readonly #serveSoon = () => {
@@ -160,15 +164,14 @@ export class UploadQueue {
   }
 
   /**
-   * True when a write of blocks has waited more than `sendStallMs` (default 30 s): the peer reads nothing, and
-   * its blocks would sit here. The link checks it on its timer and ends the connection.
+   * Why the connection should end, when a write of blocks has waited more than `sendStallMs` (default 30 s):
+   * the peer reads nothing, and its blocks would sit here. The link checks it on its timer.
    */
-  stalled(now: number): boolean {
-    return this.#sendingSince > 0 && now - this.#sendingSince > this.stallMs;
-  }
-
-  get stallMs(): number {
-    return this.input.sendStallMs ?? 30_000;
+  stall(now: number): string | undefined {
+    const ms = this.input.sendStallMs ?? 30_000;
+    if (this.#sendingSince > 0 && now - this.#sendingSince > ms) {
+      return `the peer read nothing for ${ms / 1000} s`;
+    }
   }
 
   choke(): void {
@@ -252,7 +255,7 @@ export class UploadQueue {
     try {
       while (!this.#choking && this.#queue.length > 0) {
         // One buffer per peer, reused: the last batch's write is done before the next one is built.
-        this.#frames ??= new Uint8Array(BATCH_BYTES + PIECE_HEADER + BLOCK_SIZE);
+        this.#frames ??= framePool.take();
         this.#view ??= new DataView(this.#frames.buffer);
         const bytes = await this.#fill(this.#frames, this.#view);
         if (bytes === 0) break; // only cancelled ones were left
@@ -270,6 +273,19 @@ export class UploadQueue {
       this.fail(`cannot serve a block: ${(e as Error).message}`);
     } finally {
       this.#serving = false;
+      if (this.#released) this.release();
     }
+  }
+
+  /**
+   * The connection is over: the frame buffer goes back to the pool, now or, when a write of it is still under
+   * way, once that write is done. Nothing is served afterwards.
+   */
+  release(): void {
+    this.#released = true;
+    this.#choking = true;
+    if (this.#serving || !this.#frames) return;
+    framePool.give(this.#frames);
+    this.#frames = this.#view = undefined;
   }
 }

@@ -9,7 +9,7 @@
 
 import type { Bitfield } from "../common/bitfield.ts";
 import { type Metainfo, pieceSize } from "../metainfo/metainfo.ts";
-import { poolFor } from "./buffer_pool.ts";
+import { poolFor } from "../common/buffer_pool.ts";
 import type { LocalPieces } from "./local_pieces.ts";
 import { PiecePicker, PieceState } from "./piece_picker.ts";
 import type { PieceWriters } from "./piece_writers.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PieceDownloads } from "../../src/peer/download.ts";
-import { BufferPool, poolFor } from "../../src/pieces/buffer_pool.ts";
+import { BufferPool, poolFor } from "../../src/common/buffer_pool.ts";
 
 Deno.test("BufferPool hands back given buffers and leaves odd sizes and views to the collector", () => {
   const pool = new BufferPool(1024, 2);

@@ -86,3 +86,21 @@ Deno.test("FrameReader rejects a length prefix over its maximum frame size", () 
   r.filled(4);
   assert.throws(() => r.next(), /frame of 1001 bytes exceeds the 1000 limit/);
 });
+
+Deno.test("FrameReader gives its full-size buffer back on release(), and the next reader receives into it", () => {
+  const first = new FrameReader(128 * 1024 + 16);
+  const used = first.space().buffer;
+  first.release();
+  assert.equal(first.buffered, 0);
+  const next = new FrameReader(128 * 1024 + 16);
+  assert.equal(next.space().buffer, used, "the released buffer, not a new one");
+  const other = new FrameReader(128 * 1024 + 16);
+  assert.notEqual(other.space().buffer, used, "a buffer is handed to one reader only");
+  // A small reader (4 KiB, for connections peers open) takes a pooled buffer when it grows.
+  next.release();
+  const small = new FrameReader(128 * 1024 + 16, true);
+  small.space().fill(1);
+  small.filled(3000);
+  assert.equal(small.space().buffer, used);
+  assert.deepEqual(small.take(3000), new Uint8Array(3000).fill(1), "the bytes received so far move along");
+});

@@ -160,14 +160,14 @@ Deno.test("UploadQueue sends the requests one read brings in one write, even whe
   assert.equal(h.queue.uploaded, 4 * 16384);
 });
 
-Deno.test("UploadQueue says it is stalled once a write has waited longer than sendStallMs, not before", async () => {
+Deno.test("UploadQueue says why to end the connection once a write has waited longer than sendStallMs, not before", async () => {
   const h = harness([0, 1], { sync: true, hold: true });
   h.queue.unchoke();
   await tick();
   const start = Date.now();
   h.queue.request(0, 0, 16384);
   await tick();
-  assert.equal(h.queue.stalled(start + 1000), false);
-  assert.equal(h.queue.stalled(start + 29_000), false);
-  assert.equal(h.queue.stalled(start + 31_000), true);
+  assert.equal(h.queue.stall(start + 1000), undefined);
+  assert.equal(h.queue.stall(start + 29_000), undefined);
+  assert.equal(h.queue.stall(start + 31_000), "the peer read nothing for 30 s");
 });
