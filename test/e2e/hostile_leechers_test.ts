@@ -5,40 +5,17 @@
  */
 
 import assert from "node:assert/strict";
-import { startDownload } from "../../actors/client.ts";
-import { MemoryStorage } from "../../src/storage/storage.ts";
 import { encodeHandshake, encodeMessage } from "../../src/wire/wire.ts";
-import { cliCommand } from "../helpers/cli.ts";
+import { downloadFrom, startCliSeeder } from "../helpers/cli_seeder.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
-import { freePort, waitForHandshake } from "../helpers/ports.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 
 const PIECE = 256 * 1024;
 const { meta, torrent, data } = await testTorrent({ size: 8 * 1024 * 1024, pieceLength: PIECE, seed: 31 });
 
-/** Our seeder as a process, serving `data`; resolves once it answers a handshake. */
-async function startSeed(dir: string, extra: string[] = []) {
-  await Deno.writeFile(`${dir}/t.torrent`, torrent);
-  await Deno.writeFile(`${dir}/t.bin`, data);
-  const port = freePort();
-  const child = cliCommand(
-    ["seed", `${dir}/t.torrent`, `${dir}/t.bin`, "--port", `${port}`, "-q", ...extra],
-    {
-      stdout: "null",
-      stderr: "piped",
-    },
-  ).spawn();
-  await waitForHandshake(port, meta.infoHash, 10_000);
-  const peakMiB = async () =>
-    Number(/VmHWM:\s+(\d+)/.exec(await Deno.readTextFile(`/proc/${child.pid}/status`))![1]) / 1024;
-  const stop = async () => {
-    try {
-      Deno.kill(child.pid, "SIGINT");
-    } catch { /* gone */ }
-    await child.output();
-  };
-  return { port, peakMiB, stop };
-}
+/** Our seeder as a process, serving `data`. */
+const startSeed = (dir: string, extra: string[] = []) =>
+  startCliSeeder(dir, torrent, data, meta.infoHash, extra);
 
 /** True when the other side closes `conn` within `ms` (whatever it sent first). */
 async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
@@ -73,16 +50,7 @@ async function closeAll(seed: { stop(): Promise<void> }, dir: string, conns: Den
 }
 
 /** An honest leecher (our client, in this process) that gives up when no peer is connected for 5 s. */
-async function honestDownload(port: number) {
-  const storage = new MemoryStorage(meta.totalLength);
-  const result = await startDownload(meta, {
-    storage: () => Promise.resolve({ storage, existed: false }),
-    peers: [{ host: "127.0.0.1", port }],
-    listen: false,
-    noPeersTimeoutMs: 5000,
-  }).done;
-  return { result, bytes: storage.data };
-}
+const honestDownload = (port: number) => downloadFrom(meta, port);
 
 Deno.test({
   name: "a flood of 300 silent connections does not keep an honest leecher out, nor swell the seeder",
