@@ -12,7 +12,9 @@ const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 // Every child process of a test inherits these, whoever starts it: the guard, and a cache folder of the test's
 // own, so a run with the DHT on saves its table there and not in the user's.
 Deno.env.set(NO_DEFAULT_ROUTERS, "1");
-Deno.env.set(CACHE_DIR, Deno.makeTempDirSync({ prefix: "actorrent-cache-" }));
+const cacheDir = Deno.makeTempDirSync({ prefix: "actorrent-cache-" });
+Deno.env.set(CACHE_DIR, cacheDir);
+globalThis.addEventListener("unload", () => Deno.removeSync(cacheDir, { recursive: true }));
 
 /**
  * The arguments of `deno run -A mod.ts ...args`, with `--no-dht` unless `args` choose the DHT's nodes (or run
