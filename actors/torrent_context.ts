@@ -6,7 +6,7 @@
  */
 
 import { fromPromise } from "xstate";
-import type { PeerAddress } from "../src/common/peer_address.ts";
+import { globalIpv6, type PeerAddress } from "../src/common/peer_address.ts";
 import { type Magnet } from "../src/metainfo/magnet.ts";
 import { type Metainfo, paddingPieces } from "../src/metainfo/metainfo.ts";
 import { equalBytes } from "../src/common/bytes.ts";
@@ -196,7 +196,7 @@ export const finishJob = fromPromise<void, FinishInput>(async ({ input }) => {
   // Only after the data is flushed may the record vouch for it; a hint, so failing to write it is no error.
   if (input.ours && input.meta) await input.resume?.save(input.meta, input.ours.have).catch(() => {});
   for (const event of input.events) {
-    const params = { ...announceParams(input.subject), event };
+    const params = { ...announceParams(input.subject, input.trackers.ipv6), event };
     await announceEvent(input.trackers.announced, params, input.trackers.options);
   }
 });
@@ -225,10 +225,13 @@ export function initialContext(input: TorrentInput): TorrentContext {
 
 /** The context once we listen: the socket, the port we got, and the address book with the peers we were given. */
 export function listening(ctx: TorrentContext, listener?: Deno.TcpListener): Partial<TorrentContext> {
-  const port = (listener?.addr as Deno.NetAddr | undefined)?.port ?? ctx.port;
+  const addr = listener?.addr as Deno.NetAddr | undefined;
+  const port = addr?.port ?? ctx.port;
   const book = new AddressBook(port);
   book.add(ctx.input.peers ?? [], "given");
-  return { listener, port, book };
+  // Listening on IPv6 too: trackers are told our global IPv6 address, if the machine has one (BEP 7).
+  const ipv6 = addr?.hostname === "::" ? globalIpv6() : undefined;
+  return { listener, port, book, trackers: { ...ctx.trackers, ipv6 } };
 }
 
 /** `--seed-ratio` or `--seed-time` reached. */

@@ -22,6 +22,8 @@ export interface TrackerSetup {
   announced: Set<string>;
   /** First retry delay after every tracker failed; doubles up to five minutes. */
   retryMs?: number;
+  /** Our global IPv6 address when we listen on IPv6 too, for trackers (BEP 7). */
+  ipv6?: string;
 }
 
 /** Who announces, and what it has: read again at every announce. */
@@ -37,7 +39,7 @@ export interface AnnounceSubject {
 }
 
 /** What an announce tells the tracker about `s`. */
-export function announceParams(s: AnnounceSubject): Omit<AnnounceParams, "event"> {
+export function announceParams(s: AnnounceSubject, ipv6?: string): Omit<AnnounceParams, "event"> {
   const verified = s.meta && s.ours ? s.ours.verifiedBytes(s.meta.pieceLength, s.meta.totalLength) : 0;
   return {
     infoHash: s.infoHash,
@@ -47,6 +49,7 @@ export function announceParams(s: AnnounceSubject): Omit<AnnounceParams, "event"
     downloaded: verified,
     // Before the metadata, the size is unknown; anything but 0 (which would make us a seeder) will do.
     left: s.meta ? s.meta.totalLength - verified : 16384,
+    ipv6,
   };
 }
 
@@ -105,7 +108,11 @@ export const trackerActor = fromCallback<{ type: "tracker.announce" }, TrackerIn
       for (const url of tiers.order()) {
         try {
           const event = input.setup.announced.has(url) ? undefined : "started";
-          const res = await announceTo(url, { ...announceParams(input.subject), event }, input.setup.options);
+          const res = await announceTo(
+            url,
+            { ...announceParams(input.subject, input.setup.ipv6), event },
+            input.setup.options,
+          );
           if (stopped) return;
           input.setup.announced.add(url);
           tiers.answered(url);

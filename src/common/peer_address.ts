@@ -62,3 +62,19 @@ export function unmapped(host: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
   return m ? m[1] : host;
 }
+
+/**
+ * The first global unicast IPv6 address (2000::/3) among `interfaces` (by default this machine's): the one to tell
+ * trackers (BEP 7 `ipv6=`) so IPv6 peers can reach us. Loopback, link-local (fe80::/10) and unique-local
+ * (fc00::/7) addresses are of no use to peers elsewhere and are skipped. Undefined when there is none, or when
+ * listing the interfaces is not allowed.
+ */
+export function globalIpv6(interfaces?: { family: string; address: string }[]): string | undefined {
+  try {
+    interfaces ??= Deno.networkInterfaces();
+  } catch {
+    return undefined;
+  }
+  return interfaces.find((i) => i.family === "IPv6" && (expandIpv6(i.address)[0] & 0xe000) === 0x2000)
+    ?.address;
+}

@@ -35,6 +35,7 @@ export function announceUrl(tracker: string, params: AnnounceParams): string {
     `numwant=${params.numwant ?? 80}`,
   ];
   if (params.event) query.push(`event=${params.event}`);
+  if (params.ipv6) query.push(`ipv6=${encodeURIComponent(params.ipv6)}`);
   return tracker + (tracker.includes("?") ? "&" : "?") + query.join("&");
 }
 

@@ -30,6 +30,8 @@ export interface AnnounceParams {
   event?: "started" | "completed" | "stopped";
   /** How many peers we would like. */
   numwant?: number;
+  /** Our global IPv6 address, told to HTTP trackers besides the one they see us at (BEP 7). */
+  ipv6?: string;
 }
 
 /** What the tracker told us. */

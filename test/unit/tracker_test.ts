@@ -8,6 +8,8 @@ import {
   percentEncodeBytes,
 } from "../../src/tracker/http.ts";
 import { unusedPort } from "../helpers/ports.ts";
+import { announceParams } from "../../actors/tracker.ts";
+import { globalIpv6 } from "../../src/common/peer_address.ts";
 
 const PARAMS = {
   infoHash: new Uint8Array([
@@ -53,6 +55,27 @@ Deno.test("announceUrl() encodes the infohash and peer id byte for byte and adds
     "http://t.example/announce?info_hash=%124Vx%9A%BC%DE%F1%23Eg%89%AB%CD%EF%124Vx%9A" +
       "&peer_id=-AX0100-abc.def_ghi~&port=6881&uploaded=0&downloaded=100&left=900&compact=1&numwant=80&event=started",
   );
+});
+
+Deno.test("announceUrl() tells our global IPv6 address as ipv6= (BEP 7) when we have one, and nothing otherwise", () => {
+  const subject = { infoHash: PARAMS.infoHash, peerId: PARAMS.peerId, port: 6881 };
+  const url = new URL(announceUrl("http://t/announce", announceParams(subject, "2001:db8::7")));
+  assert.equal(url.searchParams.get("ipv6"), "2001:db8::7");
+  assert.match(url.search, /&ipv6=2001%3Adb8%3A%3A7$/);
+  assert.equal(
+    new URL(announceUrl("http://t/announce", announceParams(subject))).searchParams.has("ipv6"),
+    false,
+  );
+});
+
+Deno.test("globalIpv6() picks a global unicast address, never loopback, link-local, unique-local or IPv4", () => {
+  const lo = { family: "IPv6", address: "::1" }, v4 = { family: "IPv4", address: "192.0.2.1" };
+  const link = { family: "IPv6", address: "fe80::fc:ff:fe00:1" },
+    ula = { family: "IPv6", address: "fd00::2" };
+  assert.equal(globalIpv6([lo, v4, link, ula]), undefined);
+  assert.equal(globalIpv6([lo, ula, { family: "IPv6", address: "2a01:4f8::1" }]), "2a01:4f8::1");
+  assert.equal(globalIpv6([{ family: "IPv6", address: "3fff::5" }]), "3fff::5");
+  assert.equal(globalIpv6([]), undefined);
 });
 
 Deno.test("announceUrl() keeps a query the tracker URL already has", () => {
