@@ -86,7 +86,12 @@ export const swarmMachine = setup({
       const coordinator = system.get("coordinator");
       const { input } = context;
       if (!coordinator || (context.complete && !input.seeding)) return;
-      for (const entry of input.book.takeDialable(context.maxPeers)) {
+      // Peers that dialled us and told us their listen port are not dialled again at it.
+      const incoming = new Set(
+        connectedPeers(self).filter((p) => p.incoming && p.listenPort)
+          .map((p) => addressKey({ host: p.link.host, port: p.listenPort! })),
+      );
+      for (const entry of input.book.takeDialable(context.maxPeers, Date.now(), incoming)) {
         const key = addressKey(entry);
         const link = { ...linkBase(input, self, key), host: entry.host, port: entry.port };
         enqueue.spawnChild("peer", { id: key, input: { key, coordinator, timeouts: input.timeouts, link } });

@@ -90,14 +90,15 @@ export class AddressBook {
   }
 
   /**
-   * The addresses to dial now, marked active: not banned, not active, past their back-off, until `maxActive`
-   * addresses are active.
+   * The addresses to dial now, marked active: not banned, not active, past their back-off, not in `connected`
+   * (the listen addresses of peers that dialled us: a second connection would only be closed as a duplicate), until
+   * `maxActive` addresses are active.
    */
-  takeDialable(maxActive: number, now: number = Date.now()): AddressEntry[] {
+  takeDialable(maxActive: number, now: number = Date.now(), connected?: Set<string>): AddressEntry[] {
     const out: AddressEntry[] = [];
     for (const [key, entry] of this.entries) {
       if (this.active.size >= maxActive) break;
-      if (entry.banned || entry.retryAt > now || this.active.has(key)) continue;
+      if (entry.banned || entry.retryAt > now || this.active.has(key) || connected?.has(key)) continue;
       this.active.add(key);
       out.push(entry);
     }
