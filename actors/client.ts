@@ -8,7 +8,8 @@
 import { type Actor, createActor, type InspectionEvent } from "xstate";
 import type { Metainfo } from "../src/metainfo/metainfo.ts";
 import { FileResume, resumePath, type ResumeStore } from "../src/storage/resume.ts";
-import { filePaths, FileStorage, type Storage } from "../src/storage/storage.ts";
+import { FileStorage, type Storage } from "../src/storage/storage.ts";
+import { filePaths } from "../src/storage/layout.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import { coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator.ts";
 import type { Sample } from "../src/ui/trace.ts";

@@ -12,9 +12,9 @@
  * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders; g) no
  * peer, only a web seed (a local HTTP server); h) not a download: `create` hashing 1 GiB against mktorrent and
  * transmission-create (the file sits in the page cache: this measures hashing, not the disk); i) two libtorrent
- * seeders that force RC4 (MSE) both ways, no rtorrent. `ours` is
- * our client as `deno task start` runs it (with its V8 flags); `ours-ui` the same with `--ui` and a
- * viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and every process started here is
+ * seeders that force RC4 (MSE) both ways, no rtorrent; j2 and j10) 2,000 and 10,000 files of 4-60 KiB (64 KiB
+ * pieces). `ours` is our client as a user types it, `deno run -A mod.ts` (no V8 flags); `ours-ui` the same with
+ * `--ui` and a viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and every process started here is
  * stopped by its PID.
  */
 
@@ -37,12 +37,9 @@ import { uploadScenario } from "./upload_bench.ts";
 import { type Run, sameBytes, timed, watchUi } from "./measure.ts";
 import { summarize, table } from "./report.ts";
 import { type Scenario, SCENARIOS } from "./scenarios.ts";
-import { makeBenchTorrent, writePayload } from "./payload.ts";
+import { BLOCK, makeBenchTorrent, writeFileTree, writePayload } from "./payload.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-/** Our client runs as `deno task start` runs it: with its V8 flags, read from deno.json so the two cannot drift. */
-const V8_FLAGS: string[] = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks.start.split(" ")
-  .filter((arg: string) => arg.startsWith("--v8-flags="));
 
 /** Not a download: `create` hashing a 1 GiB file, against mktorrent and transmission-create. */
 const CREATE_KEY = "h";
@@ -67,7 +64,7 @@ async function download(
   switch (client) {
     case "ours":
     case "ours-ui":
-      cmd = [Deno.execPath(), ...cliArgs([torrent, `${dir}/${name}`, "-q", "--port", port], V8_FLAGS)];
+      cmd = [Deno.execPath(), ...cliArgs([torrent, `${dir}/${name}`, "-q", "--port", port])];
       if (client === "ours-ui") {
         uiPort = freePort();
         cmd.push("--ui", `127.0.0.1:${uiPort}`);
@@ -101,22 +98,21 @@ async function startSwarm(s: Scenario, work: string) {
   await Deno.mkdir(`${dir}/seed`, { recursive: true });
   await Deno.chmod(work, 0o755);
   await Deno.chmod(dir, 0o755);
-  const name = "payload.bin";
+  const name = s.files ? "files" : "payload.bin";
   console.error(`[${s.key}] ${s.title}: writing the payload…`);
-  const block = await writePayload(`${dir}/seed/${name}`, s.size);
+  const block = s.files
+    ? await writePayload(`${dir}/block.bin`, BLOCK)
+    : await writePayload(`${dir}/seed/${name}`, s.size);
+  if (s.files) await writeFileTree(`${dir}/seed/${name}`, s.files, block);
   const programs: Program[] = [];
   const proxies: { close(): void }[] = [];
   let fakeTracker: { close(): Promise<void> } | undefined;
   const trackerPort = freePort();
   const announce = `http://127.0.0.1:${trackerPort}/announce`;
-  let torrentBytes = await makeBenchTorrent({
-    name,
-    size: s.size,
-    pieceLength: s.pieceLength,
-    block,
-    announce,
-  });
   const torrent = `${dir}/bench.torrent`;
+  let torrentBytes = s.files
+    ? await createdTorrent(`${dir}/seed/${name}`, torrent, s.pieceLength, announce)
+    : await makeBenchTorrent({ name, size: s.size, pieceLength: s.pieceLength, block, announce });
   await Deno.writeFile(torrent, torrentBytes);
   const meta = await parseMetainfo(torrentBytes);
   if (s.webSeed) {
@@ -197,6 +193,17 @@ async function startSwarm(s: Scenario, work: string) {
   }
 }
 
+/** A torrent of a folder, made by our `create` (the bench's own single-file maker takes one repeated block). */
+async function createdTorrent(folder: string, out: string, pieceLength: number, announce: string) {
+  const args = ["create", folder, "-o", out, "--piece-size", `${pieceLength / 1024}K`];
+  const made = await new Deno.Command(Deno.execPath(), {
+    args: cliArgs([...args, "--tracker", announce, "--no-date", "--force", "-q"]),
+    stdout: "null",
+  }).output();
+  if (!made.success) throw new Error(`create failed: ${new TextDecoder().decode(made.stderr)}`);
+  return await Deno.readFile(out);
+}
+
 async function scenario(s: Scenario, work: string, rounds: number, clients: Client[], warmups: number) {
   const { torrent, name, dir, stop } = await startSwarm(s, work);
   const line = (label: string, client: Client, run: Run) =>
@@ -262,7 +269,7 @@ if (import.meta.main) {
   for (const key of keys) {
     const s = SCENARIOS.find((x) => x.key === key);
     if (!s && key !== CREATE_KEY && !UPLOAD_KEYS[key]) {
-      console.error(`error: no scenario "${key}" (a-i, u1, u5)`);
+      console.error(`error: no scenario "${key}" (a-j10, u1, u5)`);
       Deno.exit(2);
     }
     const summary = summarize(
@@ -270,7 +277,7 @@ if (import.meta.main) {
         ? await scenario(s, values.dir, rounds, clients, warmups)
         : UPLOAD_KEYS[key]
         ? await uploadScenario(key, values.dir, rounds, UPLOAD_KEYS[key])
-        : await createScenario(CREATE_KEY, values.dir, rounds, V8_FLAGS),
+        : await createScenario(CREATE_KEY, values.dir, rounds),
     );
     summaries.push(summary);
     console.log(table(summary));

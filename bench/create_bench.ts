@@ -13,12 +13,12 @@ import { writePayload } from "./payload.ts";
 const GiB = 1024 ** 3, KiB = 1024;
 const CLIENTS = ["ours", "mktorrent", "transmission-create"] as const;
 
-function command(client: typeof CLIENTS[number], file: string, out: string, v8Flags: string[]): string[] {
+function command(client: typeof CLIENTS[number], file: string, out: string): string[] {
   switch (client) {
     case "ours":
       return [
         Deno.execPath(),
-        ...cliArgs(["create", file, "-o", out, "--piece-size", "256K", "--no-date", "-q"], v8Flags),
+        ...cliArgs(["create", file, "-o", out, "--piece-size", "256K", "--no-date", "-q"]),
       ];
     case "mktorrent":
       // -l 18: 2^18 = 256 KiB pieces; it hashes with as many threads as there are cores by default.
@@ -29,7 +29,7 @@ function command(client: typeof CLIENTS[number], file: string, out: string, v8Fl
 }
 
 /** Runs scenario h; returns the runs by tool, in the shape the download scenarios have. */
-export async function createScenario(key: string, work: string, rounds: number, v8Flags: string[]) {
+export async function createScenario(key: string, work: string, rounds: number) {
   const dir = `${work}/${key}`;
   const file = `${dir}/payload.bin`;
   console.error(`[${key}] create: writing 1 GiB…`);
@@ -41,7 +41,7 @@ export async function createScenario(key: string, work: string, rounds: number, 
       const client = CLIENTS[(round - 1 + k) % CLIENTS.length];
       const out = `${dir}/${client}.torrent`;
       await Deno.remove(out).catch(() => {});
-      const run = await timed(command(client, file, out, v8Flags), 600_000);
+      const run = await timed(command(client, file, out), 600_000);
       const hashes = run.ok ? (await parseMetainfo(await Deno.readFile(out))).pieceHashes : undefined;
       reference ??= client === "ours" ? hashes : undefined;
       if (client !== "ours" && reference && hashes) run.ok = hashes.every((b, i) => b === reference![i]);

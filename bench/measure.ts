@@ -41,7 +41,9 @@ export async function timed(
 }
 
 export async function sameBytes(a: string, b: string): Promise<boolean> {
-  return (await new Deno.Command("cmp", { args: ["-s", a, b] }).output()).success;
+  const folder = (await Deno.stat(b)).isDirectory;
+  return (await new Deno.Command(folder ? "diff" : "cmp", { args: [folder ? "-rq" : "-s", a, b] }).output())
+    .success;
 }
 
 /** Reads a live view's event stream and drops it, as a browser tab would read it. */

@@ -53,3 +53,29 @@ export async function makeBenchTorrent(opts: {
     ...(opts.webSeeds ? { "url-list": opts.webSeeds } : {}),
   });
 }
+
+/**
+ * Writes `count` files of 4-60 KiB (sizes and contents drawn from `block`, the same every time) under `root`, a
+ * hundred to a folder, unless the last of them is already there; returns their total size.
+ */
+export async function writeFileTree(root: string, count: number, block: Uint8Array): Promise<number> {
+  let x = 0x9e3779b9, total = 0;
+  const next = () => (x = (x * 1664525 + 1013904223) >>> 0);
+  const files = Array.from({ length: count }, (_, i) => {
+    const size = 4096 + (next() % (56 * 1024));
+    const from = next() % (block.length - size);
+    total += size;
+    const name = `${root}/d${String(Math.floor(i / 100)).padStart(3, "0")}/f${
+      String(i).padStart(5, "0")
+    }.bin`;
+    return { name, size, from };
+  });
+  const last = files[count - 1];
+  if ((await Deno.stat(last.name).catch(() => null))?.size === last.size) return total;
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+  for (const f of files) {
+    await Deno.mkdir(f.name.slice(0, f.name.lastIndexOf("/")), { recursive: true });
+    await Deno.writeFile(f.name, block.subarray(f.from, f.from + f.size));
+  }
+  return total;
+}

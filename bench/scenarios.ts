@@ -15,6 +15,8 @@ export interface Scenario {
   webSeed?: boolean;
   /** The libtorrent seeders force RC4 (MSE) both ways, and there is no rtorrent. */
   forcedRc4?: boolean;
+  /** A folder of this many small files (4-60 KiB each, `size` is then their total, roughly), not one file. */
+  files?: number;
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -76,5 +78,21 @@ export const SCENARIOS: Scenario[] = [
     pieceLength: 256 * KiB,
     libtorrentSeeders: 2,
     forcedRc4: true,
+  },
+  {
+    key: "j2",
+    title: "2,000 files of 4-60 KiB (62 MiB), 64 KiB pieces, 2 seeders",
+    size: 62 * MiB,
+    pieceLength: 64 * KiB,
+    libtorrentSeeders: 1,
+    files: 2000,
+  },
+  {
+    key: "j10",
+    title: "10,000 files of 4-60 KiB (312 MiB), 64 KiB pieces, 2 seeders",
+    size: 312 * MiB,
+    pieceLength: 64 * KiB,
+    libtorrentSeeders: 1,
+    files: 10_000,
   },
 ];

@@ -7,7 +7,7 @@
  */
 
 import type { FileEntry, Metainfo } from "../metainfo/metainfo.ts";
-import { platformSafe } from "./paths.ts";
+import { prepareFiles } from "./layout.ts";
 
 /** Random access to a torrent's data in piece space. */
 export interface Storage {
@@ -28,52 +28,6 @@ export interface Storage {
   unwritten?(offset: number, length: number): boolean;
   /** Releases open files; the storage is not used after. */
   close(): void;
-}
-
-/** Joins path components with "/" (Deno accepts it on every platform). */
-function join(...parts: string[]): string {
-  return parts.join("/").replace(/\/+/g, "/");
-}
-
-/** The on-disk path of each file of `meta` under `out`. */
-export function filePaths(meta: Pick<Metainfo, "files" | "multiFile">, out: string): string[] {
-  return meta.files.map((f) => meta.multiFile ? join(out, ...f.path.map((c) => platformSafe(c))) : out);
-}
-
-/**
- * Refuses to write through a symbolic link inside the output folder: one there could point anywhere on the disk.
- * (`out` itself is the user's choice and may be a link.)
- */
-async function refuseLinks(out: string, path: string): Promise<void> {
-  const below = path.slice(out.replace(/\/+$/, "").length + 1).split("/");
-  let at = out.replace(/\/+$/, "");
-  for (const part of below) {
-    at = `${at}/${part}`;
-    const stat = await Deno.lstat(at).catch(() => null);
-    if (!stat) return;
-    if (stat.isSymlink) throw new Error(`refusing to write through the symbolic link ${at}`);
-  }
-}
-
-/**
- * Creates the BEP 47 link at `path` (torrent path `from`) to `target` (a path below the torrent's folder), as a
- * relative link so the folder can move; a link already there is replaced, anything else is left and refused.
- */
-async function makeLink(path: string, from: string[], target: string[]): Promise<void> {
-  const relative = [...Array(from.length - 1).fill(".."), ...target].join("/");
-  const stat = await Deno.lstat(path).catch(() => null);
-  if (stat && !stat.isSymlink) throw new Error(`${path} exists and is not a symbolic link`);
-  if (stat && await Deno.readLink(path) === relative) return;
-  if (stat) await Deno.remove(path);
-  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-  try {
-    await Deno.symlink(relative, path);
-  } catch (e) {
-    // Windows lets only some users make links: there, a link is left out rather than failing the download.
-    if (Deno.build.os !== "windows") {
-      throw new Error(`cannot create the link ${path}: ${(e as Error).message}`);
-    }
-  }
 }
 
 /** Calls `fn` for each part of the span [offset, offset + length) that falls in a file. */
@@ -103,14 +57,22 @@ function eachPart(
 /** Written bytes after which the files are flushed in the background (see `FileStorage.write`). */
 const FLUSH_EVERY = 64 * 1024 * 1024;
 
-/** Stores a torrent in real files; every file is opened on first use and kept open (at most `maxOpen` at once). */
+/**
+ * Stores a torrent in real files. A file is opened on first use (created sparse at its full size if it is not
+ * there yet) and kept open, at most `maxOpen` at once: the one used longest ago is closed to make room. Written
+ * files are flushed to the disk every 64 MiB in the background, open or closed since, and by `sync`.
+ */
 export class FileStorage implements Storage {
   #handles = new Map<number, Deno.FsFile>();
+  /** When each file was last used (a counter): the least recently used open file is closed first. */
+  readonly #used: Float64Array;
+  #clock = 0;
   /**
    * Where each open file's position is (-1: unknown): a seek is skipped when it is already there. An array, not
    * a map: entries change on every read and write, and a map's deletions made it rebuild its table again and again.
    */
   readonly #pos: Float64Array;
+  /** Files written since they were last flushed, open or not. */
   #dirty = new Set<number>();
   #unflushed = 0;
   /** A background flush in progress. */
@@ -122,70 +84,49 @@ export class FileStorage implements Storage {
     readonly maxOpen: number,
     /** Files that had no disk blocks allocated when opened. */
     readonly empty: boolean[],
+    /** Each file's size on disk, -1 while there is no file: set to its full length when it is first opened. */
+    readonly sizes: Float64Array,
   ) {
     this.#pos = new Float64Array(files.length).fill(-1);
+    this.#used = new Float64Array(files.length);
   }
 
   /**
-   * Creates (or reopens) the files of `meta` under `out`, sized to their lengths, sparse. Returns the storage and
-   * whether any file already held data.
+   * The storage of `meta`'s files under `out`, with what is already there checked (see `prepareFiles`). Returns
+   * the storage and whether any file already held data.
    */
   static async open(
     meta: Metainfo,
     out: string,
     maxOpen = 128,
   ): Promise<{ storage: FileStorage; existed: boolean }> {
-    const paths = filePaths(meta, out);
-    const empty: boolean[] = [];
-    let existed = false;
-    // Every path is checked before any file is created, so a refused torrent leaves nothing behind.
-    if (meta.multiFile) {
-      for (const [i, path] of paths.entries()) {
-        await refuseLinks(out, meta.files[i].symlink ? path.slice(0, path.lastIndexOf("/")) : path);
-      }
-    }
-    for (let i = 0; i < paths.length; i++) {
-      const path = paths[i];
-      const { padding, omitted, symlink } = meta.files[i];
-      if (padding || omitted || symlink) {
-        // Padding is never on disk (its zeros are the torrent's, not ours to write); links hold no data.
-        if (symlink) await makeLink(path, meta.files[i].path, symlink);
-        empty.push(true);
-        continue;
-      }
-      const slash = path.lastIndexOf("/");
-      if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-      const stat = await Deno.stat(path).catch(() => null);
-      if (stat && !stat.isFile) throw new Error(`${path} exists and is not a file`);
-      if (stat && stat.size > meta.files[i].length) {
-        // Never cut a file short: it is more likely the wrong file than ours.
-        throw new Error(`${path} holds ${stat.size} bytes, more than the torrent's ${meta.files[i].length}`);
-      }
-      if (stat && stat.size > 0) existed = true;
-      const file = await Deno.open(path, { read: true, write: true, create: true });
-      // BEP 47 `x`: executable for whoever may read it (the umask still applies); no such bit on Windows.
-      if (meta.files[i].executable && Deno.build.os !== "windows") await Deno.chmod(path, 0o755);
-      try {
-        if (!stat || stat.size !== meta.files[i].length) await file.truncate(meta.files[i].length);
-        empty.push((await file.stat()).blocks === 0);
-      } finally {
-        file.close();
-      }
-    }
-    return { storage: new FileStorage(meta.files, paths, maxOpen, empty), existed };
+    const { paths, sizes, empty, existed } = await prepareFiles(meta, out);
+    return { storage: new FileStorage(meta.files, paths, maxOpen, empty, sizes), existed };
   }
 
   #handle(i: number): Deno.FsFile {
+    this.#used[i] = ++this.#clock;
     let h = this.#handles.get(i);
     if (h) return h;
     if (this.#handles.size >= this.maxOpen) {
-      const [oldest, file] = this.#handles.entries().next().value!;
-      if (this.#dirty.delete(oldest)) file.syncDataSync();
-      file.close();
+      let oldest = -1;
+      for (const j of this.#handles.keys()) if (oldest < 0 || this.#used[j] < this.#used[oldest]) oldest = j;
+      // Not flushed here: a closed file stays dirty and the next flush opens it again for that.
+      this.#handles.get(oldest)!.close();
       this.#handles.delete(oldest);
       this.#pos[oldest] = -1;
     }
-    h = Deno.openSync(this.paths[i], { read: true, write: true });
+    const { length, executable } = this.files[i];
+    h = Deno.openSync(this.paths[i], {
+      read: true,
+      write: true,
+      create: true,
+      mode: executable ? 0o755 : undefined,
+    });
+    if (this.sizes[i] !== length) {
+      h.truncateSync(length); // a new file, or one cut short: sparse at its full length
+      this.sizes[i] = length;
+    }
     this.#handles.set(i, h);
     return h;
   }
@@ -221,14 +162,37 @@ export class FileStorage implements Storage {
 
   #flush(): void {
     this.#unflushed = 0;
+    // One that fails leaves its file dirty: the closing flush tries again and reports the error.
+    this.#flushing = this.#flushDirty().then(() => {}, () => {}).finally(() => this.#flushing = undefined);
+  }
+
+  /**
+   * Flushes every dirty file, 32 at a time (each open one through its handle, which the flush holds even if the
+   * file is closed to make room meanwhile; a closed one opened again for it). Files that fail stay dirty; the first
+   * error is thrown once all were tried.
+   */
+  async #flushDirty(): Promise<void> {
     const files = [...this.#dirty];
     this.#dirty.clear();
-    // All started at once: each holds its file from the start, even if the file is closed to make room meanwhile.
-    // One that fails leaves its file dirty: the closing flush tries again and reports the error.
-    this.#flushing = Promise.all(
-      files.map((i) => this.#handles.get(i)?.syncData().catch(() => this.#dirty.add(i))),
-    )
-      .then(() => {}).finally(() => this.#flushing = undefined);
+    let next = 0, error: unknown;
+    const worker = async () => {
+      while (next < files.length) {
+        const i = files[next++];
+        try {
+          const open = this.#handles.get(i);
+          if (open) await open.syncData();
+          else {
+            using file = await Deno.open(this.paths[i], { write: true });
+            await file.syncData();
+          }
+        } catch (e) {
+          this.#dirty.add(i);
+          error ??= e;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(32, files.length) }, worker));
+    if (error) throw error;
   }
 
   read(offset: number, length: number): Promise<Uint8Array> {
@@ -265,8 +229,7 @@ export class FileStorage implements Storage {
 
   async sync(): Promise<void> {
     await this.#flushing;
-    for (const i of this.#dirty) await this.#handles.get(i)?.syncData();
-    this.#dirty.clear();
+    await this.#flushDirty();
   }
 
   /** Closes every open file. */

@@ -19,8 +19,14 @@ Deno.test("FileStorage writes a piece that spans two files into both, and reads 
   try {
     const { storage, existed } = await FileStorage.open(meta, `${dir}/m`);
     assert.equal(existed, false);
-    assert.equal((await Deno.stat(`${dir}/m/sub/b.bin`)).size, 30_001, "preallocated to its length");
+    assert.ok((await Deno.stat(`${dir}/m/sub`)).isDirectory, "folders are made at once");
+    assert.equal(
+      await Deno.stat(`${dir}/m/sub/b.bin`).catch(() => null),
+      null,
+      "files only when first written",
+    );
     await storage.write(32768, data.subarray(32768, 65536)); // piece 1: end of a.bin, start of sub/b.bin
+    assert.equal((await Deno.stat(`${dir}/m/sub/b.bin`)).size, 30_001, "made at its full length");
     assert.deepEqual(await storage.read(32768, 32768), data.subarray(32768, 65536));
     await storage.sync();
     storage.close();
@@ -153,6 +159,63 @@ Deno.test("FileStorage never creates a padding file (BEP 47): writes over it are
     storage.close();
     assert.equal((await Deno.stat(`${dir}/a`)).size, 10);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A torrent of `count` files of 1,000 bytes each, in 4,000-byte pieces. */
+async function smallFiles(count: number) {
+  const files = Array.from(
+    { length: count },
+    (_, i) => ({ path: [`f${i}.bin`], data: payload(1000, i + 1) }),
+  );
+  const { torrent, data } = await makeTorrent({ name: "s", files, pieceLength: 4000 });
+  return { meta: await parseMetainfo(torrent), data };
+}
+
+Deno.test("FileStorage keeps at most maxOpen files open and closes the one used longest ago first", async () => {
+  const { meta, data } = await smallFiles(3);
+  const dir = await Deno.makeTempDir();
+  const opened: string[] = [];
+  const original = Deno.openSync;
+  Deno.openSync = (path, options) => (opened.push(String(path).split("/").pop()!), original(path, options));
+  try {
+    const { storage } = await FileStorage.open(meta, `${dir}/s`, 2);
+    for (const i of [0, 1, 0, 2, 0, 1]) {
+      await storage.write(i * 1000, data.subarray(i * 1000, i * 1000 + 1000));
+    }
+    // f0 and f1 open; f0 used again; f2 takes f1's place (used longest ago), not f0's; f1 comes back for f2's.
+    assert.deepEqual(opened, ["f0.bin", "f1.bin", "f2.bin", "f1.bin"]);
+    await storage.sync();
+    storage.close();
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await Deno.readFile(`${dir}/s/f${i}.bin`), data.subarray(i * 1000, i * 1000 + 1000));
+    }
+  } finally {
+    Deno.openSync = original;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileStorage's sync flushes files written and closed since, not only the open ones", async () => {
+  const { meta, data } = await smallFiles(5);
+  const dir = await Deno.makeTempDir();
+  const original = Deno.FsFile.prototype.syncData;
+  let flushed = 0;
+  Deno.FsFile.prototype.syncData = function () {
+    flushed++;
+    return original.call(this);
+  };
+  try {
+    const { storage } = await FileStorage.open(meta, `${dir}/s`, 1);
+    await storage.write(0, data); // five files through one open handle
+    await storage.sync();
+    assert.equal(flushed, 5, "each written file flushed once");
+    await storage.sync();
+    assert.equal(flushed, 5, "nothing left to flush");
+    storage.close();
+  } finally {
+    Deno.FsFile.prototype.syncData = original;
     await Deno.remove(dir, { recursive: true });
   }
 });
