@@ -10,6 +10,7 @@
 
 import type { Metainfo } from "../metainfo/metainfo.ts";
 import { platformSafe } from "./paths.ts";
+import { inParallel } from "../common/parallel.ts";
 
 /** Joins path components with "/" (Deno accepts it on every platform). */
 function join(...parts: string[]): string {
@@ -47,12 +48,17 @@ export async function prepareFiles(meta: Metainfo, out: string): Promise<Layout>
   const sizes = new Float64Array(n).fill(-1);
   const empty: boolean[] = new Array(n).fill(true);
   const data = [...paths.keys()].filter((i) => !meta.files[i].padding && !meta.files[i].omitted);
+  const folderOf = (i: number) => paths[i].slice(0, paths[i].lastIndexOf("/"));
+  const folders = new Set(data.map(folderOf));
+  // Folders that are there: a file can only be in one of those (a first download looks at no file at all).
+  const present = new Set<string>();
   if (meta.multiFile) {
     const links = new LinkGuard(out);
-    for (const i of data) await links.check(paths[i].slice(0, paths[i].lastIndexOf("/")));
+    for (const folder of folders) if (await links.check(folder)) present.add(folder);
   }
   let existed = false;
-  await inParallel(data.filter((i) => !meta.files[i].symlink), async (i) => {
+  const look = data.filter((i) => !meta.files[i].symlink && (!meta.multiFile || present.has(folderOf(i))));
+  await inParallel(look, PARALLEL, async (i) => {
     const path = paths[i], length = meta.files[i].length;
     // A single file's path is the user's choice, and may be a link to the file.
     const stat = await (meta.multiFile ? Deno.lstat(path) : Deno.stat(path)).catch(() => null);
@@ -69,9 +75,10 @@ export async function prepareFiles(meta: Metainfo, out: string): Promise<Layout>
     empty[i] = stat.size === 0 || stat.blocks === 0;
     if (stat.size > 0) existed = true;
   });
-  const folders = new Set(data.map((i) => paths[i].slice(0, paths[i].lastIndexOf("/"))).filter((f) => f));
-  for (const folder of folders) await Deno.mkdir(folder, { recursive: true });
-  await inParallel(data, async (i) => {
+  for (const folder of folders) {
+    if (folder && !present.has(folder)) await Deno.mkdir(folder, { recursive: true });
+  }
+  await inParallel(data, PARALLEL, async (i) => {
     const { symlink, length, executable } = meta.files[i];
     // Links hold no data; an empty file is made now, as no write will make it.
     if (symlink) return await makeLink(paths[i], meta.files[i].path, symlink);
@@ -98,15 +105,6 @@ export async function prepareFiles(meta: Metainfo, out: string): Promise<Layout>
   return { paths, sizes, empty, existed };
 }
 
-/** Runs `fn` on every item, `PARALLEL` at a time. */
-async function inParallel<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
-}
-
 /**
  * Refuses paths through a symbolic link inside the output folder: one there could point anywhere on the disk.
  * (`out` itself is the user's choice and may be a link.) Each folder is looked at once, however many files it holds.
@@ -114,21 +112,26 @@ async function inParallel<T>(items: T[], fn: (item: T) => Promise<void>): Promis
 class LinkGuard {
   readonly #root: string;
   readonly #seen = new Set<string>();
+  #rootThere?: boolean;
 
   constructor(out: string) {
     this.#root = out.replace(/\/+$/, "");
   }
 
-  async check(folder: string): Promise<void> {
+  /** Throws when `folder` (below the output) goes through a link; true when it exists. */
+  async check(folder: string): Promise<boolean> {
     let at = this.#root;
+    this.#rootThere ??= await Deno.lstat(at).then(() => true, () => false);
+    if (!this.#rootThere) return false; // a first download: nothing there yet
     for (const part of folder.slice(this.#root.length + 1).split("/").filter((p) => p)) {
       at = `${at}/${part}`;
       if (this.#seen.has(at)) continue;
       const stat = await Deno.lstat(at).catch(() => null);
-      if (!stat) return; // nothing below it exists yet
+      if (!stat) return false; // nothing below it exists yet
       if (stat.isSymlink) throw new Error(`refusing to write through the symbolic link ${at}`);
       this.#seen.add(at);
     }
+    return true;
   }
 }
 

@@ -10,6 +10,7 @@
 import { Bitfield } from "../common/bitfield.ts";
 import { fromHex, toHex } from "../common/bytes.ts";
 import type { Metainfo } from "../metainfo/metainfo.ts";
+import { inParallel } from "../common/parallel.ts";
 
 /** Loads and saves the verified-piece hint for one torrent's data. */
 export interface ResumeStore {
@@ -26,14 +27,19 @@ interface Record {
   have: string;
 }
 
+/**
+ * Each file's size and modification time, 32 looked at at once; a file that is not there (never written yet, or
+ * padding, which is never on disk) as size -1. Undefined when a path holds something other than a file.
+ */
 async function fileStates(paths: string[]): Promise<{ size: number; mtimeMs: number }[] | undefined> {
-  const states = [];
-  for (const path of paths) {
-    const stat = await Deno.stat(path).catch(() => null);
-    if (!stat?.isFile || !stat.mtime) return undefined;
-    states.push({ size: stat.size, mtimeMs: stat.mtime.getTime() });
-  }
-  return states;
+  const states: { size: number; mtimeMs: number }[] = new Array(paths.length);
+  let usable = true;
+  await inParallel([...paths.keys()], 32, async (i) => {
+    const stat = await Deno.stat(paths[i]).catch(() => null);
+    if (stat && (!stat.isFile || !stat.mtime)) usable = false;
+    states[i] = stat?.mtime ? { size: stat.size, mtimeMs: stat.mtime.getTime() } : { size: -1, mtimeMs: 0 };
+  });
+  return usable ? states : undefined;
 }
 
 /** A resume record kept as JSON at `path`, vouching for the files at `dataPaths`. */

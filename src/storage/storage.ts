@@ -8,6 +8,7 @@
 
 import type { FileEntry, Metainfo } from "../metainfo/metainfo.ts";
 import { prepareFiles } from "./layout.ts";
+import { inParallel } from "../common/parallel.ts";
 
 /** Random access to a torrent's data in piece space. */
 export interface Storage {
@@ -106,8 +107,22 @@ export class FileStorage implements Storage {
 
   #handle(i: number): Deno.FsFile {
     this.#used[i] = ++this.#clock;
-    let h = this.#handles.get(i);
-    if (h) return h;
+    const open = this.#handles.get(i);
+    if (open) return open;
+    const h = Deno.openSync(this.paths[i], this.#openOptions(i));
+    if (this.sizes[i] !== this.files[i].length) {
+      h.truncateSync(this.files[i].length); // a new file, or one cut short: sparse at its full length
+      this.sizes[i] = this.files[i].length;
+    }
+    return this.#keep(i, h);
+  }
+
+  #openOptions(i: number): Deno.OpenOptions {
+    return { read: true, write: true, create: true, mode: this.files[i].executable ? 0o755 : undefined };
+  }
+
+  /** Keeps `h` open for file `i`, closing the file used longest ago when `maxOpen` are open. */
+  #keep(i: number, h: Deno.FsFile): Deno.FsFile {
     if (this.#handles.size >= this.maxOpen) {
       let oldest = -1;
       for (const j of this.#handles.keys()) if (oldest < 0 || this.#used[j] < this.#used[oldest]) oldest = j;
@@ -116,17 +131,7 @@ export class FileStorage implements Storage {
       this.#handles.delete(oldest);
       this.#pos[oldest] = -1;
     }
-    const { length, executable } = this.files[i];
-    h = Deno.openSync(this.paths[i], {
-      read: true,
-      write: true,
-      create: true,
-      mode: executable ? 0o755 : undefined,
-    });
-    if (this.sizes[i] !== length) {
-      h.truncateSync(length); // a new file, or one cut short: sparse at its full length
-      this.sizes[i] = length;
-    }
+    this.#used[i] = ++this.#clock;
     this.#handles.set(i, h);
     return h;
   }
@@ -174,24 +179,20 @@ export class FileStorage implements Storage {
   async #flushDirty(): Promise<void> {
     const files = [...this.#dirty];
     this.#dirty.clear();
-    let next = 0, error: unknown;
-    const worker = async () => {
-      while (next < files.length) {
-        const i = files[next++];
-        try {
-          const open = this.#handles.get(i);
-          if (open) await open.syncData();
-          else {
-            using file = await Deno.open(this.paths[i], { write: true });
-            await file.syncData();
-          }
-        } catch (e) {
-          this.#dirty.add(i);
-          error ??= e;
+    let error: unknown;
+    await inParallel(files, 32, async (i) => {
+      try {
+        const open = this.#handles.get(i);
+        if (open) await open.syncData();
+        else {
+          using file = await Deno.open(this.paths[i], { write: true });
+          await file.syncData();
         }
+      } catch (e) {
+        this.#dirty.add(i);
+        error ??= e;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(32, files.length) }, worker));
+    });
     if (error) throw error;
   }
 

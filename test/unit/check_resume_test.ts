@@ -89,3 +89,25 @@ Deno.test("FileResume vouches for the pieces it saved only while the files are u
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("FileResume keeps a record of files not made yet (never written), and voids it once one appears", async () => {
+  const { meta } = await torrent();
+  const dir = await Deno.makeTempDir();
+  const [made, notYet, folder] = [`${dir}/a`, `${dir}/b`, `${dir}/c`];
+  const resume = new FileResume(resumePath(made), [made, notYet]);
+  try {
+    await Deno.writeFile(made, new Uint8Array(10));
+    const have = new Bitfield(meta.pieceCount);
+    have.set(1);
+    await resume.save(meta, have);
+    assert.deepEqual((await resume.load(meta))?.bytes, have.bytes, "a stopped download resumes from the record");
+    await Deno.writeFile(notYet, new Uint8Array(10));
+    assert.equal(await resume.load(meta), undefined, "a file that appeared since");
+    await Deno.mkdir(folder);
+    const odd = new FileResume(resumePath(made), [made, folder]);
+    await odd.save(meta, have);
+    assert.equal(await odd.load(meta), undefined, "a folder where a file should be vouches for nothing");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
