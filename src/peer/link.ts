@@ -14,9 +14,9 @@ import { LocalPieces } from "../pieces/local_pieces.ts";
 import { PieceDownloads } from "./download.ts";
 import { MAX_DEPTH } from "./pipeline.ts";
 import { PeerConnection } from "./connection.ts";
-import type { WholePiece } from "../pieces/scheduler.ts";
 import type { LinkCommand, LinkEvent, LinkInput } from "./link_events.ts";
 import { PeerExtensions } from "./extensions.ts";
+import { LinkReports } from "./link_reports.ts";
 import { MAX_QUEUED_REQUESTS, UploadQueue } from "./upload.ts";
 import {
   decodeMessage,
@@ -57,19 +57,19 @@ export class PeerLink {
   /** How far into `ours.log` this peer has been told. */
   #haveCursor = 0;
   #peerInterested = false;
-  /** Pieces the peer announced that the peer machine has not heard of yet. */
-  #newHaves: number[] = [];
   /** Both sides speak the fast extension (BEP 6). */
   #fast = false;
   #ext?: PeerExtensions;
   #ratesShown = false;
   #rateMark = { at: Date.now(), down: 0, up: 0 };
   /** Pieces completed since the last `link.pieces`. */
-  #completed: WholePiece[] = [];
+  /** Completed pieces and the peer's new pieces, reported in batches. */
+  readonly #reports: LinkReports;
   readonly #emit: (e: LinkEvent) => void;
 
   constructor(readonly input: LinkInput, emit: (e: LinkEvent) => void) {
     this.#emit = emit;
+    this.#reports = new LinkReports(emit, () => this.downloads.wantedPieces);
     const maxFrame = Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1);
     this.#conn = new PeerConnection(input, maxFrame, (reason) => this.#finish(reason));
     this.#bitfield = new Bitfield(input.pieceCount);
@@ -125,8 +125,9 @@ export class PeerLink {
           } else this.#handle(decodeMessage(frame));
         }
         if (this.#closed) return;
-        this.#flushPieces();
-        if (!this.ours.have.complete) this.#flushHaves();
+        if (this.#reports.piecesDue(this.downloads.pieces)) this.#reports.flushPieces();
+        // The peer's new pieces matter at once while we lack pieces; when we have them all, once a second will do.
+        if (!this.ours.have.complete) this.#reports.flushHaves();
         this.#announceHaves();
         this.#pump(); // refill the pipeline once per read, in one write, not once per block
         if (!await conn.fill()) return this.#finish("peer closed the connection");
@@ -171,6 +172,7 @@ export class PeerLink {
   /** Closes the connection; the link reports nothing more. */
   close(): void {
     this.#closed = true;
+    this.#reports.close();
     clearInterval(this.#timer);
     this.#conn.close();
   }
@@ -202,7 +204,7 @@ export class PeerLink {
           return this.#finish(`have for piece ${msg.index} out of range`);
         }
         if (!this.#bitfield.set(msg.index)) return;
-        if (this.#announced) return void this.#newHaves.push(msg.index);
+        if (this.#announced) return this.#reports.has(msg.index);
         this.#announced = true; // a peer that sends no bitfield starts with nothing: haves build it up
         return this.emit({ type: "link.bitfield", bitfield: this.#bitfield });
       case "have-all":
@@ -222,7 +224,7 @@ export class PeerLink {
         }
         // A bitfield after a bitfield or haves (aria2c sends one): peers only gain pieces, so it adds to what we knew.
         for (let i = 0; i < this.input.pieceCount; i++) {
-          if (bits.has(i) && this.#bitfield.set(i)) this.#newHaves.push(i);
+          if (bits.has(i) && this.#bitfield.set(i)) this.#reports.has(i);
         }
         return;
       }
@@ -260,33 +262,13 @@ export class PeerLink {
 
   #block(index: number, begin: number, block: Uint8Array): void {
     const piece = this.downloads.block(index, begin, block);
-    if (piece) this.#completed.push(piece);
-  }
-
-  /** Reports the pieces completed so far (before any other event, so the machine sees events in wire order). */
-  #flushPieces(): void {
-    if (this.#completed.length === 0) return;
-    const pieces = this.#completed;
-    this.#completed = [];
-    this.#emit({ type: "link.pieces", pieces, want: this.downloads.wantedPieces });
-  }
-
-  /**
-   * Reports the pieces the peer announced since the last report. Each `have` is not an event of its own: a
-   * leecher sends one per piece it completes, and five of them fetching from us made thousands of events a second
-   * that scheduled nothing. They are reported once per read while we lack pieces, and once a second when we have
-   * them all (then they only tell who is a seed).
-   */
-  #flushHaves(): void {
-    if (this.#newHaves.length === 0) return;
-    this.#emit({ type: "link.haves", indices: this.#newHaves });
-    this.#newHaves = [];
+    if (piece) this.#reports.completed(piece);
   }
 
   /** Reports `e` to the peer machine, after what came before it on the wire. */
   emit(e: LinkEvent): void {
-    this.#flushPieces();
-    this.#flushHaves();
+    this.#reports.flushPieces();
+    this.#reports.flushHaves();
     this.#emit(e);
   }
 
@@ -335,7 +317,8 @@ export class PeerLink {
       this.emit({ type: "link.stalled" });
     }
     this.#announceHaves();
-    this.#flushHaves();
+    this.#reports.flushPieces();
+    this.#reports.flushHaves();
     this.#ext?.tick(now);
     if (now - this.#conn.lastSend > KEEPALIVE_MS) this.#send(encodeMessage({ type: "keep-alive" }));
     if (now - this.#rateMark.at >= 2000) {

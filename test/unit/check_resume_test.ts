@@ -100,7 +100,11 @@ Deno.test("FileResume keeps a record of files not made yet (never written), and 
     const have = new Bitfield(meta.pieceCount);
     have.set(1);
     await resume.save(meta, have);
-    assert.deepEqual((await resume.load(meta))?.bytes, have.bytes, "a stopped download resumes from the record");
+    assert.deepEqual(
+      (await resume.load(meta))?.bytes,
+      have.bytes,
+      "a stopped download resumes from the record",
+    );
     await Deno.writeFile(notYet, new Uint8Array(10));
     assert.equal(await resume.load(meta), undefined, "a file that appeared since");
     await Deno.mkdir(folder);

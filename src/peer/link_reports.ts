@@ -1,0 +1,65 @@
+/**
+ * What a peer link tells its machine about the peer's data, batched: the pieces it completed and the pieces the
+ * peer announced. Each report is a handful of XState events (link, peer, coordinator, verifier and back); one per
+ * piece completed, or per `have` received, was most of what a download or a seeder allocated at full speed.
+ *
+ * @module
+ */
+
+import type { WholePiece } from "../pieces/scheduler.ts";
+import type { LinkEvent } from "./link_events.ts";
+
+/** Pieces waiting that make a report due. */
+const PIECES_DUE = 8;
+/** How long the first completed piece may wait for others. */
+const PIECE_WAIT_MS = 20;
+
+export class LinkReports {
+  #completed: WholePiece[] = [];
+  /** Reports the waiting pieces when the first has waited `PIECE_WAIT_MS`, if nothing did before. */
+  #timer?: ReturnType<typeof setTimeout>;
+  #haves: number[] = [];
+
+  /** `emit` reports to the peer machine; `want` says how many pieces the link wants now. */
+  constructor(readonly emit: (e: LinkEvent) => void, readonly want: () => number) {}
+
+  /** A piece all of whose blocks arrived. */
+  completed(piece: WholePiece): void {
+    if (this.#completed.length === 0) this.#timer = setTimeout(() => this.flushPieces(), PIECE_WAIT_MS);
+    this.#completed.push(piece);
+  }
+
+  /** The peer announced a piece (a `have`, or a bit of a later bitfield). */
+  has(index: number): void {
+    this.#haves.push(index);
+  }
+
+  /**
+   * Completed pieces are due once 8 wait, or when the link holds fewer pieces to ask for than half it wants
+   * (`assigned`): the coordinator then gives it more. Otherwise the first waits 20 ms at most, for company.
+   */
+  piecesDue(assigned: number): boolean {
+    const waiting = this.#completed.length;
+    return waiting > 0 && (waiting >= PIECES_DUE || 2 * assigned < this.want());
+  }
+
+  /** Reports the completed pieces, with how many pieces the link wants. */
+  flushPieces(): void {
+    clearTimeout(this.#timer);
+    if (this.#completed.length === 0) return;
+    this.emit({ type: "link.pieces", pieces: this.#completed, want: this.want() });
+    this.#completed = [];
+  }
+
+  /** The link is closed: nothing is reported any more. */
+  close(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** Reports the pieces the peer announced since the last report. */
+  flushHaves(): void {
+    if (this.#haves.length === 0) return;
+    this.emit({ type: "link.haves", indices: this.#haves });
+    this.#haves = [];
+  }
+}
