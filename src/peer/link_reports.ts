@@ -9,13 +9,17 @@
 import type { WholePiece } from "../pieces/scheduler.ts";
 import type { LinkEvent } from "./link_events.ts";
 
-/** Pieces waiting that make a report due. */
-const PIECES_DUE = 8;
+/** Bytes of whole pieces waiting that make a report due (8 pieces of 256 KiB; 64 of 16 KiB at most). */
+const BYTES_DUE = 2 * 1024 * 1024;
+/** Pieces waiting that make a report due, however small. */
+const PIECES_DUE = 64;
 /** How long the first completed piece may wait for others. */
 const PIECE_WAIT_MS = 20;
 
 export class LinkReports {
   #completed: WholePiece[] = [];
+  /** Bytes of the pieces in `#completed` held in memory (a piece written as it arrived holds none). */
+  #bytes = 0;
   /** Reports the waiting pieces when the first has waited `PIECE_WAIT_MS`, if nothing did before. */
   #timer?: ReturnType<typeof setTimeout>;
   #haves: number[] = [];
@@ -27,6 +31,7 @@ export class LinkReports {
   completed(piece: WholePiece): void {
     if (this.#completed.length === 0) this.#timer = setTimeout(() => this.flushPieces(), PIECE_WAIT_MS);
     this.#completed.push(piece);
+    if ("data" in piece) this.#bytes += piece.data.length;
   }
 
   /** The peer announced a piece (a `have`, or a bit of a later bitfield). */
@@ -35,12 +40,15 @@ export class LinkReports {
   }
 
   /**
-   * Completed pieces are due once 8 wait, or when the link holds fewer pieces to ask for than half it wants
-   * (`assigned`): the coordinator then gives it more. Otherwise the first waits 20 ms at most, for company.
+   * Completed pieces are due once 2 MiB of them wait (or 64), a piece written as it arrived at once, or when the
+   * link holds fewer pieces to ask for than half it wants (`assigned`): the coordinator then gives it more.
+   * Otherwise the first waits 20 ms at most, for company.
    */
   piecesDue(assigned: number): boolean {
     const waiting = this.#completed.length;
-    return waiting > 0 && (waiting >= PIECES_DUE || 2 * assigned < this.want());
+    if (waiting === 0) return false;
+    const streamed = !("data" in this.#completed[waiting - 1]);
+    return streamed || this.#bytes >= BYTES_DUE || waiting >= PIECES_DUE || 2 * assigned < this.want();
   }
 
   /** Reports the completed pieces, with how many pieces the link wants. */
@@ -49,6 +57,7 @@ export class LinkReports {
     if (this.#completed.length === 0) return;
     this.emit({ type: "link.pieces", pieces: this.#completed, want: this.want() });
     this.#completed = [];
+    this.#bytes = 0;
   }
 
   /** The link is closed: nothing is reported any more. */

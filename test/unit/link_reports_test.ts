@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { LinkReports } from "../../src/peer/link_reports.ts";
+import type { LinkEvent } from "../../src/peer/link_events.ts";
+
+const KiB = 1024;
+const piece = (index: number, size: number) => ({ index, data: new Uint8Array(size) });
+
+function harness(want = 16) {
+  const events: LinkEvent[] = [];
+  return { events, reports: new LinkReports((e) => events.push(e), () => want) };
+}
+
+Deno.test("LinkReports holds completed pieces until 2 MiB wait, then reports them in one event", () => {
+  const { events, reports } = harness();
+  for (let i = 0; i < 7; i++) reports.completed(piece(i, 256 * KiB));
+  assert.equal(reports.piecesDue(16), false, "seven pieces of 256 KiB wait");
+  reports.completed(piece(7, 256 * KiB));
+  assert.equal(reports.piecesDue(16), true);
+  reports.flushPieces();
+  assert.deepEqual(events.map((e) => e.type === "link.pieces" && e.pieces.length), [8]);
+  assert.equal(reports.piecesDue(16), false, "nothing waits after a report");
+  for (let i = 0; i < 63; i++) reports.completed(piece(i, 16 * KiB));
+  assert.equal(reports.piecesDue(16), false);
+  reports.completed(piece(63, 16 * KiB));
+  assert.equal(reports.piecesDue(16), true, "64 small pieces");
+  reports.close();
+});
+
+Deno.test("LinkReports reports at once when the link runs low on work, or when a piece was written as it came", () => {
+  const { reports } = harness(16);
+  reports.completed(piece(0, 256 * KiB));
+  assert.equal(reports.piecesDue(8), false, "8 of the 16 wanted are still assigned");
+  assert.equal(reports.piecesDue(7), true, "fewer than half");
+  reports.flushPieces();
+  reports.completed({ index: 1, digest: new Uint8Array(20) });
+  assert.equal(reports.piecesDue(16), true);
+  reports.close();
+});
+
+Deno.test("LinkReports reports a lone piece after 20 ms, and nothing once closed", async () => {
+  const { events, reports } = harness();
+  reports.completed(piece(0, 256 * KiB));
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(events.map((e) => e.type), ["link.pieces"]);
+  reports.completed(piece(1, 256 * KiB));
+  reports.close();
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(events.length, 1, "the timer went with the link");
+  reports.has(3);
+  reports.has(9);
+  reports.flushHaves();
+  assert.deepEqual(events[1], { type: "link.haves", indices: [3, 9] });
+});
