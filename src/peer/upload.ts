@@ -4,7 +4,7 @@
  * with one call, and the next batch waits for the socket (back-pressure). Requests while we choke the peer, and
  * requests for a piece we lack, are ignored (BEP 3), or answered with `reject` when the peer speaks the fast
  * extension (BEP 6), as are the requests still queued when we choke it; one out of range or over 16 KiB ends the
- * connection, choked or not; the queue is capped (a cancelled request counts until the queue reaches it).
+ * connection, choked or not; the queue is capped at 2,048 waiting requests (cancelled ones do not count).
  *
  * @module
  */
@@ -53,21 +53,41 @@ export interface Request {
 class RequestRing {
   #slots?: Uint32Array;
   #head = 0;
+  /** Slots in use, holes included. */
   #size = 0;
+  /** Requests waiting (not holes). */
+  #live = 0;
 
   constructor(readonly capacity: number) {}
 
+  /** Requests waiting; cancelled ones do not count. */
   get length(): number {
-    return this.#size;
+    return this.#live;
   }
 
+  /** Queues a request; the caller keeps `length` under `capacity`. A ring full of holes is compacted first. */
   push(index: number, begin: number, length: number): void {
     const slots = this.#slots ??= new Uint32Array(this.capacity * 3);
+    if (this.#size === this.capacity) this.#compact(slots);
     const at = ((this.#head + this.#size) % this.capacity) * 3;
     slots[at] = index;
     slots[at + 1] = begin;
     slots[at + 2] = length;
     this.#size++;
+    this.#live++;
+  }
+
+  /** Moves the waiting requests to the front, in order, without the holes between them. */
+  #compact(slots: Uint32Array): void {
+    const kept = new Uint32Array(this.#live * 3);
+    let n = 0;
+    for (let k = 0; k < this.#size; k++) {
+      const at = ((this.#head + k) % this.capacity) * 3;
+      if (slots[at + 2] !== 0) kept.set(slots.subarray(at, at + 3), 3 * n++);
+    }
+    slots.set(kept);
+    this.#head = 0;
+    this.#size = n;
   }
 
   /** Drops holes at the front; the next request's length, or 0 when none waits. */
@@ -86,8 +106,9 @@ class RequestRing {
     return this.#slots![this.#head * 3 + 1];
   }
 
-  /** Takes the next request off the queue. */
+  /** Takes the next request off the queue (after `peekLength` said there is one). */
   advance(): void {
+    this.#live--;
     this.#advance();
   }
 
@@ -97,6 +118,7 @@ class RequestRing {
       const at = ((this.#head + k) % this.capacity) * 3, slots = this.#slots!;
       if (slots[at] === index && slots[at + 1] === begin && slots[at + 2] === length) {
         slots[at + 2] = 0;
+        this.#live--;
         return;
       }
     }
@@ -108,7 +130,7 @@ class RequestRing {
     let length;
     while ((length = this.peekLength()) > 0) {
       out.push({ index: this.headIndex, begin: this.headBegin, length });
-      this.#advance();
+      this.advance();
     }
     return out;
   }

@@ -171,3 +171,22 @@ Deno.test("UploadQueue says why to end the connection once a write has waited lo
   assert.equal(h.queue.stall(start + 29_000), undefined);
   assert.equal(h.queue.stall(start + 31_000), "the peer read nothing for 30 s");
 });
+
+Deno.test("UploadQueue caps waiting requests, not cancelled ones: a peer may cancel and ask again", async () => {
+  const h = harness([0, 1], { sync: true, hold: true }); // the first batch's write never ends: the rest wait
+  h.queue.unchoke();
+  await tick();
+  const ask = (k: number) => h.queue.request(k % 2, 0, 16384);
+  for (let k = 0; k < MAX_QUEUED_REQUESTS; k++) ask(k);
+  await tick();
+  const waiting = h.queue.queued;
+  for (let k = 0; k < 1000; k++) h.queue.cancel(k % 2, 0, 16384);
+  assert.equal(h.queue.queued, waiting - 1000);
+  for (let k = 0; k < 1000; k++) ask(k);
+  assert.deepEqual(h.failures, [], "1,000 cancelled and 1,000 asked again is no flood");
+  assert.equal(h.queue.queued, waiting);
+  while (h.queue.queued < MAX_QUEUED_REQUESTS) ask(0);
+  assert.deepEqual(h.failures, []);
+  ask(1);
+  assert.match(h.failures[0] ?? "", /more than 2048 requests queued/, "beyond the cap it still is");
+});
