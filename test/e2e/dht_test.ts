@@ -8,7 +8,7 @@ import dgram from "node:dgram";
 import { startDownload } from "../../actors/client.ts";
 import { parseMagnet } from "../../src/metainfo/magnet.ts";
 import { startDhtRouter } from "../helpers/dht_router.ts";
-import { runCli } from "../helpers/cli.ts";
+import { runCli, testCacheDir } from "../helpers/cli.ts";
 import { decodeSavedNodes } from "../../src/dht/saved_nodes.ts";
 import type { DhtNode } from "../../src/dht/node.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
@@ -196,7 +196,7 @@ Deno.test("the CLI saves its routing table at exit, starts from it next time, an
   const { torrent } = await testTorrent({ size: 50_000, pieceLength: 16384, seed: 65 });
   const router = await startDhtRouter();
   const dir = await Deno.makeTempDir();
-  const cache = `${Deno.env.get("ACTORRENT_CACHE_DIR")}/dht.json`;
+  const cache = `${testCacheDir}/dht.json`;
   try {
     await Deno.writeFile(`${dir}/t.torrent`, torrent);
     await Deno.remove(cache).catch(() => {});

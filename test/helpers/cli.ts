@@ -9,12 +9,17 @@ import { CACHE_DIR, NO_DEFAULT_ROUTERS } from "../../cli/dht_options.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 
-// Every child process of a test inherits these, whoever starts it: the guard, and a cache folder of the test's
-// own, so a run with the DHT on saves its table there and not in the user's.
+/**
+ * This test module's cache folder: a run with the DHT on saves its table there, not in the user's. Removed when
+ * the module is done; the CLI makes it again if a run outlives it.
+ */
+export const testCacheDir: string = Deno.makeTempDirSync({ prefix: "actorrent-cache-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(testCacheDir, { recursive: true }));
+
+// Every child process of a test inherits these, whoever starts it: the guard, and a cache folder of a test's
+// (modules running at once share the environment: `cliCommand` names its module's own folder).
 Deno.env.set(NO_DEFAULT_ROUTERS, "1");
-const cacheDir = Deno.makeTempDirSync({ prefix: "actorrent-cache-" });
-Deno.env.set(CACHE_DIR, cacheDir);
-globalThis.addEventListener("unload", () => Deno.removeSync(cacheDir, { recursive: true }));
+Deno.env.set(CACHE_DIR, testCacheDir);
 
 /**
  * The arguments of `deno run -A mod.ts ...args`, with `--no-dht` unless `args` choose the DHT's nodes (or run
@@ -32,7 +37,7 @@ export function cliCommand(
 ) {
   return new Deno.Command(Deno.execPath(), {
     args: cliArgs(args),
-    env: { [NO_DEFAULT_ROUTERS]: "1" },
+    env: { [NO_DEFAULT_ROUTERS]: "1", [CACHE_DIR]: testCacheDir },
     stdin: "null",
     stdout: opts.stdout ?? "piped",
     stderr: opts.stderr ?? "piped",
