@@ -7,6 +7,7 @@
  */
 
 import type { AnyActorRef } from "xstate";
+import { addressKey } from "../src/swarm/address_book.ts";
 import type { Bitfield } from "../src/common/bitfield.ts";
 import type { DhtSample } from "../src/ui/trace.ts";
 import type { DhtContext } from "./dht.ts";
@@ -29,6 +30,8 @@ export interface PeerView {
   sinceMs: number;
   /** The peer dialled us. */
   incoming: boolean;
+  /** Where the peer listens (`host:port`): its key when we dialled it; told in its extension handshake otherwise. */
+  listensAt?: string;
   /** The peer wants what we have, and whether we let it. */
   peerInterested: boolean;
   /** We choke the peer. */
@@ -86,6 +89,11 @@ export function peerViews(swarm: AnyActorRef | undefined): PeerView[] {
       pieces: ctx.pieces,
       sinceMs: now - ctx.since,
       incoming: ctx.incoming,
+      listensAt: !ctx.incoming
+        ? ctx.key
+        : ctx.listenPort
+        ? addressKey({ host: ctx.link.host, port: ctx.listenPort })
+        : undefined,
       peerInterested: ctx.peerInterested,
       amChoking: ctx.amChoking,
       rates: ctx.rates,
