@@ -62,7 +62,6 @@ export class PeerLink {
   #ext?: PeerExtensions;
   #ratesShown = false;
   #rateMark = { at: Date.now(), down: 0, up: 0 };
-  /** Pieces completed since the last `link.pieces`. */
   /** Completed pieces and the peer's new pieces, reported in batches. */
   readonly #reports: LinkReports;
   readonly #emit: (e: LinkEvent) => void;
@@ -267,8 +266,7 @@ export class PeerLink {
 
   /** Reports `e` to the peer machine, after what came before it on the wire. */
   emit(e: LinkEvent): void {
-    this.#reports.flushPieces();
-    this.#reports.flushHaves();
+    this.#reports.flush();
     this.#emit(e);
   }
 
@@ -317,8 +315,7 @@ export class PeerLink {
       this.emit({ type: "link.stalled" });
     }
     this.#announceHaves();
-    this.#reports.flushPieces();
-    this.#reports.flushHaves();
+    this.#reports.flush();
     this.#ext?.tick(now);
     if (now - this.#conn.lastSend > KEEPALIVE_MS) this.#send(encodeMessage({ type: "keep-alive" }));
     if (now - this.#rateMark.at >= 2000) {

@@ -60,6 +60,12 @@ export class LinkReports {
     this.#bytes = 0;
   }
 
+  /** Reports everything waiting, pieces first. */
+  flush(): void {
+    this.flushPieces();
+    this.flushHaves();
+  }
+
   /** The link is closed: nothing is reported any more. */
   close(): void {
     clearTimeout(this.#timer);
