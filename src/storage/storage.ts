@@ -109,20 +109,6 @@ export class FileStorage implements Storage {
     this.#used[i] = ++this.#clock;
     const open = this.#handles.get(i);
     if (open) return open;
-    const h = Deno.openSync(this.paths[i], this.#openOptions(i));
-    if (this.sizes[i] !== this.files[i].length) {
-      h.truncateSync(this.files[i].length); // a new file, or one cut short: sparse at its full length
-      this.sizes[i] = this.files[i].length;
-    }
-    return this.#keep(i, h);
-  }
-
-  #openOptions(i: number): Deno.OpenOptions {
-    return { read: true, write: true, create: true, mode: this.files[i].executable ? 0o755 : undefined };
-  }
-
-  /** Keeps `h` open for file `i`, closing the file used longest ago when `maxOpen` are open. */
-  #keep(i: number, h: Deno.FsFile): Deno.FsFile {
     if (this.#handles.size >= this.maxOpen) {
       let oldest = -1;
       for (const j of this.#handles.keys()) if (oldest < 0 || this.#used[j] < this.#used[oldest]) oldest = j;
@@ -131,7 +117,17 @@ export class FileStorage implements Storage {
       this.#handles.delete(oldest);
       this.#pos[oldest] = -1;
     }
-    this.#used[i] = ++this.#clock;
+    const { length, executable } = this.files[i];
+    const h = Deno.openSync(this.paths[i], {
+      read: true,
+      write: true,
+      create: true,
+      mode: executable ? 0o755 : undefined,
+    });
+    if (this.sizes[i] !== length) {
+      h.truncateSync(length); // a new file, or one cut short: sparse at its full length
+      this.sizes[i] = length;
+    }
     this.#handles.set(i, h);
     return h;
   }
