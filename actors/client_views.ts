@@ -11,7 +11,7 @@ import { addressKey } from "../src/swarm/address_book.ts";
 import type { Bitfield } from "../src/common/bitfield.ts";
 import type { DhtSample } from "../src/ui/trace.ts";
 import type { DhtContext } from "./dht.ts";
-import type { PeerContext } from "./peer.ts";
+import { listenAddress, type PeerContext } from "./peer.ts";
 import type { WebSeedContext } from "./web_seed.ts";
 
 /** One peer actor as a person debugging the swarm sees it. */
@@ -81,6 +81,7 @@ export function peerViews(swarm: AnyActorRef | undefined): PeerView[] {
       continue;
     }
     if (!ctx?.key || !ctx.link) continue;
+    const listening = listenAddress(ctx);
     views.push({
       key: ctx.key,
       state: stateName(snap!.value),
@@ -89,11 +90,7 @@ export function peerViews(swarm: AnyActorRef | undefined): PeerView[] {
       pieces: ctx.pieces,
       sinceMs: now - ctx.since,
       incoming: ctx.incoming,
-      listensAt: !ctx.incoming
-        ? ctx.key
-        : ctx.listenPort
-        ? addressKey({ host: ctx.link.host, port: ctx.listenPort })
-        : undefined,
+      listensAt: listening && addressKey(listening),
       peerInterested: ctx.peerInterested,
       amChoking: ctx.amChoking,
       rates: ctx.rates,

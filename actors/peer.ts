@@ -69,6 +69,15 @@ export interface PeerContext {
   since: number;
 }
 
+/**
+ * Where a peer listens: the address we dialled, or for one that dialled us the port its extension handshake told
+ * (undefined until then). What PEX tells others, and what is not dialled again while the peer is connected.
+ */
+export function listenAddress(ctx: PeerContext): PeerAddress | undefined {
+  const port = ctx.incoming ? ctx.listenPort : ctx.link.port;
+  return port ? { host: ctx.link.host, port } : undefined;
+}
+
 /** What the supervisor may tell a peer. */
 export type PeerCommand =
   | { type: "ban"; reason: string }

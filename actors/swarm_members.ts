@@ -15,7 +15,7 @@ import type { AddressBook } from "../src/swarm/address_book.ts";
 import type { Message } from "../src/wire/wire.ts";
 import type { LinkInput } from "../src/peer/link_events.ts";
 import type { EncryptionMode } from "../src/peer/connection.ts";
-import type { PeerContext, PeerTimeouts } from "./peer.ts";
+import { listenAddress, type PeerContext, type PeerTimeouts } from "./peer.ts";
 import type { AnnounceSubject, TrackerSetup } from "./tracker.ts";
 import type { WebSeedOptions } from "./web_seed.ts";
 
@@ -114,11 +114,7 @@ export function linkBase(
     private: meta.private,
     listenPort: input.listener ? input.port : undefined,
     // The peers we are connected to, at their listen addresses (an incoming peer's only if it told us its port).
-    pexPeers: () =>
-      connectedPeers(swarm).flatMap((p) => {
-        const port = p.incoming ? p.listenPort : p.link.port;
-        return port ? [{ host: p.link.host, port }] : [];
-      }),
+    pexPeers: () => connectedPeers(swarm).flatMap((p) => listenAddress(p) ?? []),
     pexIntervalMs: input.pexIntervalMs,
     dhtPort: input.dhtPort,
     encryption: input.encryption,

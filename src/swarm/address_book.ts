@@ -91,7 +91,7 @@ export class AddressBook {
 
   /**
    * The addresses to dial now, marked active: not banned, not active, past their back-off, not in `connected`
-   * (the listen addresses of peers that dialled us: a second connection would only be closed as a duplicate), until
+   * (where the peers connected now listen: a second connection to one would only be a duplicate), until
    * `maxActive` addresses are active.
    */
   takeDialable(maxActive: number, now: number = Date.now(), connected?: Set<string>): AddressEntry[] {
