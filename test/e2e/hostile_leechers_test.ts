@@ -16,6 +16,7 @@ const { meta, torrent, data } = await testTorrent({ size: 8 * 1024 * 1024, piece
 /** Our seeder as a process, serving `data`. */
 const startSeed = (dir: string, extra: string[] = []) =>
   startCliSeeder(dir, torrent, data, meta.infoHash, extra);
+type Seed = Awaited<ReturnType<typeof startSeed>>;
 
 /** True when the other side closes `conn` within `ms` (whatever it sent first). */
 async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
@@ -38,110 +39,99 @@ async function honestServedUnder100MiB(seed: { port: number; peakMiB(): Promise<
   assert.ok(peak < 100, `seeder peak ${peak} MiB`);
 }
 
-/** Closes the hostile connections (some the seeder closed already), stops the seeder by its PID, cleans up. */
-async function closeAll(seed: { stop(): Promise<void> }, dir: string, conns: Deno.Conn[]) {
-  for (const c of conns) {
-    try {
-      c.close();
-    } catch { /* closed by the seeder */ }
-  }
-  await seed.stop();
-  await Deno.remove(dir, { recursive: true });
+/**
+ * A test against our seeder process: `body` opens hostile connections (kept in `conns`); afterwards they are
+ * closed (some the seeder closed already), the seeder is stopped by its PID and its folder removed.
+ */
+function hostileTest(name: string, body: (seed: Seed, conns: Deno.Conn[]) => Promise<void>) {
+  Deno.test({
+    name,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const dir = await Deno.makeTempDir();
+      const seed = await startSeed(dir);
+      const conns: Deno.Conn[] = [];
+      try {
+        await body(seed, conns);
+      } finally {
+        for (const c of conns) {
+          try {
+            c.close();
+          } catch { /* closed by the seeder */ }
+        }
+        await seed.stop();
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
 }
 
 /** An honest leecher (our client, in this process) that gives up when no peer is connected for 5 s. */
 const honestDownload = (port: number) => downloadFrom(meta, port);
 
-Deno.test({
-  name: "a flood of 300 silent connections does not keep an honest leecher out, nor swell the seeder",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    const seed = await startSeed(dir);
-    const silent: Deno.Conn[] = [];
-    try {
-      for (let i = 0; i < 300; i++) {
-        const c = await Deno.connect({ hostname: "127.0.0.1", port: seed.port }).catch(() => null);
-        if (c) silent.push(c);
-      }
-      // Handshakes take 10 s to time out: an honest peer that had to wait for them would give up at 5 s.
-      await honestServedUnder100MiB(seed);
-    } finally {
-      await closeAll(seed, dir, silent);
+hostileTest(
+  "a flood of 300 silent connections does not keep an honest leecher out, nor swell the seeder",
+  async (seed, silent) => {
+    for (let i = 0; i < 300; i++) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port: seed.port }).catch(() => null);
+      if (c) silent.push(c);
     }
+    // Handshakes take 10 s to time out: an honest peer that had to wait for them would give up at 5 s.
+    await honestServedUnder100MiB(seed);
   },
-});
+);
 
-Deno.test({
-  name:
-    "peers that request everything and never read are dropped; an honest leecher is served and memory stays low",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    const seed = await startSeed(dir);
-    const greedy: Deno.Conn[] = [];
-    try {
-      // Each one asks for every block, twice, then never reads again: what we send piles up in its socket.
-      const requests: Uint8Array[] = [encodeMessage({ type: "interested" })];
-      for (let round = 0; round < 2; round++) {
-        for (let i = 0; i < meta.pieceCount; i++) {
-          for (let b = 0; b < PIECE; b += 16384) {
-            requests.push(encodeMessage({ type: "request", index: i, begin: b, length: 16384 }));
-          }
+hostileTest(
+  "peers that request everything and never read are dropped; an honest leecher is served and memory stays low",
+  async (seed, greedy) => {
+    // Each one asks for every block, twice, then never reads again: what we send piles up in its socket.
+    const requests: Uint8Array[] = [encodeMessage({ type: "interested" })];
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < meta.pieceCount; i++) {
+        for (let b = 0; b < PIECE; b += 16384) {
+          requests.push(encodeMessage({ type: "request", index: i, begin: b, length: 16384 }));
         }
       }
-      const flood = new Uint8Array(requests.reduce((n, r) => n + r.length, 0));
-      requests.reduce((at, r) => (flood.set(r, at), at + r.length), 0);
-      for (let i = 0; i < 20; i++) {
-        const c = await Deno.connect({ hostname: "127.0.0.1", port: seed.port });
-        greedy.push(c);
-        await c.write(encodeHandshake(meta.infoHash, crypto.getRandomValues(new Uint8Array(20))));
-        c.write(flood).catch(() => {});
-      }
-      await honestServedUnder100MiB(seed);
-    } finally {
-      await closeAll(seed, dir, greedy);
     }
+    const flood = new Uint8Array(requests.reduce((n, r) => n + r.length, 0));
+    requests.reduce((at, r) => (flood.set(r, at), at + r.length), 0);
+    for (let i = 0; i < 20; i++) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port: seed.port });
+      greedy.push(c);
+      await c.write(encodeHandshake(meta.infoHash, crypto.getRandomValues(new Uint8Array(20))));
+      c.write(flood).catch(() => {});
+    }
+    await honestServedUnder100MiB(seed);
   },
-});
+);
 
-Deno.test({
-  name: "peers sending oversized, out-of-range and garbage requests are dropped; an honest leecher is served",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    const seed = await startSeed(dir);
-    const bad: Deno.Conn[] = [];
-    try {
-      const garbage = [
-        encodeMessage({ type: "request", index: 0, begin: 0, length: 1 << 20 }), // over 16 KiB
-        encodeMessage({ type: "request", index: 99_999, begin: 0, length: 16384 }), // no such piece
-        encodeMessage({ type: "request", index: 0, begin: PIECE - 10, length: 16384 }), // past the piece's end
-        Uint8Array.of(0x7f, 0xff, 0xff, 0xff, 1, 2, 3), // a frame of 2 GiB announced
-      ];
-      const closedBySeeder: Promise<boolean>[] = [];
-      for (let i = 0; i < 40; i++) {
-        const c = await Deno.connect({ hostname: "127.0.0.1", port: seed.port });
-        bad.push(c);
-        await c.write(encodeHandshake(meta.infoHash, crypto.getRandomValues(new Uint8Array(20))));
-        await c.write(encodeMessage({ type: "interested" }));
-        await c.write(garbage[i % garbage.length]).catch(() => {});
-        closedBySeeder.push(closedWithin(c, 10_000));
-      }
-      assert.deepEqual(
-        await Promise.all(closedBySeeder),
-        Array(40).fill(true),
-        "the seeder closed every one",
-      );
-      await honestServedUnder100MiB(seed);
-    } finally {
-      await closeAll(seed, dir, bad);
+hostileTest(
+  "peers sending oversized, out-of-range and garbage requests are dropped; an honest leecher is served",
+  async (seed, bad) => {
+    const garbage = [
+      encodeMessage({ type: "request", index: 0, begin: 0, length: 1 << 20 }), // over 16 KiB
+      encodeMessage({ type: "request", index: 99_999, begin: 0, length: 16384 }), // no such piece
+      encodeMessage({ type: "request", index: 0, begin: PIECE - 10, length: 16384 }), // past the piece's end
+      Uint8Array.of(0x7f, 0xff, 0xff, 0xff, 1, 2, 3), // a frame of 2 GiB announced
+    ];
+    const closedBySeeder: Promise<boolean>[] = [];
+    for (let i = 0; i < 40; i++) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port: seed.port });
+      bad.push(c);
+      await c.write(encodeHandshake(meta.infoHash, crypto.getRandomValues(new Uint8Array(20))));
+      await c.write(encodeMessage({ type: "interested" }));
+      await c.write(garbage[i % garbage.length]).catch(() => {});
+      closedBySeeder.push(closedWithin(c, 10_000));
     }
+    assert.deepEqual(
+      await Promise.all(closedBySeeder),
+      Array(40).fill(true),
+      "the seeder closed every one",
+    );
+    await honestServedUnder100MiB(seed);
   },
-});
+);
 
 Deno.test("fast connect-and-close churn leaves no peer actor behind, and the seeder still serves", async () => {
   const seeder = memorySeeder(meta, data);
