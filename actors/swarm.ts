@@ -17,7 +17,7 @@ import { addressKey } from "../src/swarm/address_book.ts";
 import { unmapped } from "../src/common/peer_address.ts";
 import { chooseUnchoked } from "../src/swarm/choker.ts";
 import { acceptor, type AcceptorEvent } from "./acceptor.ts";
-import { listenAddress, type PeerClosed, peerMachine, type PeerPex } from "./peer.ts";
+import { type PeerClosed, peerMachine, type PeerPex } from "./peer.ts";
 import {
   announceSubject,
   connectedPeers,
@@ -86,9 +86,7 @@ export const swarmMachine = setup({
       const coordinator = system.get("coordinator");
       const { input } = context;
       if (!coordinator || (context.complete && !input.seeding)) return;
-      // A peer connected now is not dialled again where it listens (one that dialled us, once it told its port).
-      const connected = new Set(connectedPeers(self).flatMap((p) => listenAddress(p) ?? []).map(addressKey));
-      for (const entry of input.book.takeDialable(context.maxPeers, Date.now(), connected)) {
+      for (const entry of input.book.takeDialable(context.maxPeers)) {
         const key = addressKey(entry);
         const link = { ...linkBase(input, self, key), host: entry.host, port: entry.port };
         enqueue.spawnChild("peer", { id: key, input: { key, coordinator, timeouts: input.timeouts, link } });

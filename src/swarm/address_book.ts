@@ -90,15 +90,14 @@ export class AddressBook {
   }
 
   /**
-   * The addresses to dial now, marked active: not banned, not active, past their back-off, not in `connected`
-   * (where the peers connected now listen: a second connection to one would only be a duplicate), until
-   * `maxActive` addresses are active.
+   * The addresses to dial now, marked active: not banned, not active, past their back-off, until `maxActive`
+   * addresses are active.
    */
-  takeDialable(maxActive: number, now: number = Date.now(), connected?: Set<string>): AddressEntry[] {
+  takeDialable(maxActive: number, now: number = Date.now()): AddressEntry[] {
     const out: AddressEntry[] = [];
     for (const [key, entry] of this.entries) {
       if (this.active.size >= maxActive) break;
-      if (entry.banned || entry.retryAt > now || this.active.has(key) || connected?.has(key)) continue;
+      if (entry.banned || entry.retryAt > now || this.active.has(key)) continue;
       this.active.add(key);
       out.push(entry);
     }
