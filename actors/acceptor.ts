@@ -1,11 +1,16 @@
 /**
- * Incoming connections: the listening socket, bound once per torrent on the requested port or the next free one,
- * and an actor that hands each accepted connection to the supervisor as `peer.incoming`.
+ * The torrent's sockets and incoming connections: the TCP listener, bound once per torrent on the requested port
+ * or the next free one; the UDP port of the same number that the DHT and uTP share; the uTP endpoint on it; and an
+ * actor that hands each connection a peer opened (over TCP or uTP) to the supervisor as `peer.incoming`.
  *
  * @module
  */
 
 import { type EventObject, fromCallback } from "xstate";
+import type { ByteStream } from "../src/common/byte_stream.ts";
+import { unmapped } from "../src/common/peer_address.ts";
+import { UdpPort } from "../src/common/udp_port.ts";
+import { UtpEndpoint } from "../src/utp/endpoint.ts";
 
 /** Binds `port`, or the next free port up to `port + 99`, or any free port: the one we got is the one announced. */
 export function bindListener(port: number, hostname?: string): Deno.TcpListener {
@@ -24,23 +29,69 @@ export function bindListener(port: number, hostname?: string): Deno.TcpListener 
   return Deno.listen({ hostname: host, port: 0 });
 }
 
-export type AcceptorEvent = { type: "peer.incoming"; conn: Deno.TcpConn };
+/** A torrent's sockets: what it listens on, and what it dials uTP through. */
+export interface TorrentSockets {
+  listener?: Deno.TcpListener;
+  /** The UDP port (the listener's number) shared by the DHT and uTP. */
+  udp?: UdpPort;
+  utp?: UtpEndpoint;
+}
 
-/** Accepts connections from `listener` (if any) until stopped; one accepted after the stop is closed at once. */
-export const acceptor = fromCallback<EventObject, { listener?: Deno.TcpListener }, AcceptorEvent>(
-  ({ input: { listener }, sendBack }) => {
+/**
+ * Binds the listener (unless `listen` is false) and, when the DHT or uTP may run, the UDP port of the same number
+ * (IPv4; a UDP port already taken leaves the torrent without it: no uTP, and the DHT binds its own or fails).
+ */
+export async function openSockets(
+  port: number,
+  listen: string | false | undefined,
+  options: { udp: boolean; utp: boolean },
+): Promise<TorrentSockets> {
+  const listener = listen === false ? undefined : bindListener(port, listen);
+  if (!listener || !options.udp) return { listener };
+  const host = typeof listen === "string" && !listen.includes(":") ? listen : "0.0.0.0";
+  const udp = await UdpPort.bind((listener.addr as Deno.NetAddr).port, host).catch(() => undefined);
+  if (!udp || !options.utp) return { listener, udp };
+  const utp = new UtpEndpoint({ send: (bytes, h, p) => udp.send(bytes, h, p) });
+  udp.utp = (packet, from) => utp.receive(packet, from.host, from.port);
+  return { listener, udp, utp };
+}
+
+/** Closes what `openSockets` opened. */
+export function closeSockets(sockets: TorrentSockets): void {
+  sockets.utp?.close();
+  sockets.udp?.close();
+  try {
+    sockets.listener?.close();
+  } catch { /* already closed */ }
+}
+
+/** A connection a peer opened to us, with its address (an IPv4 peer by its IPv4 address). */
+export type AcceptorEvent = { type: "peer.incoming"; conn: ByteStream; host: string; port: number };
+
+/**
+ * Accepts connections from `listener` and `utp` (if any) until stopped; one accepted after the stop is closed at
+ * once.
+ */
+export const acceptor = fromCallback<EventObject, TorrentSockets, AcceptorEvent>(
+  ({ input: { listener, utp }, sendBack }) => {
     let stopped = false;
-    if (!listener) return; // this torrent accepts no connections
+    const incoming = (conn: ByteStream, host: string, port: number) => {
+      if (stopped) conn.close();
+      else sendBack({ type: "peer.incoming", conn, host: unmapped(host), port });
+    };
+    if (utp) utp.onAccept = (socket, host, port) => incoming(socket, host, port);
     (async () => {
+      if (!listener) return; // this torrent accepts no TCP connections
       try {
         for await (const conn of listener) {
-          if (stopped) conn.close();
-          else sendBack({ type: "peer.incoming", conn });
+          const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+          incoming(conn, hostname, port);
         }
       } catch { /* the listener was closed */ }
     })();
     return () => {
       stopped = true;
+      if (utp) utp.onAccept = undefined;
     };
   },
 );

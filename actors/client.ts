@@ -137,6 +137,8 @@ export interface DownloadOptions {
    * plaintext, take either when dialled), `require` (never a BitTorrent byte in plaintext) or `off`.
    */
   encryption?: EncryptionMode;
+  /** uTP (BEP 29) beside TCP, in and out, on the DHT's UDP port (default true); `false`: TCP only. */
+  utp?: boolean;
   /** Receives XState inspection events for every actor (live views, traces). */
   inspect?(event: Inspection): void;
   /** Sees every peer wire message after the handshakes, each way, with the peer's key (debugging). */
@@ -247,6 +249,7 @@ export class DownloadSession {
         dht: options.dht,
         webSeeds: options.webSeeds,
         encryption: options.encryption ?? "prefer",
+        utp: options.utp ?? true,
       },
       inspect: options.inspect as ((event: InspectionEvent) => void) | undefined,
     });
@@ -321,7 +324,8 @@ export class DownloadSession {
       peers: views.filter((v) => v.state.startsWith("connected") || v.transport === "http").map((v) => ({
         id: v.key,
         client: v.client,
-        transport: v.transport,
+        // How the bytes travel, as the live view shows it: "utp rc4", "tcp plain", "http".
+        transport: v.via ? `${v.via} ${v.transport}` : v.transport,
         down: Math.round(v.rates.down),
         up: Math.round(v.rates.up),
         pieces: v.pieces,

@@ -24,6 +24,8 @@ export interface PeerView {
   client?: string;
   /** How the bytes travel: `plain`, `rc4`, `obfuscated` (plaintext after an encrypted handshake), or `http`. */
   transport?: string;
+  /** What carries a peer's bytes: `tcp` or `utp` (absent for a web seed). */
+  via?: "tcp" | "utp";
   /** Pieces the peer has. */
   pieces: number;
   /** Milliseconds in the current state. */
@@ -87,6 +89,7 @@ export function peerViews(swarm: AnyActorRef | undefined): PeerView[] {
       state: stateName(snap!.value),
       client: ctx.client,
       transport: ctx.transport,
+      via: ctx.via,
       pieces: ctx.pieces,
       sinceMs: now - ctx.since,
       incoming: ctx.incoming,

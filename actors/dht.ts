@@ -13,10 +13,10 @@
  * @module
  */
 
-import dgram from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } from "xstate";
 import type { PeerAddress } from "../src/common/peer_address.ts";
+import { UdpPort } from "../src/common/udp_port.ts";
 import { MAX_SAVED, type SavedNodes } from "../src/dht/saved_nodes.ts";
 import { DhtNode, type DhtStats, type LookupResult } from "../src/dht/node.ts";
 import { ticker } from "./ticker.ts";
@@ -41,6 +41,8 @@ export interface DhtInput extends DhtOptions {
   host?: string;
   /** Our node id (default: the saved one, or a random one). */
   id?: Uint8Array;
+  /** The UDP port shared with uTP, already bound: used instead of binding `port`. */
+  udp?: UdpPort;
 }
 
 /** What the DHT actor can be asked. */
@@ -88,35 +90,33 @@ export interface DhtContext {
   error?: string;
 }
 
-/** The UDP socket and the node over it; `socket.bound` hands the node to the machine. */
+/** The UDP socket (shared with uTP, or its own) and the node over it; `socket.bound` hands the node to the machine. */
 export const dhtSocket = fromCallback<{ type: "close" }, DhtInput, Internal>(({ input, sendBack }) => {
-  const socket = dgram.createSocket(input.host?.includes(":") ? "udp6" : "udp4");
+  let udp: UdpPort | undefined;
+  let stopped = false;
   const node = new DhtNode({
     id: input.id ?? input.saved?.id,
     queryTimeoutMs: input.queryTimeoutMs,
-    transport: { send: (packet, to) => socket.send(packet, to.port, to.host) },
+    transport: { send: (packet, to) => udp?.send(packet, to.host, to.port) },
   });
-  socket.on("message", (packet: Uint8Array, rinfo: { address: string; port: number }) => {
-    node.receive(new Uint8Array(packet.buffer, packet.byteOffset, packet.byteLength), {
-      host: rinfo.address,
-      port: rinfo.port,
-    });
-  });
-  socket.on("error", (e: Error & { code?: string }) => {
-    const error = e.code === "EADDRINUSE"
-      ? `DHT: UDP port ${input.port} is in use`
-      : `DHT: the UDP socket failed: ${e.message}`;
-    sendBack({ type: "socket.failed", error });
-  });
-  socket.bind(input.port, input.host ?? "0.0.0.0", () => {
-    sendBack({ type: "socket.bound", node, port: socket.address().port });
-  });
+  const attach = (port: UdpPort) => {
+    udp = port;
+    port.dht = (packet, from) => node.receive(packet, from);
+    sendBack({ type: "socket.bound", node, port: port.port });
+  };
+  if (input.udp) attach(input.udp);
+  else {
+    UdpPort.bind(input.port, input.host).then(
+      (port) => stopped ? port.close() : attach(port),
+      (e: Error) => sendBack({ type: "socket.failed", error: `DHT: ${e.message}` }),
+    );
+  }
   return () => {
     input.onStop?.({ id: node.id, nodes: node.table.closest(node.id, MAX_SAVED) });
     node.close();
-    try {
-      socket.close();
-    } catch { /* already closed */ }
+    stopped = true; // a bind still under way closes its socket when done
+    if (udp && udp !== input.udp) udp.close(); // a shared port is its owner's to close
+    else if (udp) udp.dht = undefined;
   };
 });
 

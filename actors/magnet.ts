@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { Dial } from "../src/peer/dial.ts";
 import { assign, enqueueActions, fromPromise, sendParent, sendTo, setup } from "xstate";
 import { type Magnet, torrentFromMetadata } from "../src/metainfo/magnet.ts";
 import { type Metainfo, parseMetainfo } from "../src/metainfo/metainfo.ts";
@@ -33,6 +34,8 @@ export interface MagnetInput {
   noPeersTimeoutMs?: number;
   /** Message Stream Encryption for the metadata connections. */
   encryption?: EncryptionMode;
+  /** How peers are dialled (default TCP). */
+  dial?: Dial;
 }
 
 /** How the magnet phase ended: the torrent, or why there is none. */
@@ -140,6 +143,7 @@ export const magnetMachine = setup({
             listenPort: context.input.listening ? context.input.port : undefined,
             peers: context.input.book.addresses(),
             encryption: context.input.encryption,
+            dial: context.input.dial,
           }),
         },
         {

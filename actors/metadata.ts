@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { Dial } from "../src/peer/dial.ts";
 import { fromCallback } from "xstate";
 import { MetadataAssembly } from "../src/metainfo/metadata_assembly.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
@@ -27,6 +28,8 @@ export interface MetadataInput {
   requestTimeoutMs?: number;
   /** Message Stream Encryption for the metadata connections. */
   encryption?: EncryptionMode;
+  /** How peers are dialled (default TCP). */
+  dial?: Dial;
 }
 
 export type MetadataEvent =
@@ -82,6 +85,7 @@ export const metadataFetcher = fromCallback<MetadataCommand, MetadataInput, Meta
             peerId: input.peerId,
             listenPort: input.listenPort,
             encryption: input.encryption,
+            dial: input.dial,
           },
           (e) => onLink(key, conn, e),
         );

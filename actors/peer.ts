@@ -53,6 +53,8 @@ export interface PeerContext {
   peerId?: string;
   /** How the connection's bytes travel, once handshaken: plaintext, RC4, or obfuscated (plaintext after MSE). */
   transport?: Transport;
+  /** What carries the bytes: TCP or uTP. */
+  via?: "tcp" | "utp";
   /** Whole pieces this peer gave us. */
   pieces: number;
   /** The peer wants what we have. */
@@ -214,6 +216,7 @@ export const peerMachine = setup({
               client: ({ event }) => event.client,
               peerId: ({ event }) => event.peerId,
               transport: ({ event }) => event.transport,
+              via: ({ event }) => event.via,
             }),
             "report",
           ],

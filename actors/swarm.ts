@@ -14,7 +14,6 @@
 
 import { assign, enqueueActions, raise, sendParent, setup } from "xstate";
 import { addressKey } from "../src/swarm/address_book.ts";
-import { unmapped } from "../src/common/peer_address.ts";
 import { chooseUnchoked } from "../src/swarm/choker.ts";
 import { acceptor, type AcceptorEvent } from "./acceptor.ts";
 import { type PeerClosed, peerMachine, type PeerPex } from "./peer.ts";
@@ -113,10 +112,7 @@ export const swarmMachine = setup({
     }),
     /** Takes a connection a peer opened to us, or closes it when we are full or know it already. */
     accept: enqueueActions(({ context, event, enqueue, system, self }) => {
-      const { conn } = event as AcceptorEvent;
-      const { port } = conn.remoteAddr as Deno.NetAddr;
-      // A socket on both families reports an IPv4 peer as ::ffff:a.b.c.d: it is known by its IPv4 address.
-      const hostname = unmapped((conn.remoteAddr as Deno.NetAddr).hostname);
+      const { conn, host: hostname, port } = event as AcceptorEvent;
       const key = addressKey({ host: hostname, port });
       const coordinator = system.get("coordinator");
       // Silent connections may not crowd out honest peers: past a few still in their handshake, the one that has
@@ -231,7 +227,10 @@ export const swarmMachine = setup({
       }),
     },
     { src: "ticker" },
-    { src: "acceptor", input: ({ context }) => ({ listener: context.input.listener }) },
+    {
+      src: "acceptor",
+      input: ({ context }) => ({ listener: context.input.listener, utp: context.input.utp }),
+    },
   ],
   // Dial once the supervisor's coordinator, which every peer reports to, is in the system.
   entry: raise({ type: "connect" }, { delay: 0 }),

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Dial } from "../src/peer/dial.ts";
+import type { UtpEndpoint } from "../src/utp/endpoint.ts";
 import type { AnyActorRef } from "xstate";
 import type { Metainfo } from "../src/metainfo/metainfo.ts";
 import type { LocalPieces } from "../src/pieces/local_pieces.ts";
@@ -26,6 +28,10 @@ export interface SwarmInput {
   /** The port we listen on (announced), or the requested one when we do not listen. */
   port: number;
   listener?: Deno.TcpListener;
+  /** uTP connections in (through the acceptor) and out (`dial`), when uTP is on. */
+  utp?: UtpEndpoint;
+  /** How peers are dialled (default TCP alone). */
+  dial?: Dial;
   /** The torrent's address book; the swarm changes it through its methods only. */
   book: AddressBook;
   /** What we have: read by the links to serve and announce pieces. */
@@ -118,6 +124,7 @@ export function linkBase(
     pexIntervalMs: input.pexIntervalMs,
     dhtPort: input.dhtPort,
     encryption: input.encryption,
+    dial: input.dial,
     trace: wireTrace && ((direction, msg) => wireTrace(key, direction, msg)),
   };
 }

@@ -11,24 +11,22 @@
 
 import { assign, enqueueActions, sendTo, setup } from "xstate";
 import { coordinatorMachine, coordinatorStats, type Stats } from "./coordinator.ts";
+import { closeSockets, type TorrentSockets } from "./acceptor.ts";
 import { dhtMachine } from "./dht.ts";
 import { magnetMachine } from "./magnet.ts";
 import { swarmMachine } from "./swarm.ts";
 import { ticker } from "./ticker.ts";
+import { dhtInput, dhtLookup, learnDhtPeers, reannounceMs } from "./torrent_dht.ts";
 import {
   coordinatorInput,
-  dhtInput,
-  dhtLookup,
   finishInput,
   finishJob,
   initialContext,
-  learnDhtPeers,
   listening,
   listenJob,
   magnetInput,
   openJob,
   pieceWriters,
-  reannounceMs,
   seedLimitReached,
   statusWith,
   swarmInput,
@@ -39,11 +37,6 @@ import {
 } from "./torrent_context.ts";
 
 const message = (e: unknown) => (e as Error).message;
-const closeQuietly = (c?: { close(): void }) => {
-  try {
-    c?.close();
-  } catch { /* already closed */ }
-};
 /** Where `stopping` ends, whether the last flush and announces worked or not. */
 const LEAVE = [
   { guard: "failed", target: "failed" },
@@ -72,7 +65,7 @@ export const torrentMachine = setup({
   actions: {
     /** Keeps the listening socket and the port we got, and starts the address book with the peers we were given. */
     keepListener: assign(({ context, event }) =>
-      listening(context, (event as unknown as { output?: Deno.TcpListener }).output)
+      listening(context, (event as unknown as { output: TorrentSockets }).output)
     ),
     setStatus: assign({ status: ({ context, event }) => statusWith(context, event) }),
     /** The coordinator's counters, read from its snapshot while it lives: the one place the supervisor reads it. */
@@ -80,7 +73,7 @@ export const torrentMachine = setup({
       stats: ({ context, self }) =>
         coordinatorStats(self.getSnapshot().children.coordinator) ?? context.stats,
     }),
-    closeListener: ({ context }) => closeQuietly(context.listener),
+    closeListener: ({ context }) => closeSockets(context),
     closeStorage: ({ context }) => context.storage?.close(),
     /** The DHT node starts once we listen (on the listener's port number), never for a private torrent. */
     startDht: enqueueActions(({ context, enqueue }) => {

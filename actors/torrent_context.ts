@@ -9,7 +9,6 @@ import { fromPromise } from "xstate";
 import { globalIpv6, type PeerAddress } from "../src/common/peer_address.ts";
 import { type Magnet } from "../src/metainfo/magnet.ts";
 import { type Metainfo, paddingPieces } from "../src/metainfo/metainfo.ts";
-import { equalBytes } from "../src/common/bytes.ts";
 import { LocalPieces } from "../src/pieces/local_pieces.ts";
 import { PieceWriters } from "../src/pieces/piece_writers.ts";
 import { checkPieces } from "../src/storage/check.ts";
@@ -19,9 +18,12 @@ import { AddressBook } from "../src/swarm/address_book.ts";
 import { UdpTrackerClient } from "../src/tracker/udp_client.ts";
 import type { Message } from "../src/wire/wire.ts";
 import type { EncryptionMode } from "../src/peer/connection.ts";
-import { bindListener } from "./acceptor.ts";
+import { openSockets, type TorrentSockets } from "./acceptor.ts";
+import type { UdpPort } from "../src/common/udp_port.ts";
+import { type Dial, dialUtpFirst } from "../src/peer/dial.ts";
+import type { UtpEndpoint } from "../src/utp/endpoint.ts";
 import type { CoordinatorInput, Stats } from "./coordinator.ts";
-import type { DhtCommand, DhtInput, DhtOptions, DhtReport } from "./dht.ts";
+import type { DhtOptions, DhtReport } from "./dht.ts";
 import type { MagnetInput, MagnetReport } from "./magnet.ts";
 import type { PeerTimeouts } from "./peer.ts";
 import type { SwarmInput, SwarmReport } from "./swarm.ts";
@@ -80,6 +82,8 @@ export interface TorrentInput {
   webSeeds?: WebSeedOptions | false;
   /** Message Stream Encryption for every peer connection (default `off` here; the client's is `prefer`). */
   encryption?: EncryptionMode;
+  /** uTP (BEP 29) beside TCP, on the DHT's UDP port (default off here; the client's is on). */
+  utp?: boolean;
   /** Sees every peer wire message after the handshakes, each way (debugging). */
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
 }
@@ -95,6 +99,10 @@ export interface TorrentContext {
   /** The port we listen on, or the requested one when we do not listen. */
   port: number;
   listener?: Deno.TcpListener;
+  /** The UDP port the DHT and uTP share, and uTP on it, with the dial that tries uTP first. */
+  udp?: UdpPort;
+  utp?: UtpEndpoint;
+  dial?: Dial;
   /** Every address heard of, from the magnet phase to the end. */
   book: AddressBook;
   trackers: TrackerSetup;
@@ -146,9 +154,15 @@ export function pieceWriters(
   );
 }
 
-/** Binds the listening socket on the requested port or the next free one; none when the torrent does not listen. */
-export const listenJob = fromPromise<Deno.TcpListener | undefined, TorrentInput>(({ input }) =>
-  Promise.resolve(input.listen === false ? undefined : bindListener(input.port, input.listen))
+/**
+ * Binds the listening socket on the requested port or the next free one (none when the torrent does not listen),
+ * and the UDP port of the same number when the DHT or uTP may use it.
+ */
+export const listenJob = fromPromise<TorrentSockets, TorrentInput>(({ input }) =>
+  openSockets(input.port, input.listen, {
+    udp: input.dht !== undefined || input.utp === true,
+    utp: input.utp === true,
+  })
 );
 
 /** Opens the storage and checks what is there (or trusts the resume record); fails with a one-line reason. */
@@ -224,14 +238,16 @@ export function initialContext(input: TorrentInput): TorrentContext {
 }
 
 /** The context once we listen: the socket, the port we got, and the address book with the peers we were given. */
-export function listening(ctx: TorrentContext, listener?: Deno.TcpListener): Partial<TorrentContext> {
+export function listening(ctx: TorrentContext, sockets: TorrentSockets): Partial<TorrentContext> {
+  const { listener, udp, utp } = sockets;
   const addr = listener?.addr as Deno.NetAddr | undefined;
   const port = addr?.port ?? ctx.port;
   const book = new AddressBook(port);
   book.add(ctx.input.peers ?? [], "given");
   // Listening on IPv6 too: trackers are told our global IPv6 address, if the machine has one (BEP 7).
   const ipv6 = addr?.hostname === "::" ? globalIpv6() : undefined;
-  return { listener, port, book, trackers: { ...ctx.trackers, ipv6 } };
+  const dial = utp && dialUtpFirst(utp);
+  return { listener, udp, utp, dial, port, book, trackers: { ...ctx.trackers, ipv6 } };
 }
 
 /** `--seed-ratio` or `--seed-time` reached. */
@@ -248,15 +264,6 @@ export function usesDht(ctx: TorrentContext): boolean {
   return ctx.input.dht !== undefined && !ctx.meta?.private;
 }
 
-/** The DHT actor's input: the UDP port is the peer listener's number, as other clients expect. */
-export function dhtInput(ctx: TorrentContext): DhtInput {
-  return {
-    port: ctx.listener ? ctx.port : 0,
-    host: typeof ctx.input.listen === "string" ? ctx.input.listen : undefined,
-    ...ctx.input.dht!,
-  };
-}
-
 /** The status a person watching sees, with what the magnet phase or the swarm just reported. */
 export function statusWith(ctx: TorrentContext, event: TorrentEvent): TorrentContext["status"] {
   const e = event as Extract<TorrentEvent, { status: string }>;
@@ -265,27 +272,8 @@ export function statusWith(ctx: TorrentContext, event: TorrentEvent): TorrentCon
     : { ...ctx.status, tracker: e.status };
 }
 
-/** The DHT lookup for this torrent, announcing our port when we listen. */
-export function dhtLookup(ctx: TorrentContext): DhtCommand {
-  return { type: "dht.lookup", infoHash: infoHashOf(ctx), announcePort: ctx.listener ? ctx.port : undefined };
-}
-
-/**
- * When to look up again: every 15 minutes (BEP 5's announce interval), every 5 s while a magnet link still waits
- * for its metadata (the peers that have it may announce only now; a lookup costs a few dozen small packets).
- */
-export function reannounceMs(ctx: TorrentContext): number {
-  return ctx.meta ? 15 * 60_000 : 5_000;
-}
-
-/** Puts the peers the DHT found for this torrent into the address book, with source `dht`. */
-export function learnDhtPeers(ctx: TorrentContext, event: TorrentEvent): void {
-  const e = event as Extract<DhtReport, { type: "dht.peers" }>;
-  const ours = infoHashOf(ctx);
-  if (equalBytes(e.infoHash, ours)) ctx.book.add(e.peers, "dht");
-}
-
-function infoHashOf(ctx: TorrentContext): Uint8Array {
+/** The torrent's infohash, from its metadata or its magnet link. */
+export function infoHashOf(ctx: TorrentContext): Uint8Array {
   return ctx.meta?.infoHash ?? ctx.input.magnet!.infoHash;
 }
 
@@ -305,6 +293,7 @@ export function magnetInput(ctx: TorrentContext): MagnetInput {
     trackers: ctx.trackers,
     noPeersTimeoutMs: ctx.input.noPeersTimeoutMs,
     encryption: ctx.input.encryption,
+    dial: ctx.dial,
   };
 }
 
@@ -315,6 +304,8 @@ export function swarmInput(ctx: TorrentContext): SwarmInput {
     meta: ctx.meta!,
     port: ctx.port,
     listener: ctx.listener,
+    utp: ctx.utp,
+    dial: ctx.dial,
     book: ctx.book,
     ours: ctx.ours!,
     storage: ctx.storage!,

@@ -39,6 +39,7 @@ Options:
       --peer <host:port>     also dial this peer (repeatable)
       --dht-bootstrap <host:port>  join the DHT through this node instead of the default routers (repeatable)
       --no-dht               do not use the DHT
+      --no-utp               connect over TCP only (by default uTP is tried first, and accepted)
       --no-web-seeds         do not fetch from the torrent's web seeds (url-list, httpseeds)
       --encryption <mode>    peer encryption (MSE): prefer (default: try it, fall back to plaintext),
                              require (never plaintext), off (plaintext only)
@@ -184,6 +185,7 @@ async function run(args: string[]): Promise<number> {
         peer: { type: "string", multiple: true },
         "dht-bootstrap": { type: "string", multiple: true },
         "no-dht": { type: "boolean" },
+        "no-utp": { type: "boolean" },
         "no-web-seeds": { type: "boolean" },
         encryption: { type: "string" },
         "no-peers-timeout": { type: "string" },
@@ -287,6 +289,7 @@ async function run(args: string[]): Promise<number> {
     check: values.check,
     webSeeds: values["no-web-seeds"] ? false : undefined,
     encryption,
+    utp: !values["no-utp"],
     seed: seed ?? (seedOnly ? {} : undefined),
     seedOnly,
     dht,

@@ -194,7 +194,7 @@ export function peerLogger(): (e: InspectionEvent) => void {
     if (e.type !== "@xstate.snapshot") return;
     const snap = e.snapshot as {
       value?: unknown;
-      context?: { key?: string; reason?: string; lastError?: string; transport?: string };
+      context?: { key?: string; reason?: string; lastError?: string; transport?: string; via?: string };
     };
     const key = snap.context?.key;
     if (!key || snap.value === undefined) return;
@@ -202,9 +202,9 @@ export function peerLogger(): (e: InspectionEvent) => void {
     const before = last.get(key);
     if (before === state) return;
     last.set(key, state);
-    // The transport once, as the handshake completes: plain, rc4 or obfuscated.
+    // The transport once, as the handshake completes: over TCP or uTP, plain, rc4 or obfuscated.
     const transport = state.startsWith("connected") && !before?.startsWith("connected") &&
-      snap.context?.transport;
+      [snap.context?.via, snap.context?.transport].filter(Boolean).join(" ");
     const reason = state === "failed"
       ? snap.context?.reason
       : state === "backingOff"

@@ -5,6 +5,8 @@ export interface ByteStream {
   read(into: Uint8Array): Promise<number | null>;
   write(bytes: Uint8Array): Promise<number>;
   close(): void;
+  /** How the bytes travel, when not over TCP. */
+  readonly via?: "utp";
 }
 
 /** Writes all of `bytes` to `stream`. */

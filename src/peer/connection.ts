@@ -12,6 +12,7 @@ import { isPlainHandshake, mseAccept, mseInitiate, PLAINTEXT, RC4 } from "../cry
 import { CipherStream, HandshakeReader } from "../crypto/streams.ts";
 import { concat, equalBytes } from "../common/bytes.ts";
 import { FrameReader } from "../wire/frame_reader.ts";
+import { dialTcp } from "./dial.ts";
 import {
   decodeHandshake,
   encodeHandshake,
@@ -48,10 +49,6 @@ export interface ConnectionInput {
   encryptionTimeoutMs?: number;
 }
 
-function dialTcp(hostname: string, port: number): Promise<ByteStream> {
-  return Deno.connect({ hostname, port });
-}
-
 /** A peer connection: its stream, its receive buffer and its write queue. */
 export class PeerConnection {
   /** Frames as they arrive; `fill()` reads more into it. */
@@ -63,6 +60,8 @@ export class PeerConnection {
   #closed = false;
   /** How the bytes travel, once the handshake is done. */
   transport: Transport = "plain";
+  /** What carries the bytes: TCP, or uTP. */
+  via: "tcp" | "utp" = "tcp";
   #writes: Promise<void> = Promise.resolve();
 
   /**
@@ -92,6 +91,7 @@ export class PeerConnection {
   async connect(): Promise<boolean> {
     const stream = this.input.conn ?? await this.#dial();
     this.#stream = stream;
+    this.via = stream.via ?? "tcp";
     if (this.#closed) stream.close();
     return !this.#closed;
   }

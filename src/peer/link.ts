@@ -96,6 +96,7 @@ export class PeerLink {
         peerId: toHex(hs.peerId),
         client: clientName(hs.peerId),
         transport: conn.transport,
+        via: conn.via,
       });
       this.#fast = supports(hs.reserved, "fast");
       this.upload.fast = this.#fast;

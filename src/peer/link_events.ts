@@ -10,7 +10,9 @@ import type { LocalPieces } from "../pieces/local_pieces.ts";
 import type { PieceWriter } from "../pieces/piece_writers.ts";
 import type { WholePiece } from "../pieces/scheduler.ts";
 import type { Message } from "../wire/wire.ts";
+import type { ByteStream } from "../common/byte_stream.ts";
 import type { EncryptionMode, Transport } from "./connection.ts";
+import type { Dial } from "./dial.ts";
 import type { ExtensionEvent, ExtensionInput } from "./extensions.ts";
 
 /** What a link needs to know. */
@@ -27,7 +29,9 @@ export interface LinkInput extends ExtensionInput {
   /** A peer with requests outstanding that sends no block for this long is reported stalled. */
   stallMs?: number;
   /** An accepted connection (the peer dialled us): the link reads its handshake first, then answers. */
-  conn?: Deno.TcpConn;
+  conn?: ByteStream;
+  /** How the peer is dialled (default TCP). */
+  dial?: Dial;
   /** What we have and serve; absent for a link that only downloads. */
   ours?: LocalPieces;
   readBlock?: (offset: number, length: number) => Promise<Uint8Array>;
@@ -47,7 +51,7 @@ export interface LinkInput extends ExtensionInput {
 export type LinkEvent =
   | { type: "link.connected" }
   /** The handshakes are done; `transport` says how the bytes travel (plaintext, RC4, or obfuscated). */
-  | { type: "link.handshaken"; peerId: string; client: string; transport: Transport }
+  | { type: "link.handshaken"; peerId: string; client: string; transport: Transport; via: "tcp" | "utp" }
   | { type: "link.bitfield"; bitfield: Bitfield }
   | { type: "link.haves"; indices: number[] }
   | { type: "link.choked" }

@@ -9,6 +9,7 @@
 import type { PeerAddress } from "../common/peer_address.ts";
 import { decodeMessage, supports } from "../wire/wire.ts";
 import { type EncryptionMode, PeerConnection } from "./connection.ts";
+import type { Dial } from "./dial.ts";
 import { type ExtensionEvent, PeerExtensions } from "./extensions.ts";
 
 export interface MetadataLinkInput extends PeerAddress {
@@ -17,6 +18,8 @@ export interface MetadataLinkInput extends PeerAddress {
   listenPort?: number;
   /** Message Stream Encryption for the connection (default `off`). */
   encryption?: EncryptionMode;
+  /** How the peer is dialled (default TCP). */
+  dial?: Dial;
 }
 
 export type MetadataLinkEvent = ExtensionEvent | { type: "link.closed"; reason: string };

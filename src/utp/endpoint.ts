@@ -44,6 +44,8 @@ export interface UtpEndpointStats {
 export class UtpEndpoint {
   readonly stats: UtpEndpointStats = { connections: 0, accepted: 0, dialled: 0, dropped: 0, resetsSent: 0 };
   readonly limits: UtpLimits;
+  /** Hears each connection a peer opened; while unset, SYNs are not answered. */
+  onAccept?: (socket: UtpSocket, host: string, port: number) => void;
   #sockets = new Map<string, { socket: UtpSocket; host: string; port: number }>();
   #now: () => number;
   #timer?: ReturnType<typeof setInterval>;
@@ -54,6 +56,7 @@ export class UtpEndpoint {
 
   constructor(readonly options: UtpEndpointOptions) {
     this.#now = options.now ?? (() => performance.now());
+    this.onAccept = options.onAccept;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
   }
 
@@ -108,7 +111,7 @@ export class UtpEndpoint {
     }
     const halfOpen = [...this.#sockets.values()].filter((e) => e.socket.state === "syn-recv").length;
     if (
-      !this.options.onAccept || this.#sockets.size >= (this.options.maxConnections ?? 512) ||
+      !this.onAccept || this.#sockets.size >= (this.options.maxConnections ?? 512) ||
       halfOpen >= (this.options.maxHalfOpen ?? 64)
     ) {
       this.stats.dropped++;
@@ -117,7 +120,7 @@ export class UtpEndpoint {
     const socket = this.#add(host, port, recvId, id, true);
     socket.accept(seq);
     this.stats.accepted++;
-    this.options.onAccept(socket, host, port);
+    this.onAccept(socket, host, port);
   }
 
   /**

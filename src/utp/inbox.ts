@@ -40,6 +40,8 @@ export class Inbox {
 
   /** Takes packet `seq` (a FIN when `fin`): in order it is readable, ahead of a gap it waits, behind it is a duplicate. */
   take(seq: number, payload: Uint8Array, fin: boolean): Taken {
+    // A view into a larger receive buffer would keep all of it alive while the payload waits: keep a copy.
+    if (payload.buffer.byteLength > 2 * payload.length) payload = payload.slice();
     if (fin) this.#eofSeq ??= seq;
     if (this.#eofSeq !== undefined && seqDiff(seq, this.#eofSeq) > 0) return "dropped"; // nothing after the FIN
     const ahead = seqDiff(seq, seqAdd(this.ack, 1));

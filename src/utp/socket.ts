@@ -49,6 +49,7 @@ export interface UtpWire {
 
 /** One uTP connection. */
 export class UtpSocket implements ByteStream {
+  readonly via = "utp";
   state: "syn-sent" | "syn-recv" | "connected" | "closed";
   /** Why it closed, when it closed on an error. */
   error?: string;
@@ -56,7 +57,6 @@ export class UtpSocket implements ByteStream {
   /** What arrived, in order, until read. */
   readonly inbox: Inbox;
   readonly roundTrip = new RoundTrip();
-  /** Counters for a person watching. */
   readonly counts = { sent: 0, resent: 0, received: 0, duplicates: 0, dropped: 0, timeouts: 0 };
 
   /** Sent packets not yet acked, and the sequence numbers. */

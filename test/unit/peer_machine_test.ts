@@ -60,7 +60,7 @@ Deno.test("peer machine walks connecting → handshaking → connected.choked �
   assert.equal(h.state(), '"connecting"');
   h.link({ type: "link.connected" });
   assert.equal(h.state(), '"handshaking"');
-  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000", transport: "plain" });
+  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000", transport: "plain", via: "tcp" });
   assert.equal(h.state(), '{"connected":"choked"}');
   assert.equal(h.toCoordinator.at(-1)!.type, "peer.hello");
   h.link({ type: "link.bitfield", bitfield: new Bitfield(8) });
@@ -76,7 +76,7 @@ Deno.test("peer machine walks connecting → handshaking → connected.choked �
 Deno.test("peer machine passes assigned pieces to its link and whole pieces to the coordinator", () => {
   const h = harness();
   h.link({ type: "link.connected" });
-  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000", transport: "plain" });
+  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000", transport: "plain", via: "tcp" });
   h.link({ type: "link.unchoked" });
   h.peer().send({ type: "assign", indices: [3, 4, 5] });
   assert.deepEqual(h.commands.at(-1), { type: "fetch", indices: [3, 4, 5] });
@@ -91,7 +91,7 @@ Deno.test("peer machine passes assigned pieces to its link and whole pieces to t
 Deno.test("peer machine goes back to choked on choke and tells the coordinator to take its pieces back", () => {
   const h = harness();
   h.link({ type: "link.connected" });
-  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000", transport: "plain" });
+  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000", transport: "plain", via: "tcp" });
   h.link({ type: "link.unchoked" });
   h.link({ type: "link.choked" });
   assert.equal(h.state(), '{"connected":"choked"}');
@@ -102,7 +102,7 @@ Deno.test("peer machine goes back to choked on choke and tells the coordinator t
 Deno.test("peer machine fails when the link closes, telling the coordinator and its parent why", () => {
   const h = harness();
   h.link({ type: "link.connected" });
-  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000", transport: "plain" });
+  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000", transport: "plain", via: "tcp" });
   h.link({ type: "link.unchoked" });
   h.link({ type: "link.pieces", pieces: [{ index: 1, data: new Uint8Array(1) }], want: 5 });
   h.link({ type: "link.closed", reason: "peer closed the connection" });
@@ -121,7 +121,7 @@ Deno.test("peer machine fails when the link closes, telling the coordinator and 
 Deno.test("peer machine fails a stalled download and a ban", () => {
   const a = harness();
   a.link({ type: "link.connected" });
-  a.link({ type: "link.handshaken", peerId: "ab", client: "x", transport: "plain" });
+  a.link({ type: "link.handshaken", peerId: "ab", client: "x", transport: "plain", via: "tcp" });
   a.link({ type: "link.unchoked" });
   a.link({ type: "link.stalled" });
   assert.equal(a.closed[0].reason, "stalled: requests unanswered");

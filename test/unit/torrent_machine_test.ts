@@ -23,7 +23,7 @@ function harness(input: Partial<TorrentInput>, magnetOutput: MagnetOutput = { me
   const ours = new LocalPieces(meta.pieceCount);
   const machine = torrentMachine.provide({
     actors: {
-      listen: fromPromise(() => Promise.resolve(undefined)) as never,
+      listen: fromPromise(() => Promise.resolve({})) as never,
       open: fromPromise(() =>
         Promise.resolve({ storage: new MemoryStorage(meta.totalLength), ours })
       ) as never,

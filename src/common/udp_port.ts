@@ -1,0 +1,72 @@
+/**
+ * One UDP socket shared by the DHT and uTP, as other clients share theirs: the same port number as the TCP
+ * listener. A packet goes to the DHT when it starts with `d` (a bencoded dictionary), to uTP when its first byte is
+ * a uTP version-1 type; anything else is dropped and counted.
+ *
+ * @module
+ */
+
+import dgram from "node:dgram";
+
+/** Where a packet came from. */
+export interface UdpFrom {
+  host: string;
+  port: number;
+}
+
+/** A bound UDP socket and who hears its packets. */
+export class UdpPort {
+  /** Hears DHT packets (KRPC). */
+  dht?: (packet: Uint8Array, from: UdpFrom) => void;
+  /** Hears uTP packets. */
+  utp?: (packet: Uint8Array, from: UdpFrom) => void;
+  /** Packets nobody took. */
+  dropped = 0;
+
+  private constructor(readonly socket: dgram.Socket, readonly port: number) {
+    socket.on("message", (packet: Uint8Array, rinfo: { address: string; port: number }) => {
+      const bytes = new Uint8Array(packet.buffer, packet.byteOffset, packet.byteLength);
+      const from = { host: rinfo.address, port: rinfo.port };
+      const first = bytes[0];
+      if (first === 0x64 && this.dht) this.dht(bytes, from);
+      else if ((first & 0x0f) === 1 && first >> 4 <= 4 && this.utp) this.utp(bytes, from);
+      else this.dropped++;
+    });
+    socket.on("error", () => this.dropped++); // a failed send to one peer is not the port's end
+  }
+
+  /** Binds `port` on `host` (default all IPv4 interfaces); rejects with a one-line reason. */
+  static bind(port: number, host = "0.0.0.0"): Promise<UdpPort> {
+    const socket = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
+    return new Promise((resolve, reject) => {
+      const failed = (e: Error & { code?: string }) => {
+        try {
+          socket.close();
+        } catch { /* never bound */ }
+        reject(new Error(e.code === "EADDRINUSE" ? `UDP port ${port} is in use` : `UDP: ${e.message}`));
+      };
+      socket.once("error", failed);
+      socket.bind(port, host, () => {
+        socket.off("error", failed);
+        resolve(new UdpPort(socket, socket.address().port));
+      });
+    });
+  }
+
+  /** Sends a packet; a failure is counted, not thrown (UDP promises nothing anyway). */
+  send(bytes: Uint8Array, host: string, port: number): void {
+    try {
+      this.socket.send(bytes, port, host);
+    } catch {
+      this.dropped++;
+    }
+  }
+
+  /** Closes the socket. */
+  close(): void {
+    this.dht = this.utp = undefined;
+    try {
+      this.socket.close();
+    } catch { /* already closed */ }
+  }
+}
