@@ -28,10 +28,10 @@ export class Inbox {
   #end?: { error?: string };
 
   /**
-   * `window`: the bytes we take in before they are read; `slack`: one packet more may wait out of order.
-   * `onRoom` hears when reading reopened a window that had closed (the peer should hear it).
+   * `window`: the bytes we take in before they are read (the socket widens it on long paths); `slack`: one
+   * packet more may wait out of order. `onRoom` hears when reading reopened a window that had closed.
    */
-  constructor(readonly window: number, readonly slack: number, readonly onRoom: () => void) {}
+  constructor(public window: number, readonly slack: number, readonly onRoom: () => void) {}
 
   /** Bytes we can still take in: the window we advertise. */
   get free(): number {

@@ -72,7 +72,7 @@ export function encodePacket(p: UtpPacket): Uint8Array {
 
 /**
  * Reads a packet; undefined for anything that is not one (too short, another version, unknown type, an extension
- * running past the end, a selective ack whose length is not a multiple of 4). The payload is a view into `bytes`.
+ * running past the end, an empty selective ack). The payload is a view into `bytes`.
  */
 export function decodePacket(bytes: Uint8Array): UtpPacket | undefined {
   if (bytes.length < HEADER_SIZE || !looksLikeUtp(bytes[0])) return undefined;
@@ -86,7 +86,8 @@ export function decodePacket(bytes: Uint8Array): UtpPacket | undefined {
     const length = bytes[at + 1];
     if (at + 2 + length > bytes.length) return undefined;
     if (ext === EXT_SELECTIVE_ACK) {
-      if (length === 0 || length % 4 !== 0) return undefined;
+      // BEP 29 asks for a multiple of 4 bytes; libtorrent sends as few as it needs (1 or 2): any length will do.
+      if (length === 0) return undefined;
       sack = bytes.subarray(at + 2, at + 2 + length);
     }
     at += 2 + length;

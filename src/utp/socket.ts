@@ -16,14 +16,7 @@ import { Ledbat, RoundTrip } from "./congestion.ts";
 import { Inbox } from "./inbox.ts";
 import { Outgoing } from "./outgoing.ts";
 import { WriteQueue } from "./write_queue.ts";
-import {
-  ACK_EVERY,
-  CLOSE_LINGER_MS,
-  DEFAULT_LIMITS,
-  KEEPALIVE_MS,
-  type UtpLimits,
-  ZERO_WINDOW_PROBE_MS,
-} from "./limits.ts";
+import { DEFAULT_LIMITS, receiveWindowFor, type UtpLimits } from "./limits.ts";
 import {
   encodePacket,
   HEADER_SIZE,
@@ -155,7 +148,10 @@ export class UtpSocket implements ByteStream {
 
   /** Acks everything up to `p.ack` and what its selective ack names; resends at once what was lost. */
   #takeAcks(p: UtpPacket, now: number): void {
-    const sample = (ms: number) => this.roundTrip.sample(ms);
+    const sample = (ms: number) => {
+      this.roundTrip.sample(ms);
+      this.inbox.window = receiveWindowFor(this.roundTrip.rtt, this.limits);
+    };
     const { acked, lost, halve } = this.#outgoing.takeAck(p.ack, p.sack, p.type === ST_STATE, now, sample);
     if (acked > 0) {
       this.#timeouts = 0;
@@ -216,7 +212,7 @@ export class UtpSocket implements ByteStream {
       this.#sendTracked(ST_FIN, new Uint8Array(0));
     }
     // A bare ack waits for the end of a burst of packets (the endpoint calls `flushAck`) unless many are owed.
-    if (this.#ackDue && (ackNow || this.#unacked >= ACK_EVERY)) this.#sendState();
+    if (this.#ackDue && (ackNow || this.#unacked >= this.limits.ackEvery)) this.#sendState();
   }
 
   #header(type: number, seq: number, payload: Uint8Array, now: number): Uint8Array {
@@ -272,7 +268,7 @@ export class UtpSocket implements ByteStream {
     if (this.state === "syn-recv" && now - this.#lastRecv > this.limits.halfOpenMs) {
       return this.#fail("uTP: the peer never finished connecting");
     }
-    if (this.#closing && now - this.#closeStarted > CLOSE_LINGER_MS) return this.#destroy();
+    if (this.#closing && now - this.#closeStarted > this.limits.closeLingerMs) return this.#destroy();
     if (this.#outgoing.size > 0 && now - this.#timerFrom >= this.roundTrip.timeout) {
       this.counts.timeouts++;
       if (++this.#timeouts > this.limits.maxTimeouts) {
@@ -286,12 +282,12 @@ export class UtpSocket implements ByteStream {
         this.#resend(seqAdd(this.#outgoing.next, -1), now);
       } else this.#flush(now);
     }
-    if (this.#zeroWindowSince !== undefined && now - this.#zeroWindowSince > ZERO_WINDOW_PROBE_MS) {
+    if (this.#zeroWindowSince !== undefined && now - this.#zeroWindowSince > this.limits.zeroWindowProbeMs) {
       this.#zeroWindowSince = now;
       this.#peerWindow = this.limits.payloadSize + HEADER_SIZE; // probe with one packet
       this.#flush(now);
     }
-    if (this.state === "connected" && now - this.#lastSend > KEEPALIVE_MS) this.#sendState();
+    if (this.state === "connected" && now - this.#lastSend > this.limits.keepaliveMs) this.#sendState();
   }
 
   /** Sends an ack now if one is owed (the endpoint calls this after a burst of packets). */

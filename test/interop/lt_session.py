@@ -1,4 +1,7 @@
-"""A libtorrent session for the interop tests: on 127.0.0.1 only, with DHT, LSD, UPnP, NAT-PMP and uTP off."""
+"""A libtorrent session for the interop tests: on 127.0.0.1 only, with DHT, LSD, UPnP, NAT-PMP and uTP off.
+
+LT_TRANSPORT=utp makes it a uTP-only peer (TCP off both ways), LT_TRANSPORT=both speaks both.
+"""
 import os
 import signal
 import time
@@ -43,4 +46,9 @@ def loopback_session(port, upload_limit=0):
         settings.update({"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2, "prefer_rc4": True})
     elif encryption == "disabled":
         settings.update({"out_enc_policy": 2, "in_enc_policy": 2})
+    transport = os.environ.get("LT_TRANSPORT")
+    if transport in ("utp", "both"):
+        settings.update({"enable_incoming_utp": True, "enable_outgoing_utp": True})
+    if transport == "utp":
+        settings.update({"enable_incoming_tcp": False, "enable_outgoing_tcp": False})
     return lt.session(settings)

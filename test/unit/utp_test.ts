@@ -63,8 +63,11 @@ Deno.test("uTP packets: anything else is not one", () => {
   assert.equal(decodePacket(Uint8Array.of(0x02, ...good.subarray(1))), undefined); // version 2
   assert.equal(decodePacket(Uint8Array.of(0x51, ...good.subarray(1))), undefined); // type 5
   const badSack = good.slice();
-  badSack[21] = 3; // not a multiple of 4
+  badSack[21] = 0; // an empty mask
   assert.equal(decodePacket(badSack), undefined);
+  // libtorrent sends masks of 1 or 2 bytes (BEP 29 says a multiple of 4): they are read.
+  const short = Uint8Array.of(0x21, 1, ...good.subarray(2, 20), 0, 1, 0b10);
+  assert.deepEqual(sackedSeqs(decodePacket(short)!.ack, decodePacket(short)!.sack!), [seqAdd(9, 3)]);
   const past = good.slice(0, 23); // the extension runs past the end
   assert.equal(decodePacket(past), undefined);
   assert.equal(looksLikeUtp("d".charCodeAt(0)), false); // a DHT packet
