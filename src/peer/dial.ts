@@ -1,8 +1,8 @@
 /**
  * How we dial a peer when uTP is on: uTP first, TCP after a short head start (or at once when uTP fails), keeping
  * whichever connects first and closing the other. A peer that speaks uTP answers its SYN within a round trip, as
- * TCP would, so uTP wins wherever the peer has it; a peer whose uTP never answered is dialled over TCP alone from
- * then on. A peer reachable over uTP only (TCP blocked or refused) is reached all the same.
+ * TCP would, so uTP wins wherever the peer has it; a peer whose uTP never answered while TCP did is dialled over
+ * TCP alone from then on. A peer reachable over uTP only (TCP blocked or refused) is reached all the same.
  *
  * @module
  */
@@ -41,19 +41,27 @@ export function dialUtpFirst(endpoint: UtpEndpoint, options: UtpFirstOptions = {
       let pending = 0;
       let tcpStarted = false;
       let tcpError: Error | undefined;
-      const win = (stream: ByteStream) => {
+      let utpFailed = false;
+      let tcpConnected = false;
+      const win = (stream: ByteStream, isUtp: boolean) => {
+        if (!isUtp) tcpConnected = true;
+        if (tcpConnected && utpFailed) remember(); // uTP got no answer where TCP did
         if (done) return stream.close(); // the other one was first
         done = true;
         clearTimeout(timer);
         resolve(stream);
       };
+      const remember = () => {
+        if (tcpOnly.size >= MAX_REMEMBERED) tcpOnly.clear();
+        tcpOnly.add(key);
+      };
       const attempt = (dial: Promise<ByteStream>, isUtp: boolean) => {
         pending++;
-        dial.then(win, (e: Error) => {
+        dial.then((stream) => win(stream, isUtp), (e: Error) => {
           pending--;
           if (isUtp) {
-            if (tcpOnly.size >= MAX_REMEMBERED) tcpOnly.clear();
-            tcpOnly.add(key);
+            utpFailed = true;
+            if (tcpConnected) remember();
             startTcp();
           } else tcpError = e;
           if (pending === 0 && tcpStarted && !done) {

@@ -30,7 +30,7 @@ export interface UtpPair {
 
 /** A seeded random source, so a failing run can be run again. */
 export function seeded(seed: number): () => number {
-  let x = seed >>> 0 || 1;
+  let x = Math.imul(seed, 0x9e3779b9) >>> 0 || 1; // spread small seeds: xorshift starts slowly from them
   return () => {
     x ^= x << 13;
     x ^= x >>> 17;
@@ -128,4 +128,15 @@ export async function readBytes(s: UtpSocket, n: number): Promise<Uint8Array> {
     at += got;
   }
   return out;
+}
+
+/** `promise`, or a rejection after `ms`: a transfer that stalls fails the test instead of hanging it. */
+export function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) =>
+      timer = setTimeout(() => reject(new Error(`no end in ${ms / 1000} s`)), ms)
+    ),
+  ]).finally(() => clearTimeout(timer));
 }

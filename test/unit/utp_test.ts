@@ -19,7 +19,7 @@ import {
 } from "../../src/utp/packet.ts";
 import { DEFAULT_LIMITS } from "../../src/utp/limits.ts";
 import { UtpSocket, type UtpWire } from "../../src/utp/socket.ts";
-import { readBytes, readToEnd, utpPair, writeAllThenClose } from "../helpers/utp_pair.ts";
+import { readBytes, readToEnd, utpPair, within, writeAllThenClose } from "../helpers/utp_pair.ts";
 
 const randomBytes = (n: number) => {
   const out = new Uint8Array(n);
@@ -209,7 +209,7 @@ Deno.test("uTP: a transfer whose sequence numbers wrap arrives whole", async () 
     const payload = crypto.getRandomValues(new Uint8Array(65536));
     // 72,000 packets: the sequence numbers pass 65,535 and start again at 0.
     const big = new Uint8Array(1400 * 72_000).map((_, i) => payload[i & 0xffff] ^ (i >> 16));
-    const [, got] = await Promise.all([writeAllThenClose(client, big), readToEnd(server)]);
+    const [, got] = await within(60_000, Promise.all([writeAllThenClose(client, big), readToEnd(server)]));
     assert.equal(got.length, big.length);
     assert.deepEqual(got, big);
   } finally {
@@ -229,10 +229,13 @@ Deno.test("uTP: both ways at once through a path that loses, duplicates and reor
       const [, got] = await Promise.all([s.write(out), readBytes(s, expect)]);
       return got;
     };
-    const [gotDown, gotUp] = await Promise.all([
-      side(client, up, down.length),
-      side(server, down, up.length),
-    ]);
+    const [gotDown, gotUp] = await within(
+      30_000,
+      Promise.all([
+        side(client, up, down.length),
+        side(server, down, up.length),
+      ]),
+    );
     client.close();
     server.close();
     assert.deepEqual(gotUp, up);
