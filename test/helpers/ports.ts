@@ -1,5 +1,7 @@
 /** Ports on 127.0.0.1 for tests: one nothing listens on, and waiting until something listens, or serves. */
 
+import { UdpPort } from "../../src/common/udp_port.ts";
+import { UtpEndpoint } from "../../src/utp/endpoint.ts";
 import { encodeHandshake, HANDSHAKE_LENGTH } from "../../src/wire/wire.ts";
 
 /** A TCP port on 127.0.0.1 that nothing listens on now: for a peer or tracker that refuses, or a port to use. */
@@ -36,6 +38,28 @@ export async function waitForPort(port: number, ms = 10_000): Promise<void> {
     }
   }
   throw new Error(`nothing listens on port ${port} after ${ms} ms`);
+}
+
+/** Resolves once a uTP SYN to `port` on 127.0.0.1 is answered (the connection is then closed). */
+export async function waitForUtp(port: number, ms = 10_000): Promise<void> {
+  const udp = await UdpPort.bind(0, "127.0.0.1");
+  const endpoint = new UtpEndpoint({ send: (bytes, host, p) => udp.send(bytes, host, p) });
+  udp.utp = (packet, from) => endpoint.receive(packet, from.host, from.port);
+  try {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      try {
+        (await endpoint.connect("127.0.0.1", port, 500)).close();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error(`nothing answers uTP on port ${port} after ${ms} ms`);
+  } finally {
+    endpoint.close();
+    udp.close();
+  }
 }
 
 /** Resolves once a BitTorrent handshake to `port` is answered: the peer there is serving the torrent (a

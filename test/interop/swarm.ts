@@ -5,7 +5,7 @@
 
 import bencode from "bencode";
 import { cliCommand } from "../helpers/cli.ts";
-import { freePort, waitForPort } from "../helpers/ports.ts";
+import { freePort, waitForPort, waitForUtp } from "../helpers/ports.ts";
 
 export const HERE = new URL(".", import.meta.url).pathname;
 
@@ -83,24 +83,25 @@ export async function startOpentracker(dir: string, port: number, infoHashes: st
   return program;
 }
 
-/** libtorrent (python3-libtorrent) seeding `torrent` from `dir` in seed mode. */
+/**
+ * libtorrent (python3-libtorrent) seeding `torrent` from `dir` in seed mode; with `transport` "utp" it speaks uTP
+ * only (no TCP either way), "both" uTP and TCP.
+ */
 export async function startLibtorrent(
   torrent: string,
   dir: string,
   uploadLimit = 0,
   encryption?: "forced" | "disabled",
+  transport?: "utp" | "both",
 ): Promise<Program> {
   const port = freePort();
   const args = [`${HERE}lt_seed.py`, torrent, dir, String(port), String(uploadLimit)];
-  const p = new Program(
-    "libtorrent",
-    "/usr/bin/python3",
-    args,
-    undefined,
-    encryption && { LT_ENCRYPTION: encryption },
-  );
+  const env: Record<string, string> = {};
+  if (encryption) env.LT_ENCRYPTION = encryption;
+  if (transport) env.LT_TRANSPORT = transport;
+  const p = new Program("libtorrent", "/usr/bin/python3", args, undefined, env);
   p.port = port;
-  await waitForPort(port);
+  await (transport === "utp" ? waitForUtp(port) : waitForPort(port));
   return p;
 }
 
