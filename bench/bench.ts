@@ -13,7 +13,8 @@
  * peer, only a web seed (a local HTTP server); h) not a download: `create` hashing 1 GiB against mktorrent and
  * transmission-create (the file sits in the page cache: this measures hashing, not the disk); i) two libtorrent
  * seeders that force RC4 (MSE) both ways, no rtorrent; j2 and j10) 2,000 and 10,000 files of 4-60 KiB (64 KiB
- * pieces). `ours` is our client as a user types it, `deno run -A mod.ts` (no V8 flags); `ours-ui` the same with
+ * pieces); k) two libtorrent seeders speaking uTP and TCP (no rtorrent): libtorrent leeches over uTP alone, ours
+ * as typed (uTP first) and as `ours-tcp` (`--no-utp`). `ours` is our client as a user types it, `deno run -A mod.ts` (no V8 flags); `ours-ui` the same with
  * `--ui` and a viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and every process started here is
  * stopped by its PID.
  */
@@ -46,14 +47,14 @@ const CREATE_KEY = "h";
 /** Uploads: one libtorrent leecher, and five at once, from ours, libtorrent and aria2c seeding in turn. */
 const UPLOAD_KEYS: Record<string, number> = { u1: 1, u5: 5 };
 
-type Client = "ours" | "ours-ui" | "aria2c" | "libtorrent";
+type Client = "ours" | "ours-ui" | "ours-tcp" | "aria2c" | "libtorrent";
 
 async function download(
   client: Client,
   torrent: string,
   dir: string,
   name: string,
-  forcedRc4 = false,
+  s?: Scenario,
 ): Promise<Run> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(dir, { recursive: true });
@@ -64,7 +65,9 @@ async function download(
   switch (client) {
     case "ours":
     case "ours-ui":
+    case "ours-tcp":
       cmd = [Deno.execPath(), ...cliArgs([torrent, `${dir}/${name}`, "-q", "--port", port])];
+      if (client === "ours-tcp") cmd.push("--no-utp");
       if (client === "ours-ui") {
         uiPort = freePort();
         cmd.push("--ui", `127.0.0.1:${uiPort}`);
@@ -76,8 +79,10 @@ async function download(
       break;
     case "libtorrent":
       // Against seeders that force RC4, libtorrent is set to force it too (otherwise it dials in plaintext first).
+      // Against uTP seeders, libtorrent speaks uTP alone.
       cmd = [
-        ...(forcedRc4 ? ["env", "LT_ENCRYPTION=forced"] : []),
+        ...(s?.forcedRc4 ? ["env", "LT_ENCRYPTION=forced"] : []),
+        ...(s?.utp ? ["env", "LT_TRANSPORT=utp"] : []),
         ...["/usr/bin/python3", `${INTEROP}lt_download.py`, torrent, dir, port],
       ];
       break;
@@ -147,14 +152,15 @@ async function startSwarm(s: Scenario, work: string) {
         String(s.libtorrentSeeders),
       ],
       undefined,
-      s.forcedRc4 ? { LT_ENCRYPTION: "forced" } : undefined,
+      { ...s.forcedRc4 && { LT_ENCRYPTION: "forced" }, ...s.utp && { LT_TRANSPORT: "both" } },
     );
     programs.push(lt);
     const rtPort = freePort();
     const session = `${dir}/rt-session`;
     await Deno.remove(session, { recursive: true }).catch(() => {});
+    const noRtorrent = s.forcedRc4 || s.utp;
     const seederPorts = [...Array(s.libtorrentSeeders).keys()].map((i) => first + i)
-      .concat(s.forcedRc4 ? [] : [rtPort]);
+      .concat(noRtorrent ? [] : [rtPort]);
     if (s.delayMs !== undefined) {
       // Clients learn only the relays' addresses, from a tracker of our own.
       const relayed = seederPorts.map((p) => startDelayProxy(p, s.delayMs!));
@@ -172,10 +178,10 @@ async function startSwarm(s: Scenario, work: string) {
     } else {
       programs.push(await startOpentracker(`${dir}/tracker`, trackerPort, [meta.infoHashHex]));
     }
-    if (!s.forcedRc4) programs.push(await spawnRtorrent(torrent, `${dir}/seed`, session, rtPort));
+    if (!noRtorrent) programs.push(await spawnRtorrent(torrent, `${dir}/seed`, session, rtPort));
     console.error(
       `[${s.key}] waiting for ${seederPorts.length} seeders${
-        s.forcedRc4 ? "" : " (rtorrent hashes the payload first)"
+        noRtorrent ? "" : " (rtorrent hashes the payload first)"
       }…`,
     );
     if (s.delayMs === undefined) await waitForSeeders(announce, meta.infoHash, seederPorts.length, 300_000);
@@ -204,7 +210,10 @@ async function createdTorrent(folder: string, out: string, pieceLength: number, 
   return await Deno.readFile(out);
 }
 
-async function scenario(s: Scenario, work: string, rounds: number, clients: Client[], warmups: number) {
+async function scenario(s: Scenario, work: string, rounds: number, chosen: Client[], warmups: number) {
+  const clients = s.utp && chosen.includes("ours") && !chosen.includes("ours-tcp")
+    ? [...chosen, "ours-tcp" as const]
+    : chosen;
   const { torrent, name, dir, stop } = await startSwarm(s, work);
   const line = (label: string, client: Client, run: Run) =>
     console.error(
@@ -214,14 +223,14 @@ async function scenario(s: Scenario, work: string, rounds: number, clients: Clie
   try {
     for (let w = 0; w < warmups; w++) {
       const client = clients[w % clients.length];
-      line("warm-up", client, await download(client, torrent, `${dir}/dl-${client}`, name, s.forcedRc4));
+      line("warm-up", client, await download(client, torrent, `${dir}/dl-${client}`, name, s));
     }
     const runs: Record<string, Run[]> = Object.fromEntries(clients.map((c) => [c, []]));
     for (let round = 1; round <= rounds; round++) {
       // Round r starts with client r: none of them always follows the same one.
       for (let k = 0; k < clients.length; k++) {
         const client = clients[(round - 1 + k) % clients.length];
-        const run = await download(client, torrent, `${dir}/dl-${client}`, name, s.forcedRc4);
+        const run = await download(client, torrent, `${dir}/dl-${client}`, name, s);
         runs[client].push(run);
         line(`round ${round}`, client, run);
       }
@@ -269,7 +278,7 @@ if (import.meta.main) {
   for (const key of keys) {
     const s = SCENARIOS.find((x) => x.key === key);
     if (!s && key !== CREATE_KEY && !UPLOAD_KEYS[key]) {
-      console.error(`error: no scenario "${key}" (a-j10, u1, u5)`);
+      console.error(`error: no scenario "${key}" (a-k, u1, u5)`);
       Deno.exit(2);
     }
     const summary = summarize(

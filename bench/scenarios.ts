@@ -17,6 +17,11 @@ export interface Scenario {
   forcedRc4?: boolean;
   /** A folder of this many small files (4-60 KiB each, `size` is then their total, roughly), not one file. */
   files?: number;
+  /**
+   * The libtorrent seeders speak uTP and TCP, and there is no rtorrent; libtorrent leeches over uTP alone, and our
+   * client runs twice, as typed (uTP first) and with `--no-utp` (TCP alone).
+   */
+  utp?: boolean;
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -78,6 +83,14 @@ export const SCENARIOS: Scenario[] = [
     pieceLength: 256 * KiB,
     libtorrentSeeders: 2,
     forcedRc4: true,
+  },
+  {
+    key: "k",
+    title: "256 MiB, 256 KiB pieces, 2 libtorrent seeders speaking uTP and TCP",
+    size: 256 * MiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 2,
+    utp: true,
   },
   {
     key: "j2",
