@@ -52,7 +52,7 @@ export async function openSockets(
   const udp = await UdpPort.bind((listener.addr as Deno.NetAddr).port, host).catch(() => undefined);
   if (!udp || !options.utp) return { listener, udp };
   const utp = new UtpEndpoint({ send: (bytes, h, p) => udp.send(bytes, h, p) });
-  udp.utp = (packet, from) => utp.receive(packet, from.host, from.port);
+  udp.utp = (packet, host, port) => utp.receive(packet, host, port);
   return { listener, udp, utp };
 }
 

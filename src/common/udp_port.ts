@@ -19,18 +19,17 @@ export class UdpPort {
   /** Hears DHT packets (KRPC). */
   dht?: (packet: Uint8Array, from: UdpFrom) => void;
   /** Hears uTP packets. */
-  utp?: (packet: Uint8Array, from: UdpFrom) => void;
+  utp?: (packet: Uint8Array, host: string, port: number) => void;
   /** Packets nobody took. */
   dropped = 0;
 
   private constructor(readonly socket: dgram.Socket, readonly port: number) {
     socket.on("message", (packet: Uint8Array, rinfo: { address: string; port: number }) => {
-      const bytes = new Uint8Array(packet.buffer, packet.byteOffset, packet.byteLength);
-      const from = { host: rinfo.address, port: rinfo.port };
-      const first = bytes[0];
-      if (first === 0x64 && this.dht) this.dht(bytes, from);
-      else if ((first & 0x0f) === 1 && first >> 4 <= 4 && this.utp) this.utp(bytes, from);
-      else this.dropped++;
+      const first = packet[0]; // a Buffer is a Uint8Array: handed on as it is
+      if (first === 0x64 && this.dht) this.dht(packet, { host: rinfo.address, port: rinfo.port });
+      else if ((first & 0x0f) === 1 && first >> 4 <= 4 && this.utp) {
+        this.utp(packet, rinfo.address, rinfo.port);
+      } else this.dropped++;
     });
     socket.on("error", () => this.dropped++); // a failed send to one peer is not the port's end
   }
@@ -40,7 +39,10 @@ export class UdpPort {
     // Deno's node:dgram allocates a buffer of `recvBufferSize` for every datagram it receives (64 KiB by default;
     // doubled on Linux, as the kernel doubles SO_RCVBUF, which Deno leaves as it is): 4 KiB holds every DHT and
     // uTP packet (at most 1,500 bytes) at a sixteenth of the cost.
-    const socket = dgram.createSocket({ type: host.includes(":") ? "udp6" : "udp4", recvBufferSize: 2048 });
+    const socket = dgram.createSocket({
+      type: host.includes(":") ? "udp6" : "udp4",
+      recvBufferSize: Deno.build.os === "linux" ? 768 : 1536,
+    });
     return new Promise((resolve, reject) => {
       const failed = (e: Error & { code?: string }) => {
         try {

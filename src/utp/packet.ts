@@ -76,7 +76,6 @@ export function encodePacket(p: UtpPacket): Uint8Array {
  */
 export function decodePacket(bytes: Uint8Array): UtpPacket | undefined {
   if (bytes.length < HEADER_SIZE || !looksLikeUtp(bytes[0])) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let sack: Uint8Array | undefined;
   let ext = bytes[1];
   let at = HEADER_SIZE;
@@ -95,16 +94,21 @@ export function decodePacket(bytes: Uint8Array): UtpPacket | undefined {
   }
   return {
     type: bytes[0] >> 4,
-    connectionId: view.getUint16(2),
-    timestamp: view.getUint32(4),
-    timestampDiff: view.getUint32(8),
-    window: view.getUint32(12),
-    seq: view.getUint16(16),
-    ack: view.getUint16(18),
+    connectionId: u16(bytes, 2),
+    timestamp: u32(bytes, 4),
+    timestampDiff: u32(bytes, 8),
+    window: u32(bytes, 12),
+    seq: u16(bytes, 16),
+    ack: u16(bytes, 18),
     sack,
     payload: bytes.subarray(at),
   };
 }
+
+// Read in place: a DataView per packet is garbage at 40,000 packets a second.
+const u16 = (b: Uint8Array, at: number) => (b[at] << 8) | b[at + 1];
+const u32 = (b: Uint8Array, at: number) =>
+  ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
 
 /**
  * The selective-ack bitmask for packets received past `ack + 1`: `has(seq)` says whether a packet arrived; at most

@@ -192,7 +192,7 @@ export class UtpSocket implements ByteStream {
     if (this.state !== "connected") return;
     const out = this.#outgoing;
     const room = () => Math.min(this.congestion.window, this.#peerWindow) - out.inFlight;
-    for (const [seq, packet] of out.lost()) {
+    for (const [seq, packet] of out.lostCount > 0 ? out.lost() : []) {
       if (room() < packet.bytes.length && out.inFlight > 0) return;
       this.#resend(seq, now);
     }

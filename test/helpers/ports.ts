@@ -44,7 +44,7 @@ export async function waitForPort(port: number, ms = 10_000): Promise<void> {
 export async function waitForUtp(port: number, ms = 10_000): Promise<void> {
   const udp = await UdpPort.bind(0, "127.0.0.1");
   const endpoint = new UtpEndpoint({ send: (bytes, host, p) => udp.send(bytes, host, p) });
-  udp.utp = (packet, from) => endpoint.receive(packet, from.host, from.port);
+  udp.utp = (packet, host, port) => endpoint.receive(packet, host, port);
   try {
     const end = Date.now() + ms;
     while (Date.now() < end) {
