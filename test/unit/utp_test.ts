@@ -307,3 +307,47 @@ Deno.test("uTP endpoint: a repeated SYN gets the same answer; a packet for no co
   assert.equal(endpoint.receive(new TextEncoder().encode("d1:ad2:id20:"), "10.0.0.8", 1), false);
   endpoint.close();
 });
+
+Deno.test("uTP: a peer whose window stays shut gets nothing but a probe every 15 s; the writer waits", async () => {
+  const { socket, sent, clock } = fakeSocket();
+  const connected = socket.connect();
+  socket.receive(packet({ type: ST_STATE, seq: 500, ack: 1, window: 0, payload: new Uint8Array(0) }), 0);
+  await connected;
+  let written = false;
+  socket.write(new Uint8Array(100_000)).then(() => written = true);
+  const data = () => sent.filter((p) => p.type === ST_DATA).length;
+  assert.equal(data(), 0);
+  for (let t = 100; t <= 15_000; t += 100) socket.tick(clock.now = t);
+  assert.equal(data(), 0, "nothing before the probe");
+  socket.tick(clock.now = 15_100);
+  assert.equal(data(), 1, "one packet probes the window");
+  // The peer acks the probe and says its window is still shut.
+  socket.receive(packet({ type: ST_STATE, seq: 500, ack: 2, window: 0, payload: new Uint8Array(0) }), 15_200);
+  for (let t = 15_300; t < 30_000; t += 100) socket.tick(clock.now = t);
+  assert.equal(data(), 1);
+  await Promise.resolve();
+  assert.equal(written, false, "the writer is held back: nothing piles up beyond its own bytes");
+  assert.equal(socket.state, "connected");
+});
+
+Deno.test("uTP endpoint: RESETs with another id, or from another address, leave a connection alone", () => {
+  const { endpoint, out, accepted } = rawEndpoint();
+  endpoint.receive(syn(10), "10.0.0.9", 1);
+  const [socket] = accepted;
+  const state = out.find((o) => o.packet.type === ST_STATE)!.packet;
+  const reset = (id: number) =>
+    encodePacket(
+      packet({ type: ST_RESET, connectionId: id, seq: 2, ack: state.seq, payload: new Uint8Array(0) }),
+    );
+  // Packets to us carry the SYN's id + 1.
+  for (let id = 0; id < 65536; id += 7) if (id !== 11) endpoint.receive(reset(id), "10.0.0.9", 1);
+  endpoint.receive(reset(11), "10.0.0.66", 1); // the right id from elsewhere
+  endpoint.receive(reset(11), "10.0.0.9", 2); // from another port
+  assert.equal(socket.state, "syn-recv");
+  assert.equal(endpoint.size, 1);
+  assert.equal(out.filter((o) => o.packet.type === ST_RESET).length, 0, "a RESET is never answered");
+  endpoint.receive(reset(11), "10.0.0.9", 1);
+  assert.equal(socket.state, "closed");
+  assert.equal(endpoint.size, 0);
+  endpoint.close();
+});
