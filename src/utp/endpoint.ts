@@ -7,7 +7,7 @@
  * @module
  */
 
-import { decodePacket, ST_RESET, ST_SYN } from "./packet.ts";
+import { decodePacket, ST_DATA, ST_FIN, ST_RESET, ST_SYN } from "./packet.ts";
 import { DEFAULT_LIMITS, type UtpLimits } from "./limits.ts";
 import { UtpSocket } from "./socket.ts";
 
@@ -85,7 +85,7 @@ export class UtpEndpoint {
       return true;
     }
     entry.socket.receive(p, now);
-    if (entry.socket.ackDue) this.#oweAck(entry.socket);
+    if (p.type === ST_DATA || p.type === ST_FIN) this.#oweAck(entry.socket); // sent unless already piggybacked
     return true;
   }
 

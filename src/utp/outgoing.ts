@@ -55,13 +55,16 @@ export class Outgoing {
   /**
    * Takes an ack (`bare`: a STATE packet): everything up to `ack`, and what the selective ack `sack` names. Returns
    * the bytes newly acked; `lost` is the oldest packet when three later ones arrived (selectively) or three
-   * duplicate acks came, with `halve` set once a round trip (the window halves once per loss event).
+   * duplicate acks came, with `halve` set once a round trip (the window halves once per loss event). A packet
+   * sent less than `minAge` ms ago (a round trip) is never judged lost: its answer cannot have come yet, and the
+   * acks a peer sends for every packet past a gap would otherwise resend it again and again.
    */
   takeAck(
     ack: number,
     sack: Uint8Array | undefined,
     bare: boolean,
     now: number,
+    minAge: number,
     roundTrip: (ms: number) => void,
   ) {
     let acked = 0;
@@ -78,23 +81,24 @@ export class Outgoing {
     if (acked > 0) this.#dupAcks = 0;
     else if (bare && ack === this.#lastAck && this.size > 0) this.#dupAcks++;
     this.#lastAck = ack;
-    if ((this.#dupAcks < 3 && past.length < 3) || !this.has(this.oldest)) return { acked };
+    const oldest = this.#packets.get(this.oldest);
+    if ((this.#dupAcks < 3 && past.length < 3) || !oldest || now - oldest.sentAt < minAge) return { acked };
     this.#dupAcks = 0;
     const lost = this.oldest;
-    this.#markLostBefore(past);
+    this.#markLostBefore(past, now - minAge);
     const halve = seqDiff(lost, this.#recoveredTo) >= 0;
     if (halve) this.#recoveredTo = this.next;
     return { acked, lost, halve };
   }
 
   /** Counts the oldest packet lost, and each before the third-last one the peer has (`past`) that it lacks. */
-  #markLostBefore(past: number[]): void {
+  #markLostBefore(past: number[], sentBefore: number): void {
     this.markLost(this.oldest);
     if (past.length < 3) return;
     const third = past[past.length - 3];
     const have = new Set(past);
     for (let s = seqAdd(this.oldest, 1); seqDiff(s, third) < 0; s = seqAdd(s, 1)) {
-      if (!have.has(s)) this.markLost(s);
+      if (!have.has(s) && (this.#packets.get(s)?.sentAt ?? Infinity) <= sentBefore) this.markLost(s);
     }
   }
 

@@ -85,7 +85,8 @@ export class UtpSocket implements ByteStream {
     seq = incoming ? Math.floor(Math.random() * 0x10000) : 1,
   ) {
     this.state = incoming ? "syn-recv" : "syn-sent";
-    this.inbox = new Inbox(limits.receiveWindow, limits.payloadSize, () => this.#ackDue = true);
+    const reopened = () => queueMicrotask(() => this.flushAck(true)); // a shut window opened: say so now
+    this.inbox = new Inbox(limits.receiveWindow, limits.payloadSize, reopened);
     this.#outgoing = new Outgoing(seq);
     this.#peerWindow = limits.payloadSize;
     this.congestion = new Ledbat(limits.payloadSize + HEADER_SIZE, limits.maxWindow);
@@ -152,7 +153,15 @@ export class UtpSocket implements ByteStream {
       this.roundTrip.sample(ms);
       this.inbox.window = receiveWindowFor(this.roundTrip.rtt, this.limits);
     };
-    const { acked, lost, halve } = this.#outgoing.takeAck(p.ack, p.sack, p.type === ST_STATE, now, sample);
+    const minAge = this.roundTrip.rtt; // a packet (re)sent within a round trip may still arrive
+    const { acked, lost, halve } = this.#outgoing.takeAck(
+      p.ack,
+      p.sack,
+      p.type === ST_STATE,
+      now,
+      minAge,
+      sample,
+    );
     if (acked > 0) {
       this.#timeouts = 0;
       this.#timerFrom = now;
@@ -290,14 +299,9 @@ export class UtpSocket implements ByteStream {
     if (this.state === "connected" && now - this.#lastSend > this.limits.keepaliveMs) this.#sendState();
   }
 
-  /** Sends an ack now if one is owed (the endpoint calls this after a burst of packets). */
-  flushAck(): void {
-    if (this.#ackDue && this.state !== "closed") this.#sendState();
-  }
-
-  /** True when an ack is owed. */
-  get ackDue(): boolean {
-    return this.#ackDue;
+  /** Sends an ack now if one is owed (after a burst of packets), or `always` (to tell of a reopened window). */
+  flushAck(always = false): void {
+    if ((this.#ackDue || always) && this.state !== "closed") this.#sendState();
   }
 
   /** Closes our side: queued bytes still go, then our FIN; reading ends now. */

@@ -131,7 +131,7 @@ Deno.test("round trip: timeout of rtt + 4 rttvar, at least 500 ms, doubled on ba
 });
 
 /** A socket on a fake clock, its packets collected. */
-function fakeSocket(incoming = false, seq?: number) {
+function fakeSocket(incoming = false, seq?: number, limits = DEFAULT_LIMITS) {
   const sent: UtpPacket[] = [];
   const clock = { now: 0, closed: false };
   const wire: UtpWire = {
@@ -139,7 +139,7 @@ function fakeSocket(incoming = false, seq?: number) {
     now: () => clock.now,
     closed: () => clock.closed = true,
   };
-  return { socket: new UtpSocket(wire, 100, 101, incoming, DEFAULT_LIMITS, seq), sent, clock };
+  return { socket: new UtpSocket(wire, 100, 101, incoming, limits, seq), sent, clock };
 }
 
 Deno.test("uTP timers: the SYN is sent again with backoff and the dial fails after the last try", async () => {
@@ -350,4 +350,40 @@ Deno.test("uTP endpoint: RESETs with another id, or from another address, leave 
   assert.equal(socket.state, "closed");
   assert.equal(endpoint.size, 0);
   endpoint.close();
+});
+
+Deno.test("uTP: a packet resent on duplicate acks is not resent again before a round trip has passed", async () => {
+  const { socket, sent, clock } = fakeSocket();
+  const connected = socket.connect();
+  clock.now = 20;
+  socket.receive(packet({ type: ST_STATE, seq: 500, ack: 1, payload: new Uint8Array(0) }), 20); // a 20 ms round trip
+  await connected;
+  socket.write(new Uint8Array(1400 * 4));
+  const sends = () => sent.filter((p) => p.seq === 2 && p.type === ST_DATA).length;
+  const dup = (at: number) =>
+    socket.receive(packet({ type: ST_STATE, seq: 500, ack: 1, payload: new Uint8Array(0) }), clock.now = at);
+  for (const at of [41, 42, 43]) dup(at); // the first three: packet 2 goes again
+  assert.equal(sends(), 2);
+  for (let at = 44; at < 63; at++) dup(at); // a peer acks every packet it gets past the gap
+  assert.equal(sends(), 2, "not again within the round trip");
+  for (const at of [64, 65, 66]) dup(at);
+  assert.equal(sends(), 3, "a round trip later it may be lost again");
+});
+
+Deno.test("uTP: our window shuts as unread data piles up, and the peer hears at once when reading opens it", async () => {
+  const { socket, sent } = fakeSocket(false, undefined, { ...DEFAULT_LIMITS, receiveWindow: 4000 });
+  const connected = socket.connect();
+  socket.receive(packet({ type: ST_STATE, seq: 500, ack: 1, payload: new Uint8Array(0) }), 0);
+  await connected;
+  for (let i = 0; i < 3; i++) {
+    socket.receive(packet({ type: ST_DATA, seq: 500 + i, ack: 1, payload: new Uint8Array(1400) }), 1);
+  }
+  socket.flushAck();
+  assert.equal(sent.at(-1)!.window, 0, "4,200 bytes unread: the window is shut");
+  assert.equal(socket.counts.dropped, 0);
+  const before = sent.length;
+  await socket.read(new Uint8Array(4200));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(sent.length, before + 1, "an ack went without waiting for another packet");
+  assert.equal(sent.at(-1)!.window, 4000);
 });
