@@ -57,20 +57,21 @@ Deno.test({
         assert.match(r.text, /\[utp /);
         assert(relay.counts.lost > 0, "the relay lost packets");
       });
-      await t.step("a uTP-only libtorrent leecher downloads from our seed", async () => {
-        const port = freePort();
-        const seed = new Program(
-          "ours",
-          Deno.execPath(),
-          cliArgs(["seed", torrentPath, `${seedDir}/${shape.name}`, "--port", String(port), "-q"]),
-        );
-        programs.push(seed);
-        await waitForUtp(port, 30_000);
+      const port = freePort();
+      const seed = new Program(
+        "ours",
+        Deno.execPath(),
+        cliArgs(["seed", torrentPath, `${seedDir}/${shape.name}`, "--port", String(port), "-q"]),
+      );
+      programs.push(seed);
+      await waitForUtp(port, 30_000);
+      /** A uTP-only libtorrent leecher fetching our seed at `at`: it must finish with the payload. */
+      const ltLeech = async (at: number) => {
         const out = `${work}/lt-${crypto.randomUUID()}`;
         const leecher = new Program(
           "libtorrent",
           "/usr/bin/python3",
-          [`${HERE}lt_download.py`, torrentPath, out, String(freePort()), `127.0.0.1:${port}`],
+          [`${HERE}lt_download.py`, torrentPath, out, String(freePort()), `127.0.0.1:${at}`],
           undefined,
           { LT_TRANSPORT: "utp" },
         );
@@ -83,6 +84,13 @@ Deno.test({
         ]);
         assert.equal(status.code, 0, await leecher.output);
         assert.deepEqual(await Deno.readFile(`${out}/${shape.name}`), payload);
+      };
+      await t.step("a uTP-only libtorrent leecher downloads from our seed", () => ltLeech(port));
+      await t.step("and through a relay that loses 3% and reorders", async () => {
+        const relay = await udpRelay(port, { loss: 0.03, delayMs: 1, jitterMs: 2 }, 8);
+        relays.push(relay);
+        await ltLeech(relay.port);
+        assert(relay.counts.lost > 0, "the relay lost packets");
       });
     } finally {
       for (const r of relays) r.close();
