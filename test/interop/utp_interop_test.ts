@@ -1,6 +1,6 @@
 /**
  * uTP with libtorrent (127.0.0.1 only): a libtorrent that speaks uTP only (TCP off both ways) seeds to us, and
- * leeches from our `seed`; and seeds to us through a UDP relay that loses 3% of the packets and reorders them.
+ * leeches from our `seed`, each directly and through a UDP relay that loses 3% of the packets and reorders them.
  */
 
 import assert from "node:assert/strict";
@@ -15,7 +15,7 @@ const ready =
 
 Deno.test({
   name:
-    "uTP: a uTP-only libtorrent seeds to us (directly and through a lossy relay) and leeches from our seed",
+    "uTP: a uTP-only libtorrent seeds to us and leeches from our seed, directly and through a lossy relay",
   ignore: !ready,
   sanitizeResources: false,
   sanitizeOps: false,
