@@ -8,8 +8,6 @@
 import type { InspectionEvent } from "xstate";
 import type { DownloadSession } from "../actors/client.ts";
 import { MACHINES } from "../actors/machines.ts";
-import { chartOf, toSvg } from "../src/ui/charts.ts";
-import { machineDocs } from "../src/ui/docs.ts";
 import { serveUi, type UiServer } from "../src/ui/server.ts";
 import { parseTrace, type TraceRecord, TraceRecorder } from "../src/ui/trace.ts";
 import { toHex } from "../src/common/bytes.ts";
@@ -28,7 +26,17 @@ export function looksLikeAddress(text: string | undefined): boolean {
   return text !== undefined && /^(?:(\[[^\]]+\]|[A-Za-z0-9.-]+)?:)?\d+$/.test(text);
 }
 
-const charts = () => Object.entries(MACHINES).map(([name, m]) => toSvg(chartOf(name, m)));
+/**
+ * Every machine's chart, laid out and drawn. The layout kernel (1.6 MB of JavaScript) loads only here, for `--ui`,
+ * `replay` and `viz`: a plain download never parses it.
+ */
+async function charts(): Promise<string[]> {
+  const [{ chartSvg }, { chartOf }] = await Promise.all([
+    import("../src/ui/chart_svg.ts"),
+    import("../src/ui/charts.ts"),
+  ]);
+  return await Promise.all(Object.entries(MACHINES).map(([name, m]) => chartSvg(chartOf(name, m))));
+}
 
 export interface ObserverOptions {
   ui?: string;
@@ -67,7 +75,7 @@ export class Observers {
         sinks.push((r) => view.apply(r));
         const { hostname, port } = parseListenAddress(options.ui);
         try {
-          o.#server = await serveUi({ hostname, port, charts: charts(), source: { live: view } });
+          o.#server = await serveUi({ hostname, port, charts: await charts(), source: { live: view } });
         } catch (e) {
           throw new Error(`cannot serve the live view on ${options.ui}: ${(e as Error).message}`);
         }
@@ -152,7 +160,7 @@ export async function replay(path: string, ui = "127.0.0.1:0"): Promise<number> 
   const records = parseTrace(text);
   if (records.length === 0) throw new Error(`${path} holds no trace records`);
   const { hostname, port } = parseListenAddress(ui);
-  const server = await serveUi({ hostname, port, charts: charts(), source: { records } });
+  const server = await serveUi({ hostname, port, charts: await charts(), source: { records } });
   const seconds = ((records.at(-1)!.t - records[0].t) / 1000).toFixed(1);
   console.error(`replay of ${records.length} records (${seconds} s): ${server.url}  (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => Deno.addSignalListener("SIGINT", resolve));
@@ -163,7 +171,8 @@ export async function replay(path: string, ui = "127.0.0.1:0"): Promise<number> 
 /** `viz DIR`: writes each machine's diagram (Mermaid and SVG) and an index under DIR. */
 export async function viz(dir: string): Promise<number> {
   await Deno.mkdir(dir, { recursive: true });
-  const docs = machineDocs(MACHINES);
+  const { machineDocs } = await import("../src/ui/docs.ts");
+  const docs = await machineDocs(MACHINES);
   for (const [name, text] of docs) await Deno.writeTextFile(`${dir}/${name}`, text);
   console.error(`wrote ${[...docs.keys()].join(", ")} to ${dir}`);
   return 0;

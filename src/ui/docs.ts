@@ -5,10 +5,11 @@
  * @module
  */
 
-import { chartOf, toMermaid, toSvg } from "./charts.ts";
+import { chartSvg } from "./chart_svg.ts";
+import { chartOf, toMermaid } from "./charts.ts";
 
 /** File name → contents, for each machine. */
-export function machineDocs(machines: Record<string, { root: unknown }>): Map<string, string> {
+export async function machineDocs(machines: Record<string, { root: unknown }>): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   const index = [
     "# State machines",
@@ -19,7 +20,7 @@ export function machineDocs(machines: Record<string, { root: unknown }>): Map<st
   for (const [name, machine] of Object.entries(machines)) {
     const chart = chartOf(name, machine);
     files.set(`${name}.mmd`, toMermaid(chart));
-    files.set(`${name}.svg`, toSvg(chart));
+    files.set(`${name}.svg`, await chartSvg(chart));
     index.push(
       `## ${name}`,
       "",

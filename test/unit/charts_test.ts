@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { MACHINES } from "../../actors/machines.ts";
-import { chartOf, eventLabel, toMermaid, toSvg } from "../../src/ui/charts.ts";
+import { chartSvg } from "../../src/ui/chart_svg.ts";
+import { chartOf, eventLabel, toMermaid } from "../../src/ui/charts.ts";
 import { machineDocs } from "../../src/ui/docs.ts";
 
 const DOCS = new URL("../../docs/machines/", import.meta.url);
@@ -50,14 +51,14 @@ Deno.test("chartOf() names guards and shortens timer and actor events", () => {
   assert.equal(eventLabel("xstate.error.actor.0.torrent.checking"), "error");
 });
 
-Deno.test("toMermaid() and toSvg() draw every state, each SVG state marked with its path for the live view", () => {
+Deno.test("toMermaid() and chartSvg() draw every state, each SVG state marked with its path for the live view", async () => {
   const chart = chartOf("peer", MACHINES.peer);
   const mermaid = toMermaid(chart);
   assert.match(mermaid, /^stateDiagram-v2\n/);
   assert.match(mermaid, /state "connected" as connected \{/);
   assert.match(mermaid, /connected_choked --> connected_downloading: link.unchoked/);
   assert.match(mermaid, /failed --> \[\*\]/);
-  const svg = toSvg(chart);
+  const svg = await chartSvg(chart);
   for (
     const id of [
       "connecting",
@@ -74,7 +75,7 @@ Deno.test("toMermaid() and toSvg() draw every state, each SVG state marked with 
 });
 
 Deno.test("the diagrams under docs/machines match the machines (run `deno task viz` after changing one)", async () => {
-  for (const [name, text] of machineDocs(MACHINES)) {
+  for (const [name, text] of await machineDocs(MACHINES)) {
     const committed = await Deno.readTextFile(new URL(name, DOCS)).catch(() => "(missing)");
     assert.equal(committed, text, `docs/machines/${name} is out of date: run deno task viz`);
   }
