@@ -30,11 +30,14 @@ th{color:#57606a;font-weight:600}tr.failed td{color:#8c959f}
   };gap:8px;align-items:center;padding:8px 16px;background:#f6f8fa}
 #scrub input{flex:1}
 .charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+tr.peer,[data-actor]{cursor:pointer}tr.peer:hover{background:#f6f8fa}
+#focus .mine>rect{stroke:#0969da;stroke-width:3}#focus-body{display:flex;gap:16px;flex-wrap:wrap}
+#focus-transitions{font:12px ui-monospace,monospace;max-height:260px;overflow:auto}
 </style></head>
 <body data-mode="${mode}">
 <header><h1 id="name">waiting for the torrent…</h1>
-<div><span class="k">torrent</span> <b id="torrent-state">–</b></div>
-<div><span class="k">coordinator</span> <b id="coordinator-state">–</b></div>
+<div><span class="k">torrent</span> <b id="torrent-state" data-actor="torrent">–</b></div>
+<div><span class="k">coordinator</span> <b id="coordinator-state" data-actor="coordinator">–</b></div>
 <div><span class="k">verified</span> <b id="progress">–</b></div>
 <div><span class="k">down/up</span> <b id="rates">–</b></div>
 <div><span class="k">peers</span> <b id="peer-count">–</b></div>
@@ -43,9 +46,12 @@ th{color:#57606a;font-weight:600}tr.failed td{color:#8c959f}
 <div id="scrub"><button id="play">▶</button><input id="time" type="range" min="0" max="0" value="0" step="50">
 <span id="clock">0.0 s</span></div>
 <main>
+<section class="wide" id="focus" hidden><h2><span id="focus-title"></span> <span id="focus-state"></span>
+<button id="focus-close">close</button></h2><div id="focus-now"></div><div id="focus-body"><div id="focus-chart"></div>
+<div id="focus-transitions"></div></div></section>
 <section class="wide"><h2>State charts (drawn from the machines; green: states actors are in, with counts)</h2>
 <div class="charts">${charts.join("\n")}</div></section>
-<section><h2>Peers and web seeds</h2><table><thead><tr><th>peer</th><th>client</th><th>via</th><th>state</th><th>for</th><th>down</th>
+<section><h2>Peers and web seeds (click one for its own chart)</h2><table><thead><tr><th>peer</th><th>client</th><th>via</th><th>state</th><th>for</th><th>down</th>
 <th>up</th><th>pieces</th><th>why</th></tr></thead><tbody id="peers"></tbody></table></section>
 <section><h2>Recent transitions</h2><div id="transitions"></div></section>
 <section><h2>Pieces <span class="legend"><span style="background:#d0d7de"></span>missing<span
@@ -68,7 +74,9 @@ function bytes(n) {
 }
 function secs(ms) { return (ms / 1000).toFixed(1) + " s"; }
 function cell(text, cls) { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; return td; }
+let lastView = null;
 function render(v) {
+  lastView = v;
   document.body.dataset.t = String(v.t);
   if (v.torrent) $("name").textContent = v.torrent.name;
   const byId = new Map(v.actors.map((a) => [a.id, a]));
@@ -110,6 +118,46 @@ function render(v) {
   // Peers that ended leave the charts; the supervisor and coordinator show where they ended.
   highlight(v.actors.filter((a) => a.alive || a.machine !== "peer"));
   drawRates(v.rates);
+  showFocus(v);
+}
+// One actor up close: its machine's chart with its own state lit, what it does now, its latest transitions.
+let focus = null;
+document.addEventListener("click", (e) => {
+  const at = e.target.closest("tr[data-peer], [data-actor]");
+  if (at) { focus = at.dataset.peer ?? at.dataset.actor; $("focus-chart").dataset.machine = ""; showFocus(lastView); }
+});
+$("focus-close").addEventListener("click", (e) => { e.stopPropagation(); focus = null; $("focus").hidden = true; });
+async function showFocus(v) {
+  if (!focus || !v) return;
+  const id = focus;
+  const replay = document.body.dataset.mode === "replay" ? "&t=" + v.t : "";
+  const r = await fetch("/api/actor?id=" + encodeURIComponent(id) + replay);
+  if (id !== focus) return;
+  $("focus").hidden = false;
+  if (!r.ok) { $("focus-state").textContent = "(gone)"; return; }
+  const f = await r.json(), a = f.actor;
+  $("focus-title").textContent = a.id + " (" + a.machine + ")";
+  $("focus-state").textContent = a.state + " for " + secs(v.t - a.since) + (a.reason ? ": " + a.reason : "");
+  const holder = $("focus-chart");
+  if (holder.dataset.machine !== a.machine) {
+    const chart = document.querySelector('.charts svg.chart[data-machine="' + a.machine + '"]');
+    holder.replaceChildren(...(chart ? [chart.cloneNode(true)] : []));
+    holder.dataset.machine = a.machine;
+  }
+  for (const g of holder.querySelectorAll("g.state")) {
+    const s = g.dataset.state;
+    g.classList.toggle("active", a.state === s || a.state.startsWith(s + "."));
+    g.classList.toggle("mine", a.state === s);
+    const c = g.querySelector(".count"); if (c) c.textContent = "";
+  }
+  const p = (v.sample?.peers ?? []).find((x) => x.id === a.id);
+  $("focus-now").textContent = p ? [p.client ?? "unknown client", p.transport ?? "", "down " + bytes(p.down) + "/s",
+    "up " + bytes(p.up) + "/s", p.pieces + " pieces", p.incoming ? "dialled us" : "dialled by us"].filter(Boolean).join(" · ") : "";
+  $("focus-transitions").replaceChildren(...f.transitions.slice().reverse().map((t) => {
+    const div = document.createElement("div");
+    div.textContent = secs(t.t - v.t0).padStart(8) + "  " + t.from + " → " + t.to + "  (" + t.event + ")" + (t.reason ? " " + t.reason : "");
+    return div;
+  }));
 }
 function highlight(actors) {
   for (const svg of document.querySelectorAll("svg.chart")) {

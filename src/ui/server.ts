@@ -9,7 +9,7 @@
 
 import { pageHtml } from "./page.ts";
 import type { TraceRecord } from "./trace.ts";
-import { type SwarmView, viewAt } from "./view.ts";
+import { actorAt, type SwarmView, viewAt } from "./view.ts";
 
 export interface UiServerOptions {
   hostname: string;
@@ -105,6 +105,13 @@ export function serveUi(options: UiServerOptions): Promise<UiServer> {
             if ("live" in source) return Response.json(source.live.snapshot());
             const t = Number(url.searchParams.get("t") ?? records.at(-1)?.t ?? 0);
             return Response.json(viewAt(records, t));
+          }
+          case "/api/actor": {
+            // One actor up close: its state and latest transitions (live, or at replay's time `t`).
+            const id = url.searchParams.get("id") ?? "";
+            const t = Number(url.searchParams.get("t") ?? records.at(-1)?.t ?? 0);
+            const focus = "live" in source ? source.live.focus(id) : actorAt(records, t, id);
+            return focus ? Response.json(focus) : new Response("no such actor", { status: 404 });
           }
           case "/api/range":
             return Response.json({ t0: records[0]?.t ?? 0, t1: records.at(-1)?.t ?? 0 });

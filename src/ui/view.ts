@@ -33,7 +33,15 @@ export interface ViewSnapshot {
   rates: { t: number; down: number; up: number }[];
 }
 
+/** One actor up close: where it is, and its latest transitions (newest last). */
+export interface ActorFocus {
+  actor: ActorView;
+  transitions: Extract<TraceRecord, { kind: "transition" }>[];
+}
+
 const RECENT = 60;
+/** Transitions kept per actor, for a person who opens it. */
+const HISTORY = 30;
 const RATES = 240;
 /** An actor that ended stays in view this long. */
 const LINGER_MS = 20_000;
@@ -45,6 +53,7 @@ export class SwarmView {
   #actors = new Map<string, ActorView>();
   #ended: { id: string; at: number }[] = [];
   #recent: ViewSnapshot["recent"] = [];
+  #history = new Map<string, ViewSnapshot["recent"]>();
   #sample?: Sample;
   #rates: ViewSnapshot["rates"] = [];
 
@@ -79,6 +88,10 @@ export class SwarmView {
         }
         this.#recent.push(r);
         if (this.#recent.length > RECENT) this.#recent.shift();
+        const own = this.#history.get(r.id) ?? [];
+        own.push(r);
+        if (own.length > HISTORY) own.shift();
+        this.#history.set(r.id, own);
         return;
       }
       case "stopped": {
@@ -101,11 +114,20 @@ export class SwarmView {
     }
   }
 
+  /** One actor and its latest transitions; undefined once it left the view. */
+  focus(id: string): ActorFocus | undefined {
+    const actor = this.#actors.get(id);
+    return actor && { actor: { ...actor }, transitions: [...this.#history.get(id) ?? []] };
+  }
+
   /** The view now (or at `t`, the time replay stands at). */
   snapshot(t = this.#t): ViewSnapshot {
     while (this.#ended.length > 0 && this.#ended[0].at < t - LINGER_MS) {
       const { id } = this.#ended.shift()!;
-      if (this.#actors.get(id)?.alive === false) this.#actors.delete(id);
+      if (this.#actors.get(id)?.alive === false) {
+        this.#actors.delete(id);
+        this.#history.delete(id);
+      }
     }
     return {
       t,
@@ -121,10 +143,19 @@ export class SwarmView {
 
 /** The view of a recorded run at time `t`: every record up to `t` folded in order. */
 export function viewAt(records: TraceRecord[], t: number): ViewSnapshot {
+  return foldTo(records, t).snapshot(t);
+}
+
+/** One actor of a recorded run at time `t`. */
+export function actorAt(records: TraceRecord[], t: number, id: string): ActorFocus | undefined {
+  return foldTo(records, t).focus(id);
+}
+
+function foldTo(records: TraceRecord[], t: number): SwarmView {
   const view = new SwarmView();
   for (const r of records) {
     if (r.t > t) break;
     view.apply(r);
   }
-  return view.snapshot(t);
+  return view;
 }

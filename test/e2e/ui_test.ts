@@ -105,6 +105,14 @@ Deno.test("--trace records every actor's transitions; replay shows the run as it
       const started = transitionsOf(records, id).find((r) => r.to === "connected.downloading")!;
       const mid = await (await fetch(`${server.url}api/view?t=${started.t}`)).json();
       assert.equal(mid.actors.find((a: { id: string }) => a.id === id)?.state, "connected.downloading");
+      // One actor up close, as it stood then: its state and its transitions so far.
+      const focus = await (await fetch(`${server.url}api/actor?id=${id}&t=${started.t}`)).json();
+      assert.equal(focus.actor.state, "connected.downloading");
+      assert.deepEqual(
+        focus.transitions.map((r: { to: string }) => r.to),
+        ["handshaking", "connected.choked", "connected.downloading"],
+      );
+      assert.equal((await fetch(`${server.url}api/actor?id=nobody&t=${started.t}`)).status, 404);
       const end = await (await fetch(`${server.url}api/view?t=${range.t1}`)).json();
       assert.equal(end.actors.find((a: { id: string }) => a.id === "torrent")?.state, "done");
       const page = await (await fetch(server.url)).text();
@@ -158,6 +166,28 @@ Deno.test({
       for (const seeder of s.seeders) {
         assert(rows.includes(`127.0.0.1:${seeder.port}`), `peer row of ${seeder.port}`);
       }
+      // A click on a peer opens its own chart with its own state lit, and its transitions with their events.
+      await page.click('tr.peer[data-state="connected.downloading"]');
+      await page.waitForSelector(
+        '#focus:not([hidden]) svg[data-machine="peer"] g.state.mine[data-state="connected.downloading"]',
+      );
+      await page.waitForFunction(() =>
+        (document.getElementById("focus-transitions")?.textContent ?? "").includes(
+          "handshaking → connected.choked  (link.handshaken)",
+        )
+      );
+      const lit = await page.$$eval(
+        "#focus g.state.mine",
+        (gs) => gs.map((g) => (g as SVGGElement).dataset.state),
+      );
+      assert.deepEqual(lit, ["connected.downloading"], "only the peer's own state is lit");
+      const shots = await Deno.makeTempDir({ prefix: "ui-charts-" });
+      for (const chart of await page.$$(".charts svg.chart")) {
+        const machine = await chart.evaluate((el) => (el as SVGSVGElement).dataset.machine);
+        await chart.screenshot({ path: `${shots}/${machine}.png` });
+      }
+      await (await page.$("#focus"))!.screenshot({ path: `${shots}/focus-peer.png` });
+      console.log(`chart screenshots: ${shots}`);
       await page.waitForFunction(() => Number(document.getElementById("pieces")?.dataset.verified ?? 0) > 0);
       await page.waitForFunction(() => document.getElementById("torrent-state")?.textContent === "done", {
         timeout: 30_000,
