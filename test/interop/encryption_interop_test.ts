@@ -39,7 +39,7 @@ Deno.test({
         const r = await fromSeeder(lt);
         assert.equal(r.code, 0, r.text);
         assert.deepEqual(await Deno.readFile(r.out), payload);
-        assert.match(r.text, /→ connected\.\w+ \[rc4\]/);
+        assert.match(r.text, /→ connected\.\w+ \[tcp rc4\]/);
       });
       await t.step("from aria2c requiring encryption (arc4)", async () => {
         const aria = await startAria2(torrentPath, seedDir, 0, [
@@ -50,7 +50,7 @@ Deno.test({
         const r = await fromSeeder(aria);
         assert.equal(r.code, 0, r.text);
         assert.deepEqual(await Deno.readFile(r.out), payload);
-        assert.match(r.text, /\[rc4\]/);
+        assert.match(r.text, /\[tcp rc4\]/);
       });
       await t.step(
         "require takes nothing from plaintext-only libtorrent; the default downloads from it",
@@ -73,7 +73,7 @@ Deno.test({
           const relaxed = await fromSeeder(lt);
           assert.equal(relaxed.code, 0, relaxed.text);
           assert.deepEqual(await Deno.readFile(relaxed.out), payload);
-          assert.match(relaxed.text, /\[plain\]/);
+          assert.match(relaxed.text, /\[tcp plain\]/);
         },
       );
       await t.step("a libtorrent leecher forcing RC4 downloads from our seed", async () => {
