@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ByteQueue } from "./byte_queue.ts";
 import { sackMask, seqAdd, seqDiff } from "./packet.ts";
 
 /** What became of a packet given to `take`. */
@@ -20,9 +21,7 @@ export class Inbox {
   #eofSeq?: number;
   #reorder = new Map<number, Uint8Array>();
   #reorderBytes = 0;
-  #readable: Uint8Array[] = [];
-  #readAt = 0;
-  #readableBytes = 0;
+  #readable = new ByteQueue();
   #reader?: { into: Uint8Array; resolve: (n: number | null) => void; reject: (e: Error) => void };
   /** Set once nobody reads any more: null to readers, or the error they get. */
   #end?: { error?: string };
@@ -35,7 +34,7 @@ export class Inbox {
 
   /** Bytes we can still take in: the window we advertise. */
   get free(): number {
-    return Math.max(0, this.window - this.#readableBytes - this.#reorderBytes);
+    return Math.max(0, this.window - this.#readable.size - this.#reorderBytes);
   }
 
   /** Takes packet `seq` (a FIN when `fin`): in order it is readable, ahead of a gap it waits, behind it is a duplicate. */
@@ -76,13 +75,12 @@ export class Inbox {
   #deliver(payload: Uint8Array): void {
     if (payload.length === 0 || this.#end) return;
     this.#readable.push(payload);
-    this.#readableBytes += payload.length;
     this.#wake();
   }
 
   /** Reads what has arrived in order; null once the FIN was reached and all was read, or reading ended. */
   read(into: Uint8Array): Promise<number | null> {
-    if (this.#readableBytes > 0) return Promise.resolve(this.#copyOut(into));
+    if (this.#readable.size > 0) return Promise.resolve(this.#copyOut(into));
     if (this.#end?.error) return Promise.reject(new Error(this.#end.error));
     if (this.finished || this.#end) return Promise.resolve(null);
     if (this.#reader) return Promise.reject(new Error("uTP: a read is already waiting"));
@@ -92,8 +90,7 @@ export class Inbox {
   /** No more reading: what waits is dropped; a waiting read gets null, or `error`. */
   end(error?: string): void {
     this.#end ??= { error };
-    this.#readable = [];
-    this.#readableBytes = 0;
+    this.#readable.clear();
     this.#reorder.clear();
     this.#reorderBytes = 0;
     this.#wake();
@@ -102,7 +99,7 @@ export class Inbox {
   #wake(): void {
     const reader = this.#reader;
     if (!reader) return;
-    if (this.#readableBytes > 0) {
+    if (this.#readable.size > 0) {
       this.#reader = undefined;
       reader.resolve(this.#copyOut(reader.into));
     } else if (this.finished || this.#end) {
@@ -114,19 +111,7 @@ export class Inbox {
 
   #copyOut(into: Uint8Array): number {
     const wasShut = this.free < this.slack;
-    let n = 0;
-    while (n < into.length && this.#readable.length > 0) {
-      const chunk = this.#readable[0];
-      const take = Math.min(chunk.length - this.#readAt, into.length - n);
-      into.set(chunk.subarray(this.#readAt, this.#readAt + take), n);
-      n += take;
-      this.#readAt += take;
-      if (this.#readAt === chunk.length) {
-        this.#readable.shift();
-        this.#readAt = 0;
-      }
-    }
-    this.#readableBytes -= n;
+    const n = this.#readable.take(into);
     if (wasShut && this.free >= this.slack) this.onRoom();
     return n;
   }

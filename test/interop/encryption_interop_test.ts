@@ -5,9 +5,18 @@
  */
 
 import assert from "node:assert/strict";
-import { prepare, SHAPES } from "./shapes.ts";
-import { HERE, installed, Program, runCli, startAria2, startLibtorrent } from "./swarm.ts";
-import { cliArgs, runCli as runOnce } from "../helpers/cli.ts";
+import { addressOnly } from "./shapes.ts";
+import {
+  finished,
+  installed,
+  Program,
+  runCli,
+  startAria2,
+  startLibtorrent,
+  startLibtorrentLeecher,
+  startOurSeed,
+} from "./swarm.ts";
+import { runCli as runOnce } from "../helpers/cli.ts";
 import { freePort, waitForPort } from "../helpers/ports.ts";
 
 const ready = installed("aria2c") && installed("mktorrent") &&
@@ -20,12 +29,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const work = await Deno.makeTempDir({ prefix: "enc-" });
-    const shape = SHAPES.find((s) => s.name === "s256k.bin")!;
-    const seedDir = `${work}/seed`;
-    // No tracker answers there: every peer here is given by address.
-    const { files, torrentPath } = await prepare(shape, seedDir, work, "http://127.0.0.1:9/announce");
-    const payload = files[0].data;
+    const { work, shape, seedDir, torrentPath, payload } = await addressOnly("enc-", "s256k.bin");
     const fromSeeder = async (seeder: Program, args: string[] = []) => {
       const out = `${work}/dl-${crypto.randomUUID()}/${shape.name}`;
       const r = await runCli([torrentPath, out, "--peer", `127.0.0.1:${seeder.port}`, "-v", ...args]);
@@ -77,30 +81,16 @@ Deno.test({
         },
       );
       await t.step("a libtorrent leecher forcing RC4 downloads from our seed", async () => {
-        const port = freePort();
-        const seed = new Program(
-          "ours",
-          Deno.execPath(),
-          cliArgs(["seed", torrentPath, `${seedDir}/${shape.name}`, "--port", String(port), "-q"]),
-        );
+        const seed = startOurSeed(torrentPath, `${seedDir}/${shape.name}`);
         programs.push(seed);
+        const port = seed.port!;
         await waitForPort(port, 30_000);
         const out = `${work}/lt-${crypto.randomUUID()}`;
-        const leecher = new Program(
-          "libtorrent",
-          "/usr/bin/python3",
-          [`${HERE}lt_download.py`, torrentPath, out, String(freePort()), `127.0.0.1:${port}`],
-          undefined,
-          { LT_ENCRYPTION: "forced" },
-        );
-        programs.push(leecher);
-        const status = await Promise.race([
-          leecher.child.status,
-          new Promise<never>((_, reject) =>
-            setTimeout(() => reject(new Error("libtorrent did not finish")), 120_000)
-          ),
-        ]);
-        assert.equal(status.code, 0, await leecher.output);
+        const leecher = startLibtorrentLeecher(torrentPath, out, `127.0.0.1:${port}`, {
+          LT_ENCRYPTION: "forced",
+        });
+        programs.push(leecher.program);
+        await finished(leecher);
         assert.deepEqual(await Deno.readFile(`${out}/${shape.name}`), payload);
       });
     } finally {

@@ -135,3 +135,15 @@ export async function preparedSwarm(prefix: string, shapes: Shape[]): Promise<{
   );
   return { work, seedDir, announce, prepared, tracker };
 }
+
+/**
+ * One shape in a fresh work folder, its torrent naming a tracker that never answers: every peer is given by
+ * address. The seeders' copy is under `seedDir`.
+ */
+export async function addressOnly(prefix: string, name: string) {
+  const work = await Deno.makeTempDir({ prefix });
+  const shape = SHAPES.find((s) => s.name === name)!;
+  const seedDir = `${work}/seed`;
+  const { files, torrentPath } = await prepare(shape, seedDir, work, "http://127.0.0.1:9/announce");
+  return { work, shape, seedDir, torrentPath, payload: files[0].data };
+}

@@ -4,7 +4,7 @@
  */
 
 import bencode from "bencode";
-import { cliCommand } from "../helpers/cli.ts";
+import { cliArgs, cliCommand } from "../helpers/cli.ts";
 import { freePort, waitForPort, waitForUtp } from "../helpers/ports.ts";
 
 export const HERE = new URL(".", import.meta.url).pathname;
@@ -250,15 +250,33 @@ export function startAria2Leecher(torrent: string, dir: string): Leecher {
   return { program, done: exitedOk(program) };
 }
 
-/** libtorrent downloading `torrent` (a file, or a magnet link) into `dir`; it exits once complete. */
-export function startLibtorrentLeecher(torrent: string, dir: string): Leecher {
-  const program = new Program("libtorrent", "/usr/bin/python3", [
-    `${HERE}lt_download.py`,
-    torrent,
-    dir,
-    String(freePort()),
-  ]);
+/**
+ * libtorrent downloading `torrent` (a file, or a magnet link) into `dir`; it exits once complete. `peer`
+ * (host:port) is dialled besides what trackers give; `env` sets its session (`LT_ENCRYPTION`, `LT_TRANSPORT`).
+ */
+export function startLibtorrentLeecher(
+  torrent: string,
+  dir: string,
+  peer?: string,
+  env?: Record<string, string>,
+): Leecher {
+  const args = [`${HERE}lt_download.py`, torrent, dir, String(freePort()), ...peer ? [peer] : []];
+  const program = new Program("libtorrent", "/usr/bin/python3", args, undefined, env);
   return { program, done: exitedOk(program) };
+}
+
+/** Resolves when `leecher` finished well; rejects with its output when it failed, or after `ms`. */
+export function finished(leecher: Leecher, ms = 120_000): Promise<void> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    leecher.done,
+    new Promise<never>((_, reject) =>
+      timer = setTimeout(
+        () => reject(new Error(`${leecher.program.name} did not finish in ${ms / 1000} s`)),
+        ms,
+      )
+    ),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -345,4 +363,13 @@ export async function runCli(args: string[], timeoutMs = 120_000): Promise<{ cod
     code: result.code,
     text: new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr),
   };
+}
+
+/** Our `seed` of `torrent` from `data` on a free port (in `port`): wait for it with `waitForPort` or `waitForUtp`. */
+export function startOurSeed(torrent: string, data: string): Program {
+  const port = freePort();
+  const args = cliArgs(["seed", torrent, data, "--port", String(port), "-q"]);
+  const seed = new Program("ours", Deno.execPath(), args);
+  seed.port = port;
+  return seed;
 }

@@ -4,10 +4,16 @@
  */
 
 import assert from "node:assert/strict";
-import { prepare, SHAPES } from "./shapes.ts";
-import { HERE, Program, runCli, startLibtorrent } from "./swarm.ts";
-import { cliArgs } from "../helpers/cli.ts";
-import { freePort, waitForUtp } from "../helpers/ports.ts";
+import { addressOnly, prepare, SHAPES } from "./shapes.ts";
+import {
+  finished,
+  type Program,
+  runCli,
+  startLibtorrent,
+  startLibtorrentLeecher,
+  startOurSeed,
+} from "./swarm.ts";
+import { waitForUtp } from "../helpers/ports.ts";
 import { udpRelay } from "../helpers/udp_relay.ts";
 
 const ready =
@@ -20,12 +26,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const work = await Deno.makeTempDir({ prefix: "utp-" });
-    const shape = SHAPES.find((s) => s.name === "s256k.bin")!;
-    const seedDir = `${work}/seed`;
-    // No tracker answers there: every peer here is given by address.
-    const { files, torrentPath } = await prepare(shape, seedDir, work, "http://127.0.0.1:9/announce");
-    const payload = files[0].data;
+    const { work, shape, seedDir, torrentPath, payload } = await addressOnly("utp-", "s256k.bin");
     const programs: Program[] = [];
     const relays: { close(): void }[] = [];
     const download = async (port: number) => {
@@ -57,32 +58,16 @@ Deno.test({
         assert.match(r.text, /\[utp /);
         assert(relay.counts.lost > 0, "the relay lost packets");
       });
-      const port = freePort();
-      const seed = new Program(
-        "ours",
-        Deno.execPath(),
-        cliArgs(["seed", torrentPath, `${seedDir}/${shape.name}`, "--port", String(port), "-q"]),
-      );
+      const seed = startOurSeed(torrentPath, `${seedDir}/${shape.name}`);
       programs.push(seed);
+      const port = seed.port!;
       await waitForUtp(port, 30_000);
       /** A uTP-only libtorrent leecher fetching our seed at `at`: it must finish with the payload. */
       const ltLeech = async (at: number) => {
         const out = `${work}/lt-${crypto.randomUUID()}`;
-        const leecher = new Program(
-          "libtorrent",
-          "/usr/bin/python3",
-          [`${HERE}lt_download.py`, torrentPath, out, String(freePort()), `127.0.0.1:${at}`],
-          undefined,
-          { LT_TRANSPORT: "utp" },
-        );
-        programs.push(leecher);
-        const status = await Promise.race([
-          leecher.child.status,
-          new Promise<never>((_, reject) =>
-            setTimeout(() => reject(new Error("libtorrent did not finish")), 120_000)
-          ),
-        ]);
-        assert.equal(status.code, 0, await leecher.output);
+        const leecher = startLibtorrentLeecher(torrentPath, out, `127.0.0.1:${at}`, { LT_TRANSPORT: "utp" });
+        programs.push(leecher.program);
+        await finished(leecher);
         assert.deepEqual(await Deno.readFile(`${out}/${shape.name}`), payload);
       };
       await t.step("a uTP-only libtorrent leecher downloads from our seed", () => ltLeech(port));
