@@ -11,7 +11,7 @@ import { FileResume, resumePath, type ResumeStore } from "../src/storage/resume.
 import { FileStorage, type Storage } from "../src/storage/storage.ts";
 import { filePaths } from "../src/storage/layout.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
-import { coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator.ts";
+import { coordinatorAssignments, coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator.ts";
 import type { Sample } from "../src/ui/trace.ts";
 import type { PeerTimeouts } from "./peer.ts";
 import type { DhtOptions } from "./dht.ts";
@@ -312,16 +312,18 @@ export class DownloadSession {
     const p = this.#progress(views);
     const snap = this.#torrent.getSnapshot();
     const meta = this.meta;
+    const coordinator = snap.children.coordinator, fetching = coordinatorAssignments(coordinator);
     return {
       state: p.state,
       totalBytes: p.totalBytes,
       verifiedBytes: p.verifiedBytes,
       uploadedBytes: p.uploadedBytes,
       knownPeers: p.knownPeers,
-      pieces: coordinatorPieceMap(snap.children.coordinator) ??
+      pieces: coordinatorPieceMap(coordinator) ??
         haveMap(snap.context.ours?.have, meta?.pieceCount ?? 0),
       // Connected peers, and web seeds (over HTTP) that have not been dropped.
       peers: views.filter((v) => v.state.startsWith("connected") || v.transport === "http").map((v) => ({
+        inFlight: fetching.get(v.key),
         id: v.key,
         client: v.client,
         // How the bytes travel, as the live view shows it: "utp rc4", "tcp plain", "http".

@@ -169,6 +169,11 @@ export function coordinatorPieceMap(ref: AnyActorRef | undefined): string | unde
   return (ref?.getSnapshot()?.context as Context | undefined)?.scheduler?.picker.map();
 }
 
+/** The pieces each peer is fetching now, by key, read from a coordinator actor's snapshot. */
+export function coordinatorAssignments(ref: AnyActorRef | undefined): Map<string, number[]> {
+  return (ref?.getSnapshot()?.context as Context | undefined)?.scheduler?.assignments() ?? new Map();
+}
+
 /** The counters of a coordinator actor, read from its snapshot; undefined when there is no such actor. */
 export function coordinatorStats(ref: AnyActorRef | undefined): Stats | undefined {
   return (ref?.getSnapshot()?.context as Context | undefined)?.scheduler?.stats;

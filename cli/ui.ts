@@ -5,6 +5,7 @@
  * @module
  */
 
+import MACHINE_CHARTS from "../src/ui/machine_charts.json" with { type: "json" };
 import type { InspectionEvent } from "xstate";
 import type { DownloadSession } from "../actors/client.ts";
 import { MACHINES } from "../actors/machines.ts";
@@ -27,16 +28,10 @@ export function looksLikeAddress(text: string | undefined): boolean {
 }
 
 /**
- * Every machine's chart, laid out and drawn. The layout kernel (1.6 MB of JavaScript) loads only here, for `--ui`,
- * `replay` and `viz`: a plain download never parses it.
+ * Every machine's chart, as `deno task viz` laid it out and drew it (ELK): the live view and replay never load the
+ * layout kernel, and a test fails when the file no longer matches the machines.
  */
-async function charts(): Promise<string[]> {
-  const [{ chartSvg }, { chartOf }] = await Promise.all([
-    import("../src/ui/chart_svg.ts"),
-    import("../src/ui/charts.ts"),
-  ]);
-  return await Promise.all(Object.entries(MACHINES).map(([name, m]) => chartSvg(chartOf(name, m))));
-}
+const charts = () => Object.values(MACHINE_CHARTS as Record<string, string>);
 
 export interface ObserverOptions {
   ui?: string;
@@ -75,7 +70,7 @@ export class Observers {
         sinks.push((r) => view.apply(r));
         const { hostname, port } = parseListenAddress(options.ui);
         try {
-          o.#server = await serveUi({ hostname, port, charts: await charts(), source: { live: view } });
+          o.#server = await serveUi({ hostname, port, charts: charts(), source: { live: view } });
         } catch (e) {
           throw new Error(`cannot serve the live view on ${options.ui}: ${(e as Error).message}`);
         }
@@ -160,7 +155,7 @@ export async function replay(path: string, ui = "127.0.0.1:0"): Promise<number> 
   const records = parseTrace(text);
   if (records.length === 0) throw new Error(`${path} holds no trace records`);
   const { hostname, port } = parseListenAddress(ui);
-  const server = await serveUi({ hostname, port, charts: await charts(), source: { records } });
+  const server = await serveUi({ hostname, port, charts: charts(), source: { records } });
   const seconds = ((records.at(-1)!.t - records[0].t) / 1000).toFixed(1);
   console.error(`replay of ${records.length} records (${seconds} s): ${server.url}  (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => Deno.addSignalListener("SIGINT", resolve));

@@ -107,6 +107,11 @@ export class Scheduler<P> {
     return this.picker.complete;
   }
 
+  /** The pieces each peer has been given and not yet delivered, by key (for a person watching). */
+  assignments(): Map<string, number[]> {
+    return new Map([...this.#peers].map(([key, p]) => [key, [...p.assigned]]));
+  }
+
   /** Bytes of pieces assigned to peers and not yet received. */
   get inFlightBytes(): number {
     return this.#inFlightBytes;

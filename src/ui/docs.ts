@@ -8,6 +8,9 @@
 import { chartSvg } from "./chart_svg.ts";
 import { chartOf, toMermaid } from "./charts.ts";
 
+/** The file of all the SVGs by machine name, which `deno task viz` moves to `src/ui/machine_charts.json`. */
+export const CHARTS_JSON = "charts.json";
+
 /** File name → contents, for each machine. */
 export async function machineDocs(machines: Record<string, { root: unknown }>): Promise<Map<string, string>> {
   const files = new Map<string, string>();
@@ -33,5 +36,10 @@ export async function machineDocs(machines: Record<string, { root: unknown }>): 
     );
   }
   files.set("README.md", index.join("\n"));
+  // Every SVG in one file the live view imports, so that it never lays a chart out at run time.
+  const svgs = Object.fromEntries(
+    [...files].filter(([name]) => name.endsWith(".svg")).map(([name, svg]) => [name.slice(0, -4), svg]),
+  );
+  files.set(CHARTS_JSON, JSON.stringify(svgs, null, 2) + "\n");
   return files;
 }

@@ -42,7 +42,7 @@ tr.peer,[data-actor]{cursor:pointer}tr.peer:hover{background:#f6f8fa}
 <div><span class="k">down/up</span> <b id="rates">–</b></div>
 <div><span class="k">peers</span> <b id="peer-count">–</b></div>
 <div><span class="k">tracker</span> <span id="tracker">–</span></div>
-<div><span class="k">dht</span> <span id="dht">–</span></div></header>
+<div><span class="k">dht</span> <span id="dht" data-actor="dht">–</span></div></header>
 <div id="scrub"><button id="play">▶</button><input id="time" type="range" min="0" max="0" value="0" step="50">
 <span id="clock">0.0 s</span></div>
 <main>
@@ -113,6 +113,7 @@ function render(v) {
   $("transitions").replaceChildren(...v.recent.slice(-25).reverse().map((r) => {
     const div = document.createElement("div");
     div.textContent = secs(r.t - v.t0).padStart(8) + "  " + r.id + ": " + r.from + " → " + r.to + "  (" + r.event + ")";
+    div.dataset.actor = r.id; // any actor that moved can be opened from here
     return div;
   }));
   // Peers that ended leave the charts; the supervisor and coordinator show where they ended.
@@ -151,8 +152,11 @@ async function showFocus(v) {
     const c = g.querySelector(".count"); if (c) c.textContent = "";
   }
   const p = (v.sample?.peers ?? []).find((x) => x.id === a.id);
+  const fetching = p?.inFlight?.length ? "fetching piece" + (p.inFlight.length > 1 ? "s " : " ") +
+    p.inFlight.slice(0, 8).join(", ") + (p.inFlight.length > 8 ? ", …" : "") : "fetching nothing";
   $("focus-now").textContent = p ? [p.client ?? "unknown client", p.transport ?? "", "down " + bytes(p.down) + "/s",
-    "up " + bytes(p.up) + "/s", p.pieces + " pieces", p.incoming ? "dialled us" : "dialled by us"].filter(Boolean).join(" · ") : "";
+    "up " + bytes(p.up) + "/s", fetching, "has " + p.pieces + " pieces", p.incoming ? "dialled us" : "dialled by us"]
+    .filter(Boolean).join(" · ") : "";
   $("focus-transitions").replaceChildren(...f.transitions.slice().reverse().map((t) => {
     const div = document.createElement("div");
     div.textContent = secs(t.t - v.t0).padStart(8) + "  " + t.from + " → " + t.to + "  (" + t.event + ")" + (t.reason ? " " + t.reason : "");

@@ -23,8 +23,10 @@ export interface PeerSample {
   pieces: number;
   /** The peer dialled us. */
   incoming: boolean;
-  /** How the bytes travel: `plain`, `rc4`, `obfuscated`, or `http` for a web seed. */
+  /** How the bytes travel: `tcp plain`, `utp rc4`, `tcp obfuscated`, …, or `http` for a web seed. */
   transport?: string;
+  /** The pieces it is fetching for us now. */
+  inFlight?: number[];
 }
 
 /** The numbers at one moment. */

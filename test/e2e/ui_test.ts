@@ -181,12 +181,20 @@ Deno.test({
         (gs) => gs.map((g) => (g as SVGGElement).dataset.state),
       );
       assert.deepEqual(lit, ["connected.downloading"], "only the peer's own state is lit");
+      await page.waitForFunction(() =>
+        /SS0001 · tcp plain · down .* · fetching piece/.test(
+          document.getElementById("focus-now")?.textContent ?? "",
+        )
+      );
       const shots = await Deno.makeTempDir({ prefix: "ui-charts-" });
       for (const chart of await page.$$(".charts svg.chart")) {
         const machine = await chart.evaluate((el) => (el as SVGSVGElement).dataset.machine);
         await chart.screenshot({ path: `${shots}/${machine}.png` });
       }
       await (await page.$("#focus"))!.screenshot({ path: `${shots}/focus-peer.png` });
+      // Any actor that moved opens from the list of transitions: here the supervisor.
+      await page.click('#transitions [data-actor="torrent"]');
+      await page.waitForSelector('#focus svg[data-machine="torrent"] g.state.mine[data-state^="active."]');
       console.log(`chart screenshots: ${shots}`);
       await page.waitForFunction(() => Number(document.getElementById("pieces")?.dataset.verified ?? 0) > 0);
       await page.waitForFunction(() => document.getElementById("torrent-state")?.textContent === "done", {
