@@ -39,7 +39,8 @@ export interface TorrentSockets {
 
 /**
  * Binds the listener (unless `listen` is false) and, when the DHT or uTP may run, the UDP port of the same number
- * (IPv4; a UDP port already taken leaves the torrent without it: no uTP, and the DHT binds its own or fails).
+ * on the same address (`::`, both families, when the listener has it; else IPv4). A UDP port already taken leaves
+ * the torrent without it: no uTP, and the DHT binds its own or fails.
  */
 export async function openSockets(
   port: number,
@@ -48,8 +49,10 @@ export async function openSockets(
 ): Promise<TorrentSockets> {
   const listener = listen === false ? undefined : bindListener(port, listen);
   if (!listener || !options.udp) return { listener };
-  const host = typeof listen === "string" && !listen.includes(":") ? listen : "0.0.0.0";
-  const udp = await UdpPort.bind((listener.addr as Deno.NetAddr).port, host).catch(() => undefined);
+  const { hostname, port: bound } = listener.addr as Deno.NetAddr;
+  const udp = await UdpPort.bind(bound, hostname).catch(() =>
+    hostname === "::" ? UdpPort.bind(bound, "0.0.0.0").catch(() => undefined) : undefined
+  );
   if (!udp || !options.utp) return { listener, udp };
   const utp = new UtpEndpoint({ send: (bytes, h, p) => udp.send(bytes, h, p) });
   udp.utp = (packet, host, port) => utp.receive(packet, host, port);

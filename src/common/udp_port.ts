@@ -7,6 +7,7 @@
  */
 
 import dgram from "node:dgram";
+import { unmapped } from "./peer_address.ts";
 
 /** Where a packet came from. */
 export interface UdpFrom {
@@ -35,18 +36,23 @@ export class UdpPort {
     socket.on("message", (packet: Uint8Array, rinfo: { address: string; port: number }) => {
       if (packet.length >= RECEIVE_BUFFER) return void this.dropped++; // maybe cut short: its end is lost
       const first = packet[0]; // a Buffer is a Uint8Array: handed on as it is
-      if (first === 0x64 && this.dht) this.dht(packet, { host: rinfo.address, port: rinfo.port });
+      const host = rinfo.address.startsWith("::ffff:") ? unmapped(rinfo.address) : rinfo.address;
+      if (first === 0x64 && this.dht) this.dht(packet, { host, port: rinfo.port });
       else if ((first & 0x0f) === 1 && first >> 4 <= 4 && this.utp) {
-        this.utp(packet, rinfo.address, rinfo.port);
+        this.utp(packet, host, rinfo.port);
       } else this.dropped++;
     });
     socket.on("error", () => this.dropped++); // a failed send to one peer is not the port's end
   }
 
-  /** Binds `port` on `host` (default all IPv4 interfaces); rejects with a one-line reason. */
+  /**
+   * Binds `port` on `host` (default all IPv4 interfaces; `::` takes IPv6 and IPv4 both, IPv4 senders then known by
+   * their IPv4 address); rejects with a one-line reason.
+   */
   static bind(port: number, host = "0.0.0.0"): Promise<UdpPort> {
     const socket = dgram.createSocket({
       type: host.includes(":") ? "udp6" : "udp4",
+      ipv6Only: false,
       recvBufferSize: Deno.build.os === "linux" ? RECEIVE_BUFFER / 2 : RECEIVE_BUFFER,
     });
     return new Promise((resolve, reject) => {

@@ -167,7 +167,18 @@ Deno.test({
         assert(rows.includes(`127.0.0.1:${seeder.port}`), `peer row of ${seeder.port}`);
       }
       // A click on a peer opens its own chart with its own state lit, and its transitions with their events.
-      await page.click('tr.peer[data-state="connected.downloading"]');
+      // The page redraws its lists four times a second: find and click in one turn of the page's own loop.
+      const click = (selector: string) =>
+        page.waitForFunction(
+          (sel: string) => {
+            const el = document.querySelector(sel) as HTMLElement | null;
+            el?.click();
+            return el !== null;
+          },
+          {},
+          selector,
+        );
+      await click('tr.peer[data-state="connected.downloading"]');
       await page.waitForSelector(
         '#focus:not([hidden]) svg[data-machine="peer"] g.state.mine[data-state="connected.downloading"]',
       );
@@ -193,7 +204,7 @@ Deno.test({
       }
       await (await page.$("#focus"))!.screenshot({ path: `${shots}/focus-peer.png` });
       // Any actor that moved opens from the list of transitions: here the supervisor.
-      await page.click('#transitions [data-actor="torrent"]');
+      await click('#transitions [data-actor="torrent"]');
       await page.waitForSelector('#focus svg[data-machine="torrent"] g.state.mine[data-state^="active."]');
       console.log(`chart screenshots: ${shots}`);
       await page.waitForFunction(() => Number(document.getElementById("pieces")?.dataset.verified ?? 0) > 0);

@@ -77,3 +77,21 @@ Deno.test("uTP: with uTP off (--no-utp) the relay's port is not reached; a peer 
     await seeder.done;
   }
 });
+
+Deno.test("uTP: a default seeder (both families) is reached over uTP on ::1 and on 127.0.0.1", async () => {
+  const { meta, data } = await testTorrent({ size: 512 * 1024, pieceLength: 32 * 1024, seed: 31 });
+  const seeder = memorySeeder(meta, data, { listen: undefined });
+  try {
+    const port = await listeningPort(seeder);
+    for (const host of ["::1", "127.0.0.1"]) {
+      const { done, storage, carriers } = leech(meta, port, { peers: [{ host, port }], listen: host });
+      const result = await done;
+      assert(result.ok, `${host}: ${result.error}`);
+      assert.deepEqual(storage.data, data, host);
+      assert.deepEqual([...carriers], ["utp"], host);
+    }
+  } finally {
+    seeder.stop();
+    await seeder.done;
+  }
+});
