@@ -7,7 +7,7 @@
  * @module
  */
 
-import { decodePacket, ST_DATA, ST_FIN, ST_RESET, ST_SYN } from "./packet.ts";
+import { decodePacket, encodePacket, ST_DATA, ST_FIN, ST_RESET, ST_SYN, type UtpPacket } from "./packet.ts";
 import { DEFAULT_LIMITS, type UtpLimits } from "./limits.ts";
 import { UtpSocket } from "./socket.ts";
 
@@ -46,7 +46,7 @@ export class UtpEndpoint {
   readonly limits: UtpLimits;
   /** Hears each connection a peer opened; while unset, SYNs are not answered. */
   onAccept?: (socket: UtpSocket, host: string, port: number) => void;
-  #sockets = new Map<string, { socket: UtpSocket; host: string; port: number }>();
+  #sockets = new Map<string, UtpSocket>();
   #now: () => number;
   #timer?: ReturnType<typeof setInterval>;
   #acksOwed = new Set<UtpSocket>();
@@ -75,41 +75,26 @@ export class UtpEndpoint {
     if (this.#closed) return true;
     const now = this.#now();
     if (p.type === ST_SYN) {
-      this.#takeSyn(p.connectionId, p.seq, host, port);
+      this.#takeSyn(p, host, port, now);
       return true;
     }
-    const entry = this.#sockets.get(key(host, port, p.connectionId));
-    if (!entry) {
+    const socket = this.#sockets.get(key(host, port, p.connectionId));
+    if (!socket) {
       this.stats.dropped++;
       if (p.type !== ST_RESET) this.#reset(p.connectionId, p.seq, host, port, now);
       return true;
     }
-    entry.socket.receive(p, now);
-    if (p.type === ST_DATA || p.type === ST_FIN) this.#oweAck(entry.socket); // sent unless already piggybacked
+    socket.receive(p, now);
+    if (p.type === ST_DATA || p.type === ST_FIN) this.#oweAck(socket); // sent unless already piggybacked
     return true;
   }
 
   /** A SYN: a new incoming connection (the id ours carry is theirs, ours theirs + 1), or a repeated one. */
-  #takeSyn(id: number, seq: number, host: string, port: number): void {
-    const recvId = (id + 1) & 0xffff;
+  #takeSyn(syn: UtpPacket, host: string, port: number, now: number): void {
+    const id = syn.connectionId, recvId = (id + 1) & 0xffff;
     const existing = this.#sockets.get(key(host, port, recvId));
-    if (existing) {
-      existing.socket.receive(
-        {
-          type: ST_SYN,
-          connectionId: id,
-          timestamp: 0,
-          timestampDiff: 0,
-          window: 0,
-          seq,
-          ack: 0,
-          payload: new Uint8Array(0),
-        },
-        this.#now(),
-      );
-      return;
-    }
-    const halfOpen = [...this.#sockets.values()].filter((e) => e.socket.state === "syn-recv").length;
+    if (existing) return existing.receive(syn, now); // our answer was lost: it answers again
+    const halfOpen = [...this.#sockets.values()].filter((s) => s.state === "syn-recv").length;
     if (
       !this.onAccept || this.#sockets.size >= (this.options.maxConnections ?? 512) ||
       halfOpen >= (this.options.maxHalfOpen ?? 64)
@@ -118,7 +103,7 @@ export class UtpEndpoint {
       return;
     }
     const socket = this.#add(host, port, recvId, id, true);
-    socket.accept(seq);
+    socket.accept(syn.seq);
     this.stats.accepted++;
     this.onAccept(socket, host, port);
   }
@@ -159,7 +144,7 @@ export class UtpEndpoint {
         send: (bytes) => this.options.send(bytes, host, port),
         now: this.#now,
         closed: (s) => {
-          if (this.#sockets.get(k)?.socket === s) this.#sockets.delete(k);
+          if (this.#sockets.get(k) === s) this.#sockets.delete(k);
           this.#acksOwed.delete(s);
           this.stats.connections = this.#sockets.size;
           if (this.#sockets.size === 0) this.#stopTimer();
@@ -170,7 +155,7 @@ export class UtpEndpoint {
       incoming,
       this.limits,
     );
-    this.#sockets.set(k, { socket, host, port });
+    this.#sockets.set(k, socket);
     this.stats.connections = this.#sockets.size;
     this.#startTimer();
     return socket;
@@ -194,20 +179,23 @@ export class UtpEndpoint {
     if (this.#resetBudget.left <= 0) return;
     this.#resetBudget.left--;
     this.stats.resetsSent++;
-    const reset = new Uint8Array(20);
-    const view = new DataView(reset.buffer);
-    reset[0] = (ST_RESET << 4) | 1;
-    view.setUint16(2, id);
-    view.setUint32(4, (now * 1000) >>> 0);
-    view.setUint16(16, Math.floor(Math.random() * 0x10000));
-    view.setUint16(18, seq);
+    const reset = encodePacket({
+      type: ST_RESET,
+      connectionId: id,
+      timestamp: (now * 1000) >>> 0,
+      timestampDiff: 0,
+      window: 0,
+      seq: Math.floor(Math.random() * 0x10000),
+      ack: seq,
+      payload: new Uint8Array(0),
+    });
     this.options.send(reset, host, port);
   }
 
   /** Runs every connection's timers (the interval does this; tests call it with their own clock). */
   tick(): void {
     const now = this.#now();
-    for (const { socket } of [...this.#sockets.values()]) socket.tick(now);
+    for (const socket of [...this.#sockets.values()]) socket.tick(now);
   }
 
   #startTimer(): void {
@@ -226,7 +214,7 @@ export class UtpEndpoint {
   /** Resets every connection and stops. */
   close(): void {
     this.#closed = true;
-    for (const { socket } of [...this.#sockets.values()]) socket.abort("uTP: the endpoint closed");
+    for (const socket of [...this.#sockets.values()]) socket.abort("uTP: the endpoint closed");
     this.#stopTimer();
   }
 }

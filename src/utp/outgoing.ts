@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { RoundTrip } from "./congestion.ts";
 import { sackedSeqs, seqAdd, seqDiff } from "./packet.ts";
 
 /** A sent packet kept until acked. */
@@ -56,17 +57,17 @@ export class Outgoing {
    * Takes an ack (`bare`: a STATE packet): everything up to `ack`, and what the selective ack `sack` names. Returns
    * the bytes newly acked; `lost` is the oldest packet when three later ones arrived (selectively) or three
    * duplicate acks came, with `halve` set once a round trip (the window halves once per loss event). A packet
-   * sent less than `minAge` ms ago (a round trip) is never judged lost: its answer cannot have come yet, and the
-   * acks a peer sends for every packet past a gap would otherwise resend it again and again.
+   * sent less than a round trip ago is never judged lost: its answer cannot have come yet, and the acks a peer
+   * sends for every packet past a gap would otherwise resend it again and again. `roundTrip` takes the samples.
    */
   takeAck(
     ack: number,
     sack: Uint8Array | undefined,
     bare: boolean,
     now: number,
-    minAge: number,
-    roundTrip: (ms: number) => void,
+    roundTrip: RoundTrip,
   ) {
+    const minAge = roundTrip.rtt; // as it stood before this ack's samples
     let acked = 0;
     while (seqDiff(ack, this.oldest) >= 0 && this.oldest !== this.next) {
       acked += this.ack(this.oldest, now, roundTrip);
@@ -106,11 +107,11 @@ export class Outgoing {
    * Forgets acked packet `seq`; the bytes it had in flight (0 when unknown or counted lost). `roundTrip` hears the
    * round trip of a packet sent once.
    */
-  ack(seq: number, now: number, roundTrip: (ms: number) => void): number {
+  ack(seq: number, now: number, roundTrip: RoundTrip): number {
     const packet = this.#packets.get(seq);
     if (!packet) return 0;
     this.#packets.delete(seq);
-    if (packet.transmissions === 1) roundTrip(now - packet.sentAt);
+    if (packet.transmissions === 1) roundTrip.sample(now - packet.sentAt);
     if (packet.lost) {
       this.lostCount--;
       return 0;

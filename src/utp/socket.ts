@@ -18,6 +18,7 @@ import { Outgoing } from "./outgoing.ts";
 import { WriteQueue } from "./write_queue.ts";
 import { DEFAULT_LIMITS, receiveWindowFor, type UtpLimits } from "./limits.ts";
 import {
+  decodePacket,
   encodePacket,
   HEADER_SIZE,
   seqAdd,
@@ -149,19 +150,14 @@ export class UtpSocket implements ByteStream {
 
   /** Acks everything up to `p.ack` and what its selective ack names; resends at once what was lost. */
   #takeAcks(p: UtpPacket, now: number): void {
-    const sample = (ms: number) => {
-      this.roundTrip.sample(ms);
-      this.inbox.window = receiveWindowFor(this.roundTrip.rtt, this.limits);
-    };
-    const minAge = this.roundTrip.rtt; // a packet (re)sent within a round trip may still arrive
     const { acked, lost, halve } = this.#outgoing.takeAck(
       p.ack,
       p.sack,
       p.type === ST_STATE,
       now,
-      minAge,
-      sample,
+      this.roundTrip,
     );
+    this.inbox.window = receiveWindowFor(this.roundTrip.rtt, this.limits); // wider on a long path
     if (acked > 0) {
       this.#timeouts = 0;
       this.#timerFrom = now;
@@ -251,9 +247,8 @@ export class UtpSocket implements ByteStream {
 
   #resend(seq: number, now: number): void {
     // The ack, window and delay fields are fresh; the type and payload as before.
-    const old = this.#outgoing.get(seq)!.bytes;
-    const payloadAt = old[1] === 0 ? HEADER_SIZE : HEADER_SIZE + 2 + old[HEADER_SIZE + 1];
-    const fresh = this.#header(old[0] >> 4, seq, old.subarray(payloadAt), now);
+    const { type, payload } = decodePacket(this.#outgoing.get(seq)!.bytes)!;
+    const fresh = this.#header(type, seq, payload, now);
     this.#outgoing.resent(seq, fresh, now);
     this.counts.resent++;
     this.#transmit(fresh, now);

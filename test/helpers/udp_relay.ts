@@ -6,7 +6,7 @@
 
 import dgram from "node:dgram";
 import type { PathFaults } from "./utp_pair.ts";
-import { seeded } from "./utp_pair.ts";
+import { faultyPath, seeded } from "./utp_pair.ts";
 
 /** A running relay. */
 export interface UdpRelay {
@@ -17,27 +17,17 @@ export interface UdpRelay {
 
 /** Starts a relay in front of `target` (a UDP port on 127.0.0.1). */
 export async function udpRelay(target: number, faults: PathFaults = {}, seed = 1): Promise<UdpRelay> {
-  const random = seeded(seed);
   const counts = { relayed: 0, lost: 0, duplicated: 0 };
-  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const path = faultyPath(faults, seeded(seed), counts);
   const front = dgram.createSocket("udp4");
   const backs = new Map<string, dgram.Socket>();
   let closed = false;
-  const pass = (packet: Uint8Array, send: (p: Uint8Array) => void) => {
-    if (random() < (faults.loss ?? 0)) return void counts.lost++;
-    const copies = random() < (faults.duplicate ?? 0) ? 2 : 1;
-    if (copies === 2) counts.duplicated++;
-    for (let i = 0; i < copies; i++) {
-      const copy = packet.slice();
-      const t = setTimeout(() => {
-        timers.delete(t);
-        if (closed) return;
-        counts.relayed++;
-        send(copy);
-      }, (faults.delayMs ?? 0) + random() * (faults.jitterMs ?? 0));
-      timers.add(t);
-    }
-  };
+  const pass = (packet: Uint8Array, send: (p: Uint8Array) => void) =>
+    path.pass(packet, (copy) => {
+      if (closed) return;
+      counts.relayed++;
+      send(copy);
+    });
   front.on("message", (packet: Uint8Array, from: { address: string; port: number }) => {
     const key = `${from.address}:${from.port}`;
     let back = backs.get(key);
@@ -58,7 +48,7 @@ export async function udpRelay(target: number, faults: PathFaults = {}, seed = 1
     counts,
     close() {
       closed = true;
-      for (const t of timers) clearTimeout(t);
+      for (const t of path.timers) clearTimeout(t);
       for (const s of [front, ...backs.values()]) {
         try {
           s.close();

@@ -19,6 +19,37 @@ export interface PathFaults {
   mtu?: number;
 }
 
+/**
+ * A path with `faults`: `pass(bytes, deliver)` loses, duplicates and delays a packet as they say (drawing from
+ * `random` in the same order each time, so a seed gives the same run), then calls `deliver` with each copy.
+ * `timers` holds the delays still pending, for the caller to clear.
+ */
+export function faultyPath(
+  faults: PathFaults,
+  random: () => number,
+  counts: { lost: number; duplicated: number },
+) {
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const pass = (bytes: Uint8Array, deliver: (copy: Uint8Array) => void) => {
+    if (random() < (faults.loss ?? 0)) return void counts.lost++;
+    const copies = random() < (faults.duplicate ?? 0) ? 2 : 1;
+    if (copies === 2) counts.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      const copy = bytes.slice();
+      const ms = (faults.delayMs ?? 0) + random() * (faults.jitterMs ?? 0);
+      if (ms === 0 && i === 0) queueMicrotask(() => deliver(copy));
+      else {
+        const t = setTimeout(() => {
+          timers.delete(t);
+          deliver(copy);
+        }, ms);
+        timers.add(t);
+      }
+    }
+  };
+  return { pass, timers };
+}
+
 /** The two ends, what each accepted, and the path's counters. */
 export interface UtpPair {
   a: UtpEndpoint;
@@ -47,28 +78,14 @@ export function utpPair(
 ): UtpPair {
   const random = seeded(seed);
   const counts = { sent: 0, lost: 0, duplicated: 0, largest: 0 };
-  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const path = faultyPath(faults, random, counts);
   let resolveAccept: (s: UtpSocket) => void;
   const accepted = new Promise<UtpSocket>((r) => resolveAccept = r);
   const deliver = (to: () => UtpEndpoint, host: string, port: number) => (bytes: Uint8Array) => {
     counts.sent++;
     counts.largest = Math.max(counts.largest, bytes.length + 28);
     if (faults.mtu !== undefined && bytes.length + 28 > faults.mtu) return void counts.lost++;
-    if (random() < (faults.loss ?? 0)) return void counts.lost++;
-    const copies = random() < (faults.duplicate ?? 0) ? 2 : 1;
-    if (copies === 2) counts.duplicated++;
-    for (let i = 0; i < copies; i++) {
-      const copy = bytes.slice();
-      const ms = (faults.delayMs ?? 0) + random() * (faults.jitterMs ?? 0);
-      if (ms === 0 && i === 0) queueMicrotask(() => to().receive(copy, host, port));
-      else {
-        const t = setTimeout(() => {
-          timers.delete(t);
-          to().receive(copy, host, port);
-        }, ms);
-        timers.add(t);
-      }
-    }
+    path.pass(bytes, (copy) => to().receive(copy, host, port));
   };
   options = { keepAlive: true, ...options }; // no socket keeps the test alive while a timer waits
   const a: UtpEndpoint = new UtpEndpoint({
@@ -86,7 +103,7 @@ export function utpPair(
     accepted,
     counts,
     close() {
-      for (const t of timers) clearTimeout(t);
+      for (const t of path.timers) clearTimeout(t);
       a.close();
       b.close();
     },
