@@ -33,7 +33,23 @@ export async function sha1(data: Uint8Array): Promise<Uint8Array> {
 }
 
 /** The slice of a piece hashed between two turns of the event loop: about 0.15 ms of work. */
-const HASH_SLICE = 256 * 1024;
+export const HASH_SLICE = 256 * 1024;
+
+/**
+ * SHA-1 of `data` at once, on the main thread: for pieces up to `HASH_SLICE`, where `sha1Piece`'s promise would
+ * cost more than the hash (16 KiB pieces: one in a million of its allocations was the hash itself).
+ */
+export function sha1Now(data: Uint8Array): Uint8Array {
+  return createHash("sha1").update(data).digest();
+}
+
+/** True when `hash` is the `index`th of the 20-byte hashes in `hashes`. */
+export function isHashAt(hashes: Uint8Array, index: number, hash: Uint8Array): boolean {
+  const at = index * 20;
+  if (hash.length !== 20 || at + 20 > hashes.length) return false;
+  for (let i = 0; i < 20; i++) if (hashes[at + i] !== hash[i]) return false;
+  return true;
+}
 
 /**
  * SHA-1 of a piece with `node:crypto`, on the main thread, 256 KiB at a time with a turn of the event loop in

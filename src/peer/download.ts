@@ -53,7 +53,11 @@ interface Job {
 
 /** The pieces assigned to one peer, their blocks requested through a `Pipeline` and assembled or streamed. */
 export class PieceDownloads {
-  #jobs = new Map<number, Job>();
+  /**
+   * The pieces assigned, in the order their blocks are requested. Looked up by scanning from the front (a block
+   * almost always belongs to one of the first): a map by index churned its tables at every piece, and the tables
+   * lived long enough to be promoted out of V8's young generation.
+   */
   #order: Job[] = [];
   #spare: Job[] = [];
   /** How many requests to keep outstanding, from the link's rate and round trip. */
@@ -80,12 +84,12 @@ export class PieceDownloads {
 
   /** Pieces assigned and not yet complete. */
   get pieces(): number {
-    return this.#jobs.size;
+    return this.#order.length;
   }
 
   /** Takes piece `index` on (a second assignment of the same piece is ignored). */
   add(index: number): void {
-    if (this.#jobs.has(index)) return;
+    if (this.#find(index)) return;
     const length = pieceSize(this.torrent, index);
     const blocks = blockCount(length);
     let job = this.#spare.pop();
@@ -100,7 +104,6 @@ export class PieceDownloads {
     } else {
       job = { index, length, blocks, nextBlock: 0, received: new Uint8Array(blocks), remaining: blocks };
     }
-    this.#jobs.set(index, job);
     this.#order.push(job);
   }
 
@@ -110,7 +113,7 @@ export class PieceDownloads {
    * the wrong length) is ignored.
    */
   block(index: number, begin: number, block: Uint8Array): WholePiece | undefined {
-    const job = this.#jobs.get(index);
+    const job = this.#find(index);
     if (!job || begin % BLOCK_SIZE !== 0) return;
     const b = begin / BLOCK_SIZE;
     if (
@@ -163,7 +166,7 @@ export class PieceDownloads {
 
   /** Forgets piece `index` (another peer delivered it); returns cancel frames for its blocks still on the wire. */
   cancel(index: number): Uint8Array | undefined {
-    const job = this.#jobs.get(index);
+    const job = this.#find(index);
     if (!job) return;
     this.#remove(job);
     this.#release(job);
@@ -188,7 +191,7 @@ export class PieceDownloads {
    * when it was already rejected once: the peer will not serve it. A reject for nothing outstanding is ignored.
    */
   reject(index: number, begin: number, length: number): boolean {
-    const job = this.#jobs.get(index);
+    const job = this.#find(index);
     if (!job || begin % BLOCK_SIZE !== 0) return true;
     const b = begin / BLOCK_SIZE;
     if (b >= job.nextBlock || job.received[b] || job.retry?.includes(b)) return true;
@@ -202,9 +205,8 @@ export class PieceDownloads {
 
   /** Forgets every piece (the peer choked us: its pending requests are void). */
   drop(): void {
-    for (const job of this.#jobs.values()) this.#release(job);
-    this.#jobs.clear();
-    this.#order = [];
+    for (const job of this.#order) this.#release(job);
+    this.#order.length = 0;
     this.pipeline.clear();
   }
 
@@ -245,8 +247,17 @@ export class PieceDownloads {
     this.#spare.push(job);
   }
 
+  #find(index: number): Job | undefined {
+    const order = this.#order;
+    for (let i = 0; i < order.length; i++) if (order[i].index === index) return order[i];
+  }
+
+  /** Takes `job` out of the order in place (`splice` would make an array of the removed one). */
   #remove(job: Job): void {
-    this.#jobs.delete(job.index);
-    this.#order.splice(this.#order.indexOf(job), 1);
+    const order = this.#order;
+    const at = order.indexOf(job);
+    if (at < 0) return;
+    order.copyWithin(at, at + 1);
+    order.length--;
   }
 }

@@ -25,9 +25,10 @@ async function harness(
   // Slow writes: each waits until the test lets it through, as a busy disk would.
   const held: (() => void)[] = [];
   if (options.slowWrites) {
-    const write = storage.write.bind(storage);
-    storage.write = (offset, data) =>
-      new Promise((resolve) => held.push(() => write(offset, data).then(resolve)));
+    const write = storage.writeSync.bind(storage);
+    storage.write = (offset, data) => new Promise((resolve) => held.push(() => resolve(write(offset, data))));
+    // Without it the verifier writes small pieces at once: only the asynchronous write can be slow.
+    Object.defineProperty(storage, "writeSync", { value: undefined });
   }
   const writers = options.streamAbove === undefined
     ? undefined
@@ -185,9 +186,11 @@ Deno.test("coordinator keeps the pieces of a batch written before the disk faile
   const a = h.peer("a", [0, 1, 2]);
   h.coordinator.send({ type: "peer.ready", key: "a" });
   const [x, y] = a.assigned();
-  const write = h.storage.write.bind(h.storage);
-  h.storage.write = (offset, data) =>
-    offset === y * PIECE ? Promise.reject(new Error("No space left on device")) : write(offset, data);
+  const write = h.storage.writeSync.bind(h.storage);
+  h.storage.writeSync = (offset, data) => {
+    if (offset === y * PIECE) throw new Error("No space left on device");
+    write(offset, data);
+  };
   h.coordinator.send({
     type: "peer.pieces",
     key: "a",
