@@ -108,7 +108,7 @@ export class PeerLink {
       if (this.input.dhtPort && supports(hs.reserved, "dht")) {
         this.#send(encodeMessage({ type: "port", port: this.input.dhtPort }));
       }
-      this.#haveCursor = this.ours.log.length;
+      this.#haveCursor = this.ours.logged;
       if (this.#fast && this.ours.have.complete) this.#send(encodeMessage({ type: "have-all" }));
       else if (this.#fast && this.ours.have.count === 0) this.#send(encodeMessage({ type: "have-none" }));
       else if (this.ours.have.count > 0) {
@@ -298,10 +298,10 @@ export class PeerLink {
 
   /** Tells the peer about pieces verified since it was last told, in one write. */
   #announceHaves(): void {
-    const log = this.ours.log;
-    if (this.#haveCursor === log.length) return;
-    const haves = encodeHaves(log, this.#haveCursor);
-    this.#haveCursor = log.length;
+    const { log, logged } = this.ours;
+    if (this.#haveCursor === logged) return;
+    const haves = encodeHaves(log, this.#haveCursor, logged);
+    this.#haveCursor = logged;
     this.#send(haves);
   }
 

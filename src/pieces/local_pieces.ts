@@ -10,13 +10,18 @@ import { Bitfield } from "../common/bitfield.ts";
 
 export class LocalPieces {
   readonly have: Bitfield;
-  /** Indices in the order they were verified (this session), for links to announce. */
-  readonly log: number[] = [];
+  /**
+   * Indices in the order they were verified (this session), for links to announce: the first `logged` of them.
+   * Made at its full size once (each piece is added once): a growing array was copied again and again.
+   */
+  readonly log: Int32Array;
+  logged = 0;
   /** Payload bytes uploaded to all peers. */
   uploaded = 0;
 
   constructor(pieceCount: number, initial?: Bitfield) {
     this.have = new Bitfield(pieceCount, initial?.bytes);
+    this.log = new Int32Array(pieceCount);
   }
 
   /** Bytes in the pieces we have, for a torrent of `totalLength` bytes in pieces of `pieceLength`. */
@@ -29,7 +34,7 @@ export class LocalPieces {
   /** Records a verified piece; returns false when it was already there. */
   add(index: number): boolean {
     if (!this.have.set(index)) return false;
-    this.log.push(index);
+    this.log[this.logged++] = index;
     return true;
   }
 }

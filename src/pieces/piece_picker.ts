@@ -9,6 +9,7 @@
  */
 
 import type { Bitfield } from "../common/bitfield.ts";
+import { Holders, MAX_HOLDERS } from "./holders.ts";
 
 /** The state of one piece. */
 export const enum PieceState {
@@ -21,8 +22,8 @@ export const enum PieceState {
 /** Piece bookkeeping for one torrent. */
 export class PiecePicker {
   readonly state: Uint8Array;
-  /** Peers downloading each active piece (one, or up to three in the endgame): arrays, cheaper than sets. */
-  readonly holders = new Map<number, string[]>();
+  /** Peers downloading each active piece (one, or up to three in the endgame). */
+  readonly holders: Holders;
   #cursor = 0;
   #verified = 0;
   /** The peer whose copy of a piece last failed the hash. */
@@ -54,6 +55,7 @@ export class PiecePicker {
 
   constructor(readonly pieceCount: number, have?: Bitfield, readonly random: () => number = Math.random) {
     this.state = new Uint8Array(pieceCount);
+    this.holders = new Holders(pieceCount);
     this.availability = new Uint16Array(pieceCount);
     this.#pos = new Int32Array(pieceCount).fill(-1);
     for (let i = 0; i < pieceCount; i++) {
@@ -164,17 +166,17 @@ export class PiecePicker {
   #activate(i: number, key: string): number {
     this.#remove(i);
     this.state[i] = PieceState.Active;
-    this.holders.set(i, [key]);
+    this.holders.add(i, key);
     return i;
   }
 
   /** Endgame: an active piece `peer` has and does not already hold; -1 when there is none. */
   pickEndgame(peer: Bitfield, key: string): number {
-    for (const [i, keys] of this.holders) {
-      if (keys.length < 3 && !keys.includes(key) && peer.has(i)) {
-        keys.push(key);
-        return i;
+    for (let i = this.#cursor; i < this.pieceCount; i++) {
+      if (this.state[i] !== PieceState.Active || this.holders.count(i) === MAX_HOLDERS || !peer.has(i)) {
+        continue;
       }
+      if (this.holders.add(i, key)) return i;
     }
     return -1;
   }
@@ -186,16 +188,10 @@ export class PiecePicker {
 
   /** `key` gives piece `index` back (choked, gone, stalled); it becomes missing when nobody else holds it. */
   release(index: number, key: string): void {
-    const keys = this.holders.get(index);
-    const at = keys?.indexOf(key) ?? -1;
-    if (!keys || at < 0) return;
-    keys.splice(at, 1);
-    if (keys.length === 0) {
-      this.holders.delete(index);
-      if (this.state[index] === PieceState.Active) {
-        this.state[index] = PieceState.Missing;
-        this.#insert(index);
-      }
+    if (!this.holders.remove(index, key) || this.holders.count(index) > 0) return;
+    if (this.state[index] === PieceState.Active) {
+      this.state[index] = PieceState.Missing;
+      this.#insert(index);
     }
   }
 
@@ -203,11 +199,10 @@ export class PiecePicker {
    * Piece `index` arrived whole from `key`: it is now being verified. Returns the other peers that were fetching
    * it (to cancel), or null when the piece was not active (a late duplicate: drop the data).
    */
-  received(index: number, key: string): string[] | null {
+  received(index: number, key: string): readonly string[] | null {
     if (this.state[index] !== PieceState.Active) return null;
-    const others: string[] = [];
-    for (const k of this.holders.get(index) ?? []) if (k !== key) others.push(k);
-    this.holders.delete(index);
+    const others = this.holders.others(index, key);
+    this.holders.clear(index);
     this.state[index] = PieceState.Verifying;
     return others;
   }

@@ -67,7 +67,8 @@ interface PeerEntry<P> {
   ready: boolean;
   /** What we last told it about our interest. */
   interested: boolean;
-  assigned: Set<number>;
+  /** Pieces it holds (which ones, the picker's `holders` know). */
+  assigned: number;
   /** Pieces to keep assigned: what its pipeline needs, as its link last said (at most `piecesPerPeer`). */
   want: number;
   /** It fetches runs of consecutive pieces (a web seed): the piece after its last comes first. */
@@ -109,7 +110,7 @@ export class Scheduler<P> {
 
   /** The pieces each peer has been given and not yet delivered, by key (for a person watching). */
   assignments(): Map<string, number[]> {
-    return new Map([...this.#peers].map(([key, p]) => [key, [...p.assigned]]));
+    return this.picker.holders.all();
   }
 
   /** Bytes of pieces assigned to peers and not yet received. */
@@ -126,7 +127,7 @@ export class Scheduler<P> {
       handle,
       ready: false,
       interested: false,
-      assigned: new Set(),
+      assigned: 0,
       want: this.#o.initialWant,
       runs,
       next: -1,
@@ -203,10 +204,17 @@ export class Scheduler<P> {
     for (const piece of pieces) {
       const { index } = piece;
       const size = pieceSize(meta, index);
-      if (p?.assigned.delete(index)) this.#inFlightBytes -= size;
+      const held = p !== undefined && this.picker.holders.has(index, key);
+      if (held) {
+        p.assigned--;
+        this.#inFlightBytes -= size;
+      }
       // A streamed copy vouches for the disk only while its sender still holds the grant: once the piece was
       // taken back from it, another peer may have written there since.
-      if ("digest" in piece && writers?.owner(index) !== key) continue;
+      if ("digest" in piece && writers?.owner(index) !== key) {
+        if (held) this.picker.release(index, key);
+        continue;
+      }
       // Whichever copy this is, nobody writes this piece any more (a streamed one is all written).
       writers?.revoke(index);
       const others = this.picker.received(index, key);
@@ -217,7 +225,8 @@ export class Scheduler<P> {
       this.stats.receivedBytes += size;
       for (const other of others) {
         const o = this.#peers.get(other);
-        if (o?.assigned.delete(index)) {
+        if (o) {
+          o.assigned--;
           this.#inFlightBytes -= size;
           orders.push({ to: o.handle, order: { type: "cancel", index } });
         }
@@ -279,14 +288,14 @@ export class Scheduler<P> {
     const { meta, writers } = this.#o;
     const indices: number[] = [];
     const want = Math.min(p.want, this.#o.piecesPerPeer);
-    while (p.assigned.size < want && !this.#full()) {
+    while (p.assigned < want && !this.#full()) {
       let i = p.runs && p.next >= 0 ? this.picker.pickExactly(p.next, p.bitfield, key) : -1;
       if (i < 0) i = this.picker.pick(p.bitfield, key);
-      if (i < 0 && p.assigned.size === 0 && this.picker.inEndgame) {
+      if (i < 0 && p.assigned === 0 && this.picker.inEndgame) {
         i = this.picker.pickEndgame(p.bitfield, key);
       }
       if (i < 0) break;
-      p.assigned.add(i);
+      p.assigned++;
       p.next = i + 1;
       const size = pieceSize(meta, i);
       writers?.grant(i, key, size);
@@ -304,11 +313,11 @@ export class Scheduler<P> {
 
   /** Takes back every piece the peer holds. */
   #releaseAll(p: PeerEntry<P>, key: string): void {
-    for (const i of p.assigned) {
+    for (const i of this.picker.holders.piecesOf(key)) {
       this.#o.writers?.revoke(i, key);
       this.picker.release(i, key);
       this.#inFlightBytes -= pieceSize(this.#o.meta, i);
     }
-    p.assigned.clear();
+    p.assigned = 0;
   }
 }

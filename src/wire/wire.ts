@@ -222,10 +222,10 @@ function writeRequestBody(v: DataView, at: number, index: number, begin: number,
 }
 
 /** `have` frames for `indices[from..]`, one after another in one buffer: a batch for one socket write. */
-export function encodeHaves(indices: readonly number[], from = 0): Uint8Array {
-  const out = new Uint8Array((indices.length - from) * 9);
+export function encodeHaves(indices: ArrayLike<number>, from = 0, to = indices.length): Uint8Array {
+  const out = new Uint8Array((to - from) * 9);
   const v = new DataView(out.buffer);
-  for (let i = from, at = 0; i < indices.length; i++, at += 9) {
+  for (let i = from, at = 0; i < to; i++, at += 9) {
     v.setUint32(at, 5);
     v.setUint8(at + 4, IDS.have);
     v.setUint32(at + 5, indices[i]);

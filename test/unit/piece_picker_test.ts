@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Bitfield } from "../../src/common/bitfield.ts";
+import { Holders } from "../../src/pieces/holders.ts";
 import { PiecePicker, PieceState } from "../../src/pieces/piece_picker.ts";
 
 function all(n: number): Bitfield {
@@ -95,4 +96,24 @@ Deno.test("PiecePicker drops a late duplicate of a piece already being verified"
   assert.equal(p.received(0, "b"), null);
   p.verified(0);
   assert.equal(p.complete, true);
+});
+
+Deno.test("Holders: three at most per piece, others named, a peer's pieces found, its slot reused once it holds none", () => {
+  const h = new Holders(4);
+  assert.ok(h.add(2, "a") && h.add(2, "b") && h.add(2, "c"));
+  assert.equal(h.add(2, "d"), false, "a fourth holder is refused");
+  assert.equal(h.add(2, "a"), false, "a holder is not added twice");
+  assert.deepEqual(h.others(2, "b"), ["a", "c"]);
+  assert.equal(h.remove(2, "b"), true);
+  assert.equal(h.remove(2, "b"), false);
+  assert.deepEqual([h.count(2), h.has(2, "c"), h.has(2, "b")], [2, true, false]);
+  h.add(0, "c");
+  assert.deepEqual(h.piecesOf("c"), [0, 2]);
+  assert.deepEqual(h.all(), new Map([["c", [0, 2]], ["a", [2]]]));
+  h.clear(2);
+  h.remove(0, "c");
+  // "a" and "c" hold nothing: a new peer takes a freed slot and is not mistaken for either.
+  h.add(1, "e");
+  assert.deepEqual([h.has(1, "e"), h.has(1, "a"), h.has(1, "c"), h.piecesOf("e")], [true, false, false, [1]]);
+  assert.deepEqual(h.others(1, "e"), []);
 });
