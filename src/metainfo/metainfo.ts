@@ -5,8 +5,7 @@
  * @module
  */
 
-import bencode from "bencode";
-import { topLevelSpans } from "../common/bencode_strict.ts";
+import { decodeViews, topLevelSpans } from "../common/bencode_strict.ts";
 import { sha1, toHex } from "../common/bytes.ts";
 
 /** One file of a torrent, laid end to end with the others in piece space. */
@@ -255,7 +254,7 @@ export async function parseMetainfo(bytes: Uint8Array): Promise<Metainfo> {
   }
   const infoSpan = spans.get("info");
   if (!infoSpan) bad(`missing "info"`);
-  const top = bencode.decode(bytes) as Dict;
+  const top = decodeViews(bytes) as Dict;
   const info = top.info;
   if (!isDict(info)) bad(`"info" is not a dictionary`);
 

@@ -64,7 +64,11 @@ const FLUSH_EVERY = 64 * 1024 * 1024;
  * files are flushed to the disk every 64 MiB in the background, open or closed since, and by `sync`.
  */
 export class FileStorage implements Storage {
-  #handles = new Map<number, Deno.FsFile>();
+  /** Each file's handle while it is open. */
+  readonly #handles: (Deno.FsFile | undefined)[];
+  /** The files open now (at most `maxOpen`), scanned for the least recently used: a map's iterator made an
+   * object per entry at every file opened past the limit. */
+  readonly #open: number[] = [];
   /** When each file was last used (a counter): the least recently used open file is closed first. */
   readonly #used: Float64Array;
   #clock = 0;
@@ -88,6 +92,7 @@ export class FileStorage implements Storage {
     /** Each file's size on disk, -1 while there is no file: set to its full length when it is first opened. */
     readonly sizes: Float64Array,
   ) {
+    this.#handles = new Array(files.length).fill(undefined);
     this.#pos = new Float64Array(files.length).fill(-1);
     this.#used = new Float64Array(files.length);
   }
@@ -107,14 +112,19 @@ export class FileStorage implements Storage {
 
   #handle(i: number): Deno.FsFile {
     this.#used[i] = ++this.#clock;
-    const open = this.#handles.get(i);
+    const open = this.#handles[i];
     if (open) return open;
-    if (this.#handles.size >= this.maxOpen) {
-      let oldest = -1;
-      for (const j of this.#handles.keys()) if (oldest < 0 || this.#used[j] < this.#used[oldest]) oldest = j;
+    if (this.#open.length >= this.maxOpen) {
+      let at = 0;
+      for (let k = 1; k < this.#open.length; k++) {
+        if (this.#used[this.#open[k]] < this.#used[this.#open[at]]) at = k;
+      }
+      const oldest = this.#open[at];
+      this.#open[at] = this.#open[this.#open.length - 1];
+      this.#open.pop();
       // Not flushed here: a closed file stays dirty and the next flush opens it again for that.
-      this.#handles.get(oldest)!.close();
-      this.#handles.delete(oldest);
+      this.#handles[oldest]!.close();
+      this.#handles[oldest] = undefined;
       this.#pos[oldest] = -1;
     }
     const { length, executable } = this.files[i];
@@ -128,7 +138,8 @@ export class FileStorage implements Storage {
       h.truncateSync(length); // a new file, or one cut short: sparse at its full length
       this.sizes[i] = length;
     }
-    this.#handles.set(i, h);
+    this.#handles[i] = h;
+    this.#open.push(i);
     return h;
   }
 
@@ -178,7 +189,7 @@ export class FileStorage implements Storage {
     let error: unknown;
     await inParallel(files, 32, async (i) => {
       try {
-        const open = this.#handles.get(i);
+        const open = this.#handles[i];
         if (open) await open.syncData();
         else {
           using file = await Deno.open(this.paths[i], { write: true });
@@ -231,8 +242,9 @@ export class FileStorage implements Storage {
 
   /** Closes every open file. */
   close(): void {
-    for (const h of this.#handles.values()) h.close();
-    this.#handles.clear();
+    for (const i of this.#open) this.#handles[i]!.close();
+    this.#handles.fill(undefined);
+    this.#open.length = 0;
     this.#pos.fill(-1);
   }
 }
