@@ -31,7 +31,7 @@ export interface ExtensionInput {
   /** Our listen port, told to peers that we dial (they learn it for PEX). */
   listenPort?: number;
   /** The peers we are connected to now, with their listen addresses: what PEX tells. */
-  pexPeers?: () => PeerAddress[];
+  pexPeers?: () => readonly PeerAddress[];
   /** How often PEX may tell a peer about changes (BEP 11: at most once a minute). */
   pexIntervalMs?: number;
 }
@@ -52,6 +52,8 @@ export class PeerExtensions {
   peer?: ExtHandshake;
   #told = new Map<string, PeerAddress>();
   #lastPex = -Infinity;
+  /** The list of connected peers PEX last looked at (the swarm hands out the same array until it changes). */
+  #lastSeen?: readonly PeerAddress[];
 
   constructor(
     readonly input: ExtensionInput,
@@ -154,14 +156,19 @@ export class PeerExtensions {
     const id = this.peer?.m.ut_pex;
     if (!id || this.input.private || !this.input.pexPeers) return;
     if (now - this.#lastPex < (this.input.pexIntervalMs ?? 60_000)) return;
+    const peers = this.input.pexPeers();
+    if (peers === this.#lastSeen) return; // the same list as last time, all told: nothing new to tell
     const current = new Map<string, PeerAddress>();
     const self = addressKey(this.remote);
-    for (const p of this.input.pexPeers()) {
+    for (const p of peers) {
       const key = addressKey(p);
       if (key !== self && !(p.host === this.remote.host && p.port === this.peer?.port)) current.set(key, p);
     }
-    const added = [...current].filter(([k]) => !this.#told.has(k)).slice(0, PEX_MAX);
-    const dropped = [...this.#told].filter(([k]) => !current.has(k)).slice(0, PEX_MAX);
+    const allAdded = [...current].filter(([k]) => !this.#told.has(k));
+    const allDropped = [...this.#told].filter(([k]) => !current.has(k));
+    // Only a list told in full is remembered: what did not fit in this message goes in the next.
+    if (allAdded.length <= PEX_MAX && allDropped.length <= PEX_MAX) this.#lastSeen = peers;
+    const added = allAdded.slice(0, PEX_MAX), dropped = allDropped.slice(0, PEX_MAX);
     if (added.length === 0 && dropped.length === 0) return;
     this.#lastPex = now;
     for (const [k, p] of added) this.#told.set(k, p);

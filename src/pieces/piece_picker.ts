@@ -28,8 +28,10 @@ export class PiecePicker {
   #verified = 0;
   /** The peer whose copy of a piece last failed the hash. */
   #failedBy = new Map<number, string>();
-  /** How many connected peers have each piece. */
+  /** How many connected peers have each piece, seeds left out (see `addPeer`). */
   readonly availability: Uint16Array;
+  /** Peers that had every piece when they joined. */
+  #seeds = 0;
   /** Missing pieces by availability, and each one's place in its bucket (-1: not missing). */
   #buckets: number[][] = [];
   #pos: Int32Array;
@@ -96,9 +98,24 @@ export class PiecePicker {
     if (missing) this.#insert(i);
   }
 
-  /** A peer's pieces join the counts (its bitfield, once). */
-  addPeer(peer: Bitfield): void {
+  /**
+   * A peer's pieces join the counts (its bitfield, once). A seed (every piece) is counted apart, as libtorrent
+   * does: it would raise every piece by one, which changes no order but moved every piece to another bucket, and
+   * with 200 seeders joining made 10 MB of bucket arrays that outlived V8's young generation. Returns whether the
+   * peer was counted as a seed: `removePeer` needs to know.
+   */
+  addPeer(peer: Bitfield): boolean {
+    if (peer.complete) {
+      this.#seeds++;
+      return true;
+    }
     for (let i = 0; i < this.pieceCount; i++) if (peer.has(i)) this.#bump(i, 1);
+    return false;
+  }
+
+  /** Peers counted as seeds when they joined. */
+  get seeds(): number {
+    return this.#seeds;
   }
 
   /** A peer announced one more piece. */
@@ -106,8 +123,12 @@ export class PiecePicker {
     this.#bump(index, 1);
   }
 
-  /** A peer left: its pieces (as it last announced them) leave the counts. */
-  removePeer(peer: Bitfield): void {
+  /** A peer left: its pieces (as it last announced them) leave the counts, or it leaves the seeds. */
+  removePeer(peer: Bitfield, seed = false): void {
+    if (seed) {
+      this.#seeds--;
+      return;
+    }
     for (let i = 0; i < this.pieceCount; i++) if (peer.has(i)) this.#bump(i, -1);
   }
 

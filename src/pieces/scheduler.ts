@@ -63,6 +63,8 @@ export interface SchedulerOptions {
 interface PeerEntry<P> {
   handle: P;
   bitfield?: Bitfield;
+  /** It had every piece when its bitfield came: the picker counts it apart. */
+  seed?: boolean;
   /** It unchoked us and can take requests. */
   ready: boolean;
   /** What we last told it about our interest. */
@@ -139,7 +141,7 @@ export class Scheduler<P> {
     const p = this.#peers.get(key);
     if (!p || p.bitfield) return [];
     p.bitfield = bitfield;
-    this.picker.addPeer(bitfield); // its later haves are counted one by one
+    p.seed = this.picker.addPeer(bitfield); // its later haves are counted one by one
     const out: Addressed<P>[] = [];
     this.#interest(p, this.picker.wants(bitfield), out);
     this.#fill(key, out);
@@ -185,7 +187,7 @@ export class Scheduler<P> {
     const p = this.#peers.get(key);
     if (!p) return [];
     this.#releaseAll(p, key);
-    if (p.bitfield) this.picker.removePeer(p.bitfield); // the bits it had, haves included
+    if (p.bitfield) this.picker.removePeer(p.bitfield, p.seed); // the bits it had, haves included
     this.#peers.delete(key);
     return this.complete ? [] : this.#fillAll();
   }

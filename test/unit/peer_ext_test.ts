@@ -85,6 +85,19 @@ Deno.test("PeerExtensions tells the peer of added and dropped peers, never itsel
   assert.equal(sent.length, 2, "nothing changed: nothing sent");
 });
 
+Deno.test("PeerExtensions tells a long list 50 at a time, one message a minute, and then no more while it is the same", () => {
+  const peers = Array.from({ length: 120 }, (_, i) => ({ host: `10.0.${i >> 8}.${i & 255}`, port: 6881 }));
+  const { ext, sent } = setup({ pexPeers: () => peers, pexIntervalMs: 60_000 });
+  const told: string[] = [];
+  for (let minute = 0; minute < 5; minute++) {
+    ext.tick(1_000_000 + minute * 60_000);
+    const message = sent.at(-1);
+    if (sent.length === minute + 1) told.push(...decodePex(message!.payload).added.map((p) => p.host));
+  }
+  assert.equal(sent.length, 3, "50, 50 and 20, then nothing new");
+  assert.equal(new Set(told).size, 120, "every peer told once");
+});
+
 Deno.test("PeerExtensions passes on peers from PEX, except for a private torrent", () => {
   const message = encodePex({ added: [{ host: "10.1.1.1", port: 7 }], dropped: [] });
   const pub = setup({});

@@ -117,3 +117,28 @@ Deno.test("Holders: three at most per piece, others named, a peer's pieces found
   assert.deepEqual([h.has(1, "e"), h.has(1, "a"), h.has(1, "c"), h.piecesOf("e")], [true, false, false, [1]]);
   assert.deepEqual(h.others(1, "e"), []);
 });
+
+Deno.test("PiecePicker counts seeds apart: a seed joining or leaving moves no piece, the rarest still go first", () => {
+  const p = new PiecePicker(4);
+  const some = new Bitfield(4);
+  some.set(1);
+  const before = [...p.availability];
+  assert.equal(p.addPeer(all(4)), true, "a seed");
+  assert.deepEqual([...p.availability], before, "no piece changed bucket");
+  assert.equal(p.addPeer(some), false);
+  assert.equal(p.seeds, 1);
+  assert.notEqual(p.pick(all(4), "a"), 1, "piece 1 has two peers, the others one: it is not first");
+  p.removePeer(all(4), true);
+  assert.equal(p.seeds, 0);
+  assert.deepEqual([...p.availability], [0, 1, 0, 0], "the seed's leaving left the other peer's count alone");
+  // A peer that had some pieces and announced the rest leaves through its bits, not as a seed.
+  const grown = new Bitfield(4);
+  grown.set(2);
+  p.addPeer(grown);
+  for (const i of [0, 1, 3]) {
+    grown.set(i);
+    p.peerHas(i);
+  }
+  p.removePeer(grown, false);
+  assert.deepEqual([...p.availability], [0, 1, 0, 0]);
+});
