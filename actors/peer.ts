@@ -23,6 +23,11 @@ export interface PeerInput {
   link: LinkInput;
   coordinator: AnyActorRef;
   timeouts?: Partial<PeerTimeouts>;
+  /**
+   * True when another connection to the peer with this id is up already (it dialled us and we dialled it): this
+   * one is dropped at its handshake. Both ends drop the later one, which is the same connection for both.
+   */
+  alreadyConnected?: (peerId: string) => boolean;
 }
 
 /** How long a peer may take in each state before it is dropped. */
@@ -49,6 +54,7 @@ export interface PeerContext {
   link: LinkInput;
   coordinator: AnyActorRef;
   timeouts: PeerTimeouts;
+  alreadyConnected?: (peerId: string) => boolean;
   client?: string;
   peerId?: string;
   /** How the connection's bytes travel, once handshaken: plaintext, RC4, or obfuscated (plaintext after MSE). */
@@ -120,6 +126,11 @@ export const peerMachine = setup({
     events: {} as LinkEvent | CoordinatorOrder | PeerCommand,
   },
   actors: { link: peerLink },
+  guards: {
+    /** The swarm has another connection up to the peer with this id. */
+    alreadyConnected: ({ context, event }) =>
+      event.type === "link.handshaken" && (context.alreadyConnected?.(event.peerId) ?? false),
+  },
   delays: {
     connectTimeout: ({ context }) => context.timeouts.connectMs,
     handshakeTimeout: ({ context }) => context.timeouts.handshakeMs,
@@ -182,6 +193,7 @@ export const peerMachine = setup({
     link: input.link,
     coordinator: input.coordinator,
     timeouts: { ...DEFAULT_TIMEOUTS, ...input.timeouts },
+    alreadyConnected: input.alreadyConnected,
     pieces: 0,
     peerInterested: false,
     amChoking: true,
@@ -209,7 +221,11 @@ export const peerMachine = setup({
     handshaking: {
       entry: "markTime",
       on: {
-        "link.handshaken": {
+        "link.handshaken": [{
+          guard: "alreadyConnected",
+          target: "failed",
+          actions: assign({ reason: "already connected to this peer" }),
+        }, {
           target: "connected",
           actions: [
             assign({
@@ -220,7 +236,7 @@ export const peerMachine = setup({
             }),
             "report",
           ],
-        },
+        }],
       },
       after: { handshakeTimeout: { target: "failed", actions: assign({ reason: "handshake timed out" }) } },
     },
@@ -290,7 +306,11 @@ export const peerMachine = setup({
       type: "final",
       entry: [
         "markTime",
-        "report",
+        // Gone, whatever ended it (a duplicate ends at its handshake, which `report` would read as a hello).
+        sendTo(
+          ({ context }) => context.coordinator,
+          ({ context }) => ({ type: "peer.gone", key: context.key }),
+        ),
         sendParent(({ context }) => ({
           type: "peer.closed",
           key: context.key,

@@ -20,9 +20,11 @@ import { type PeerClosed, peerMachine, type PeerPex } from "./peer.ts";
 import {
   announceSubject,
   connectedPeers,
+  connectedTo,
   halfOpenIncoming,
   linkBase,
   liveWebSeeds,
+  pexPeersOf,
   type SwarmInput,
 } from "./swarm_members.ts";
 import { ticker } from "./ticker.ts";
@@ -85,10 +87,15 @@ export const swarmMachine = setup({
       const coordinator = system.get("coordinator");
       const { input } = context;
       if (!coordinator || (context.complete && !input.seeding)) return;
-      for (const entry of input.book.takeDialable(context.maxPeers)) {
+      // Not the addresses of peers that dialled us and told where they listen: that would be a second connection.
+      const connected = new Set(pexPeersOf(self).map(addressKey));
+      for (const entry of input.book.takeDialable(context.maxPeers, Date.now(), connected)) {
         const key = addressKey(entry);
         const link = { ...linkBase(input, self, key), host: entry.host, port: entry.port };
-        enqueue.spawnChild("peer", { id: key, input: { key, coordinator, timeouts: input.timeouts, link } });
+        enqueue.spawnChild("peer", {
+          id: key,
+          input: { key, coordinator, timeouts: input.timeouts, link, alreadyConnected: connectedTo(self) },
+        });
       }
     }),
     /** One actor per web seed of the torrent, while it downloads (under its URL as id). */
@@ -126,7 +133,13 @@ export const swarmMachine = setup({
       const link = { ...linkBase(context.input, self, key), host: hostname, port, conn };
       enqueue.spawnChild("peer", {
         id: key,
-        input: { key, coordinator, timeouts: context.input.timeouts, link },
+        input: {
+          key,
+          coordinator,
+          timeouts: context.input.timeouts,
+          link,
+          alreadyConnected: connectedTo(self),
+        },
       });
     }),
     /** Runs the choker: a full round every 10 s (optimistic slot rotated every 30 s), else fills free slots. */

@@ -100,6 +100,11 @@ export function liveWebSeeds(swarm: AnyActorRef, urls: string[]): number {
   return urls.filter((url) => children[url]?.getSnapshot()?.status === "active").length;
 }
 
+/** Whether the swarm has a connection up to the peer with a given id (for `PeerInput.alreadyConnected`). */
+export function connectedTo(swarm: AnyActorRef): (peerId: string) => boolean {
+  return (peerId) => connectedPeers(swarm).some((p) => p.peerId === peerId);
+}
+
 /** Each swarm's latest list of peers for PEX, and when it was read. */
 const pexLists = new WeakMap<AnyActorRef, { at: number; signature: string; peers: readonly PeerAddress[] }>();
 
@@ -109,7 +114,7 @@ const pexLists = new WeakMap<AnyActorRef, { at: number; signature: string; peers
  * peers each reading 200 snapshots that was 40,000 objects a second; an unchanged list tells a link at once
  * that it has nothing new to send.
  */
-function pexPeersOf(swarm: AnyActorRef, now = Date.now()): readonly PeerAddress[] {
+export function pexPeersOf(swarm: AnyActorRef, now = Date.now()): readonly PeerAddress[] {
   const last = pexLists.get(swarm);
   if (last && now - last.at < 1000) return last.peers;
   const peers = connectedPeers(swarm).flatMap((p) => listenAddress(p) ?? []);

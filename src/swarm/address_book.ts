@@ -90,14 +90,14 @@ export class AddressBook {
   }
 
   /**
-   * The addresses to dial now, marked active: not banned, not active, past their back-off, until `maxActive`
-   * addresses are active.
+   * The addresses to dial now, marked active: not banned, not active, past their back-off, not in `skip` (peers
+   * connected under another key), until `maxActive` addresses are active.
    */
-  takeDialable(maxActive: number, now: number = Date.now()): AddressEntry[] {
+  takeDialable(maxActive: number, now: number = Date.now(), skip?: ReadonlySet<string>): AddressEntry[] {
     const out: AddressEntry[] = [];
     for (const [key, entry] of this.entries) {
       if (this.active.size >= maxActive) break;
-      if (entry.banned || entry.retryAt > now || this.active.has(key)) continue;
+      if (entry.banned || entry.retryAt > now || this.active.has(key) || skip?.has(key)) continue;
       this.active.add(key);
       out.push(entry);
     }

@@ -77,6 +77,7 @@ export async function testTorrent(opts: {
   seed?: number;
   name?: string;
   private?: boolean;
+  announce?: string;
 }): Promise<{ meta: Metainfo; torrent: Uint8Array; data: Uint8Array }> {
   const name = opts.name ?? "t.bin";
   const { torrent, data } = await makeTorrent({
@@ -84,6 +85,7 @@ export async function testTorrent(opts: {
     files: [{ path: [name], data: payload(opts.size, opts.seed ?? 1) }],
     pieceLength: opts.pieceLength,
     private: opts.private,
+    announce: opts.announce,
   });
   return { meta: await parseMetainfo(torrent), torrent, data };
 }

@@ -72,7 +72,8 @@ export interface ScriptedSeeder {
 export function startSeeder(opts: SeederOptions): ScriptedSeeder {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: opts.port ?? 0 });
   const pieceCount = Math.ceil(opts.data.length / opts.pieceLength);
-  const peerId = opts.peerId ?? new TextEncoder().encode("-SS0001-scriptedpeer");
+  // Each its own id, as real peers have: a client keeps one connection per peer id.
+  const peerId = opts.peerId ?? new TextEncoder().encode(`-SS0001-${crypto.randomUUID().slice(0, 12)}`);
   const conns = new Set<Deno.Conn>();
   const seeder: ScriptedSeeder = {
     port: (listener.addr as Deno.NetAddr).port,

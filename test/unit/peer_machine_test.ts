@@ -5,7 +5,7 @@ import type { LinkCommand, LinkEvent, LinkInput } from "../../src/peer/link_even
 import { Bitfield } from "../../src/common/bitfield.ts";
 
 /** A peer actor whose link is a fake socket driven by the test, under a parent that records `peer.closed`. */
-function harness(timeouts: Partial<PeerTimeouts> = {}) {
+function harness(timeouts: Partial<PeerTimeouts> = {}, alreadyConnected?: (peerId: string) => boolean) {
   const commands: LinkCommand[] = [];
   const toCoordinator: { type: string; index?: number }[] = [];
   const closed: { reason: string; handshaken: boolean; pieces: number }[] = [];
@@ -27,6 +27,7 @@ function harness(timeouts: Partial<PeerTimeouts> = {}) {
           key: "127.0.0.1:7000",
           coordinator,
           timeouts,
+          alreadyConnected,
           link: {
             host: "127.0.0.1",
             port: 7000,
@@ -71,6 +72,27 @@ Deno.test("peer machine walks connecting → handshaking → connected.choked �
   assert.equal(h.state(), '{"connected":"downloading"}');
   assert.equal(h.toCoordinator.at(-1)!.type, "peer.ready");
   h.stop();
+});
+
+Deno.test("peer machine drops a second connection to a peer already connected, at its handshake, never saying hello", () => {
+  const h = harness({}, (id) => id === "ab");
+  h.link({ type: "link.connected" });
+  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000", transport: "plain", via: "tcp" });
+  assert.equal(h.state(), '"failed"');
+  assert.deepEqual(h.toCoordinator.map((e) => e.type), ["peer.gone"]);
+  assert.deepEqual(h.closed, [{
+    type: "peer.closed",
+    key: "127.0.0.1:7000",
+    reason: "already connected to this peer",
+    handshaken: false,
+    pieces: 0,
+  }]);
+  const other = harness({}, (id) => id === "ab");
+  other.link({ type: "link.connected" });
+  other.link({ type: "link.handshaken", peerId: "cd", client: "TR3000", transport: "plain", via: "tcp" });
+  assert.equal(other.state(), '{"connected":"choked"}', "another peer is welcome");
+  h.stop();
+  other.stop();
 });
 
 Deno.test("peer machine passes assigned pieces to its link and whole pieces to the coordinator", () => {
