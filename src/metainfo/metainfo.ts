@@ -266,7 +266,8 @@ export async function parseMetainfo(bytes: Uint8Array): Promise<Metainfo> {
       "it is a v2-only torrent (BEP 52), which is not supported yet; a hybrid (v1+v2) torrent of it would work",
     );
   }
-  const pieceHashes = bytesOf(info, "pieces", "info.pieces");
+  // A copy: the decoded strings are views of `bytes`, which the caller may reuse.
+  const pieceHashes = bytesOf(info, "pieces", "info.pieces").slice();
   if (pieceHashes.length % 20 !== 0) {
     bad(`"info.pieces" length ${pieceHashes.length} is not a multiple of 20`);
   }
