@@ -1,7 +1,7 @@
 /** Checking data already on disk against the piece hashes. @module */
 
 import { Bitfield } from "../common/bitfield.ts";
-import { equalBytes, sha1Piece } from "../common/bytes.ts";
+import { isHashAt, sha1Piece } from "../common/bytes.ts";
 import { type Metainfo, pieceSize } from "../metainfo/metainfo.ts";
 import type { Storage } from "./storage.ts";
 
@@ -37,7 +37,6 @@ export async function checkPieces(meta: Metainfo, storage: Storage, concurrency 
     while (next < meta.pieceCount) {
       const i = next++;
       const offset = i * meta.pieceLength, length = pieceSize(meta, i);
-      const expected = meta.pieceHashes.subarray(i * 20, i * 20 + 20);
       let hash: Uint8Array;
       if (storage.unwritten?.(offset, length)) {
         hash = await zeroHash(length);
@@ -49,7 +48,7 @@ export async function checkPieces(meta: Metainfo, storage: Storage, concurrency 
         } else data = await storage.read(offset, length);
         hash = allZero(data) ? await zeroHash(length) : await sha1Piece(data);
       }
-      if (equalBytes(hash, expected)) have.set(i);
+      if (isHashAt(meta.pieceHashes, i, hash)) have.set(i);
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker));

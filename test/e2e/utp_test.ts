@@ -32,6 +32,14 @@ function leech(meta: Metainfo, port: number, options: DownloadOptions = {}) {
   return { session, done: session.done, storage, carriers };
 }
 
+/** Waits for a download and checks it: it finished, every byte is `data`, and its peers all used `carrier`. */
+async function assertWhole(run: ReturnType<typeof leech>, data: Uint8Array, carrier: string, label = "") {
+  const result = await run.done;
+  assert(result.ok, `${label}${label && ": "}${result.error}`);
+  assert.deepEqual(run.storage.data, data, label);
+  assert.deepEqual([...run.carriers], [carrier], label);
+}
+
 Deno.test("uTP: a download through a relay that loses 3%, duplicates and reorders arrives whole", async () => {
   const { meta, data } = await testTorrent({ size: 3 * 1024 * 1024 + 77, pieceLength: 64 * 1024, seed: 29 });
   const seeder = memorySeeder(meta, data);
@@ -42,11 +50,7 @@ Deno.test("uTP: a download through a relay that loses 3%, duplicates and reorder
     jitterMs: 3,
   });
   try {
-    const { done, storage, carriers } = leech(meta, relay.port);
-    const result = await done;
-    assert(result.ok, result.error);
-    assert.deepEqual(storage.data, data);
-    assert.deepEqual([...carriers], ["utp"]);
+    await assertWhole(leech(meta, relay.port), data, "utp");
     assert(relay.counts.lost > 0 && relay.counts.duplicated > 0, "the relay did lose and duplicate packets");
   } finally {
     relay.close();
@@ -66,11 +70,7 @@ Deno.test("uTP: with uTP off (--no-utp) the relay's port is not reached; a peer 
     assert.match(offResult.error!, /no peer/);
     assert.equal(relay.counts.relayed, 0, "not one packet went to the relay");
     // The seeder answers no uTP either (its UDP port is the relay's target): the leecher falls back to TCP.
-    const tcp = leech(meta, await listeningPort(seeder));
-    const result = await tcp.done;
-    assert(result.ok, result.error);
-    assert.deepEqual(tcp.storage.data, data);
-    assert.deepEqual([...tcp.carriers], ["tcp"]);
+    await assertWhole(leech(meta, await listeningPort(seeder)), data, "tcp");
   } finally {
     relay.close();
     seeder.stop();
@@ -84,11 +84,7 @@ Deno.test("uTP: a default seeder (both families) is reached over uTP on ::1 and 
   try {
     const port = await listeningPort(seeder);
     for (const host of ["::1", "127.0.0.1"]) {
-      const { done, storage, carriers } = leech(meta, port, { peers: [{ host, port }], listen: host });
-      const result = await done;
-      assert(result.ok, `${host}: ${result.error}`);
-      assert.deepEqual(storage.data, data, host);
-      assert.deepEqual([...carriers], ["utp"], host);
+      await assertWhole(leech(meta, port, { peers: [{ host, port }], listen: host }), data, "utp", host);
     }
   } finally {
     seeder.stop();
