@@ -31,6 +31,7 @@ export const verifier = fromCallback<
 >(({ input: { meta, storage, writers }, receive, sendBack }) => {
   let stopped = false;
   const pool = poolFor(meta.pieceLength);
+  const digest = new Uint8Array(20);
   if (writers) writers.onError = (message) => !stopped && sendBack({ type: "storage.failed", message });
   receive(async ({ key, pieces }) => {
     const indices: number[] = [];
@@ -44,7 +45,7 @@ export const verifier = fromCallback<
       // Small pieces are hashed and written without a turn of the event loop: thousands a second each made a
       // few promises that lived just long enough to be promoted out of V8's young generation.
       const { data } = piece;
-      const hash = data.length <= HASH_SLICE ? sha1Now(data) : await sha1Piece(data);
+      const hash = data.length <= HASH_SLICE ? sha1Now(data, digest) : await sha1Piece(data);
       if (stopped) return;
       if (!isHashAt(meta.pieceHashes, index, hash)) {
         pool.give(data);
