@@ -16,7 +16,7 @@ import { MAX_DEPTH } from "./pipeline.ts";
 import { PeerConnection } from "./connection.ts";
 import type { LinkCommand, LinkEvent, LinkInput } from "./link_events.ts";
 import { PeerExtensions } from "./extensions.ts";
-import { LinkReports } from "./link_reports.ts";
+import { LinkReports, reportBatch } from "./link_reports.ts";
 import { MAX_QUEUED_REQUESTS, UploadQueue } from "./upload.ts";
 import {
   decodeMessage,
@@ -68,7 +68,8 @@ export class PeerLink {
 
   constructor(readonly input: LinkInput, emit: (e: LinkEvent) => void) {
     this.#emit = emit;
-    this.#reports = new LinkReports(emit, () => this.downloads.wantedPieces);
+    const batch = reportBatch(input.pieceLength);
+    this.#reports = new LinkReports(emit, () => this.downloads.wantedPieces + batch);
     const maxFrame = Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1);
     this.#conn = new PeerConnection(input, maxFrame, (reason) => this.#finish(reason));
     this.#bitfield = new Bitfield(input.pieceCount);

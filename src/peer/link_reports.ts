@@ -9,12 +9,20 @@
 import type { WholePiece } from "../pieces/scheduler.ts";
 import type { LinkEvent } from "./link_events.ts";
 
-/** Bytes of whole pieces waiting that make a report due (8 pieces of 256 KiB; 64 of 16 KiB at most). */
+/** Bytes of whole pieces waiting that make a report due (8 pieces of 256 KiB, 128 of 16 KiB). */
 const BYTES_DUE = 2 * 1024 * 1024;
 /** Pieces waiting that make a report due, however small. */
-const PIECES_DUE = 64;
+const PIECES_DUE = 128;
 /** How long the first completed piece may wait for others. */
 const PIECE_WAIT_MS = 20;
+
+/**
+ * Completed pieces that may wait for one report: a link asks for this many pieces beyond what its pipeline
+ * needs, so the pipeline stays full while they wait.
+ */
+export function reportBatch(pieceLength: number): number {
+  return Math.min(PIECES_DUE, Math.ceil(BYTES_DUE / pieceLength));
+}
 
 export class LinkReports {
   #completed: WholePiece[] = [];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LinkReports } from "../../src/peer/link_reports.ts";
+import { LinkReports, reportBatch } from "../../src/peer/link_reports.ts";
 import type { LinkEvent } from "../../src/peer/link_events.ts";
 
 const KiB = 1024;
@@ -19,11 +19,23 @@ Deno.test("LinkReports holds completed pieces until 2 MiB wait, then reports the
   reports.flushPieces();
   assert.deepEqual(events.map((e) => e.type === "link.pieces" && e.pieces.length), [8]);
   assert.equal(reports.piecesDue(16), false, "nothing waits after a report");
-  for (let i = 0; i < 63; i++) reports.completed(piece(i, 16 * KiB));
+  for (let i = 0; i < 127; i++) reports.completed(piece(i, 16 * KiB));
   assert.equal(reports.piecesDue(16), false);
-  reports.completed(piece(63, 16 * KiB));
-  assert.equal(reports.piecesDue(16), true, "64 small pieces");
+  reports.completed(piece(127, 16 * KiB));
+  assert.equal(reports.piecesDue(16), true, "128 small pieces, 2 MiB");
+  reports.flushPieces();
+  for (let i = 0; i < 127; i++) reports.completed(piece(i, 4 * KiB));
+  assert.equal(reports.piecesDue(16), false);
+  reports.completed(piece(127, 4 * KiB));
+  assert.equal(reports.piecesDue(16), true, "128 tiny pieces, however small");
   reports.close();
+});
+
+Deno.test("reportBatch() is what waits for one report at most, so a link asks for that many pieces more", () => {
+  assert.equal(reportBatch(256 * KiB), 8);
+  assert.equal(reportBatch(16 * KiB), 128);
+  assert.equal(reportBatch(4 * KiB), 128);
+  assert.equal(reportBatch(16 * 1024 * KiB), 1);
 });
 
 Deno.test("LinkReports reports at once when the link runs low on work, or when a piece was written as it came", () => {
