@@ -9,7 +9,6 @@ import { type Actor, createActor, type InspectionEvent } from "xstate";
 import type { Metainfo } from "../src/metainfo/metainfo.ts";
 import { FileResume, resumePath, type ResumeStore } from "../src/storage/resume.ts";
 import { FileStorage, type Storage } from "../src/storage/storage.ts";
-import { filePaths } from "../src/storage/layout.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import { coordinatorAssignments, coordinatorPieceMap, coordinatorStats, type Stats } from "./coordinator.ts";
 import type { Sample } from "../src/ui/trace.ts";
@@ -220,7 +219,7 @@ export class DownloadSession {
       const out = typeof options.out === "string" ? options.out : await options.out(m);
       this.out = out;
       const opened = await FileStorage.open(m, out);
-      return { ...opened, resume: options.resume ?? new FileResume(resumePath(out), filePaths(m, out)) };
+      return { ...opened, resume: options.resume ?? new FileResume(resumePath(out), opened.storage.paths) };
     };
     if (typeof options.out === "string") this.out = options.out;
     this.#torrent = createActor(torrentMachine, {
