@@ -88,14 +88,21 @@ export function topLevelSpans(buf: Uint8Array): Map<string, { start: number; end
   if (buf[0] !== D) fail("expected a dictionary", 0);
   const end = scanValue(buf, 0);
   if (end !== buf.length) fail(`${buf.length - end} bytes of trailing data`, end);
+  return dictSpans(buf, 0);
+}
+
+/**
+ * The raw byte span of each value of the dictionary at `pos` in `buf`, which `scanValue` has checked (a later
+ * duplicate key wins, as in decoding).
+ */
+export function dictSpans(buf: Uint8Array, pos: number): Map<string, { start: number; end: number }> {
   const spans = new Map<string, { start: number; end: number }>();
-  const decoder = new TextDecoder();
-  let i = 1;
-  while (buf[i] !== E) {
-    const key = scanString(buf, i);
-    const valueEnd = scanValue(buf, key.end);
-    spans.set(decoder.decode(buf.subarray(key.start, key.end)), { start: key.end, end: valueEnd });
-    i = valueEnd;
+  const cursor = new BencodeCursor(buf, pos + 1);
+  while (cursor.more()) {
+    const key = cursor.key();
+    const start = cursor.pos;
+    cursor.skip();
+    spans.set(key, { start, end: cursor.pos });
   }
   return spans;
 }
@@ -109,45 +116,72 @@ export function topLevelSpans(buf: Uint8Array): Map<string, { start: number; end
 export function decodeViews(buf: Uint8Array): unknown {
   const end = scanValue(buf, 0);
   if (end !== buf.length) fail(`${buf.length - end} bytes of trailing data`, end);
-  const reader = new ViewReader(buf);
-  return reader.value();
+  return new BencodeCursor(buf, 0).value();
 }
 
-/** Reads values `scanValue` has already checked, from `pos` on. */
-class ViewReader {
-  pos = 0;
+/**
+ * Reads input that `scanValue` has already checked, value by value from `pos` on, without building what it does
+ * not need to: a reader of a long list takes each item apart and keeps only what it wants.
+ */
+export class BencodeCursor {
   readonly #text = new TextDecoder();
+  /** Keys seen: where each stands in `buf`, its length in bytes, and its text; three entries a key. */
+  readonly #keys: (number | string)[] = [];
 
-  constructor(readonly buf: Uint8Array) {}
+  /** A cursor at `pos` in `buf`. */
+  constructor(readonly buf: Uint8Array, public pos: number) {}
 
+  /** What the next value is: `i` integer, `l` list, `d` dictionary, `s` byte string. */
+  kind(): "i" | "l" | "d" | "s" {
+    const b = this.buf[this.pos];
+    return b === I ? "i" : b === L ? "l" : b === D ? "d" : "s";
+  }
+
+  /** Steps into the list or dictionary at the cursor. */
+  open(): void {
+    this.pos++;
+  }
+
+  /** Whether the list or dictionary the cursor is in has more; at its end, steps out of it. */
+  more(): boolean {
+    if (this.buf[this.pos] !== E) return true;
+    this.pos++;
+    return false;
+  }
+
+  /** Steps over the next value. */
+  skip(): void {
+    this.pos = scanValue(this.buf, this.pos);
+  }
+
+  /** The next value, decoded (byte strings as views of `buf`). */
   value(): unknown {
     const { buf } = this;
     const b = buf[this.pos];
-    if (b === I) return this.#integer();
+    if (b === I) return this.integer();
     if (b === L) {
       const list: unknown[] = [];
-      this.pos++;
-      while (buf[this.pos] !== E) list.push(this.value());
-      this.pos++;
+      this.open();
+      while (this.more()) list.push(this.value());
       return list;
     }
     if (b === D) {
       const dict: Record<string, unknown> = {};
-      this.pos++;
-      while (buf[this.pos] !== E) {
-        const key = this.#key(this.#string());
+      this.open();
+      while (this.more()) {
+        const key = this.key();
         const value = this.value();
         if (key === "__proto__") {
           Object.defineProperty(dict, key, { value, enumerable: true, writable: true, configurable: true });
         } else dict[key] = value;
       }
-      this.pos++;
       return dict;
     }
-    return this.#string();
+    return this.bytes();
   }
 
-  #integer(): number {
+  /** The integer at the cursor. */
+  integer(): number {
     const { buf } = this;
     let i = this.pos + 1;
     const negative = buf[i] === MINUS;
@@ -158,7 +192,8 @@ class ViewReader {
     return negative ? -n : n;
   }
 
-  #string(): Uint8Array {
+  /** The byte string at the cursor, as a view of `buf`. */
+  bytes(): Uint8Array {
     const { buf } = this;
     let i = this.pos;
     let length = 0;
@@ -167,13 +202,35 @@ class ViewReader {
     return buf.subarray(i + 1, this.pos);
   }
 
-  /** A key as text: ASCII keys (all of a torrent's) without a decoder. */
-  #key(bytes: Uint8Array): string {
-    let s = "";
-    for (let i = 0; i < bytes.length; i++) {
-      if (bytes[i] >= 0x80) return this.#text.decode(bytes);
-      s += String.fromCharCode(bytes[i]);
+  /** The byte string at the cursor as UTF-8 text (invalid sequences become U+FFFD). */
+  text(): string {
+    return this.#text.decode(this.bytes());
+  }
+
+  /**
+   * A dictionary key as text. Keys repeat (a torrent of 10,000 files says "length" and "path" 10,000 times each),
+   * so the first few distinct ones are kept and a key equal to one of them costs no allocation at all.
+   */
+  key(): string {
+    const { buf } = this;
+    let i = this.pos;
+    let length = 0;
+    for (; buf[i] !== COLON; i++) length = length * 10 + (buf[i] - 0x30);
+    const start = i + 1;
+    this.pos = start + length;
+    const keys = this.#keys;
+    for (let k = 0; k < keys.length; k += 3) {
+      const at = keys[k] as number;
+      if (keys[k + 1] !== length) continue;
+      let j = 0;
+      while (j < length && buf[at + j] === buf[start + j]) j++;
+      if (j === length) return keys[k + 2] as string;
     }
-    return s;
+    const key = this.#text.decode(buf.subarray(start, this.pos));
+    if (keys.length < 3 * KEPT_KEYS) keys.push(start, length, key);
+    return key;
   }
 }
+
+/** How many distinct dictionary keys a `BencodeCursor` keeps for reuse. */
+const KEPT_KEYS = 32;

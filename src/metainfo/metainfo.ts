@@ -5,32 +5,11 @@
  * @module
  */
 
-import { decodeViews, topLevelSpans } from "../common/bencode_strict.ts";
+import { BencodeCursor, dictSpans, topLevelSpans } from "../common/bencode_strict.ts";
 import { sha1, toHex } from "../common/bytes.ts";
+import { bad, component, type FileEntry, parseFileList } from "./files.ts";
 
-/** One file of a torrent, laid end to end with the others in piece space. */
-export interface FileEntry {
-  /** Path components below the torrent's folder (for a single-file torrent: just the name). */
-  path: string[];
-  /** Size in bytes. */
-  length: number;
-  /** Offset of the file's first byte in the torrent's concatenated data. */
-  offset: number;
-  /**
-   * A padding file (BEP 47, `attr` contains `p`): zeros that align the next file to a piece. It is never created
-   * on disk; its bytes read as zeros.
-   */
-  padding?: boolean;
-  /** BEP 47 `attr` contains `x`: the file is made executable where the platform has the bit. */
-  executable?: boolean;
-  /**
-   * BEP 47 `attr` contains `l`: a symbolic link to this path below the torrent's folder, created instead of a
-   * file. Its target never leaves the folder (each component is checked like a file's).
-   */
-  symlink?: string[];
-  /** A BEP 47 link whose target is unusable (outside the torrent's folder): nothing is created for it. */
-  omitted?: boolean;
-}
+export type { FileEntry } from "./files.ts";
 
 /** The pieces made of padding only (BEP 47): present from the start, never fetched. */
 export function paddingPieces(meta: Pick<Metainfo, "files" | "pieceLength">): number[] {
@@ -83,14 +62,6 @@ type Dict = Record<string, unknown>;
 
 const decoder = new TextDecoder();
 
-function bad(message: string): never {
-  throw new SyntaxError(`Cannot parse torrent: ${message}`);
-}
-
-function isDict(v: unknown): v is Dict {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
-
 function bytesOf(d: Dict, key: string, where: string): Uint8Array {
   const v = d[key];
   if (v === undefined) bad(`missing "${where}"`);
@@ -106,101 +77,20 @@ function integerOf(d: Dict, key: string, where: string): number {
   return v;
 }
 
-/** Checks one path component; throws for anything that could escape the output folder or is not a name. */
-function component(raw: Uint8Array, where: string): string {
-  const s = decoder.decode(raw);
-  if (s.length === 0) bad(`"${where}" has an empty path component`);
-  if (s === "." || s === "..") bad(`"${where}" has a "${s}" path component`);
-  if (s.includes("/") || s.includes("\\")) bad(`"${where}" component "${s}" contains a path separator`);
-  if (s.includes("\0")) bad(`"${where}" component contains a NUL byte`);
-  return s;
-}
-
 function lengthOf(d: Dict, key: string, where: string): number {
   const n = integerOf(d, key, where);
   if (n < 0) bad(`"${where}" is negative (${n})`);
   return n;
 }
 
-/** A BEP 47 link's target, or a warning when it is missing or leaves the torrent's folder. */
-function linkTarget(f: Dict, path: string[]): string[] | string {
-  const raw = f["symlink path"];
-  const where = `"${path.join("/")}"`;
-  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((p) => p instanceof Uint8Array)) {
-    return `left out the symbolic link ${where}: it has no usable "symlink path"`;
+/** The values of `keys` in a dictionary whose spans are `spans`, decoded (byte strings as views of `bytes`). */
+function decodeKeys(bytes: Uint8Array, spans: Map<string, { start: number }>, keys: string[]): Dict {
+  const dict: Dict = {};
+  for (const key of keys) {
+    const span = spans.get(key);
+    if (span) dict[key] = new BencodeCursor(bytes, span.start).value();
   }
-  try {
-    return raw.map((p) => component(p, "symlink path"));
-  } catch {
-    const target = raw.map((p) => decoder.decode(p as Uint8Array)).join("/");
-    return `left out the symbolic link ${where}: its target "${target}" is not inside the torrent's folder`;
-  }
-}
-
-function parseFiles(list: unknown, warnings: string[]): FileEntry[] {
-  if (!Array.isArray(list)) bad(`"info.files" is not a list`);
-  if (list.length === 0) bad(`"info.files" is empty`);
-  const files: FileEntry[] = [];
-  let offset = 0;
-  list.forEach((f, i) => {
-    const where = `info.files[${i}]`;
-    if (!isDict(f)) bad(`"${where}" is not a dictionary`);
-    const length = lengthOf(f, "length", `${where}.length`);
-    const path = f.path;
-    if (path === undefined) bad(`missing "${where}.path"`);
-    if (!Array.isArray(path)) bad(`"${where}.path" is not a list`);
-    if (path.length === 0) bad(`"${where}.path" is empty`);
-    const parts = path.map((p, j) => {
-      if (!(p instanceof Uint8Array)) bad(`"${where}.path[${j}]" is not a byte string`);
-      return component(p, `${where}.path`);
-    });
-    const attr = f.attr instanceof Uint8Array ? decoder.decode(f.attr) : "";
-    const entry: FileEntry = { path: parts, length, offset };
-    if (attr.includes("p")) entry.padding = true;
-    if (attr.includes("x")) entry.executable = true;
-    if (attr.includes("l") && length === 0) {
-      const target = linkTarget(f, parts);
-      if (typeof target === "string") {
-        warnings.push(target);
-        entry.omitted = true;
-      } else {
-        entry.symlink = target;
-      }
-    }
-    files.push(entry);
-    offset += length;
-  });
-  checkCollisions(files);
-  return files;
-}
-
-/**
- * Refuses two files at one path, a file that is also another file's folder, and paths that differ only in case
- * (on a case-insensitive disk they would be one file, and two files' pieces would overwrite each other).
- */
-function checkCollisions(files: FileEntry[]): void {
-  const seen = new Map<string, string>();
-  const folders = new Map<string, string>();
-  for (const f of files) {
-    const path = f.path.join("/");
-    const key = path.toLowerCase();
-    const other = seen.get(key);
-    if (other !== undefined) {
-      bad(
-        other === path
-          ? `file "${path}" appears twice`
-          : `files "${other}" and "${path}" differ only in case`,
-      );
-    }
-    seen.set(key, path);
-    for (let n = 1; n < f.path.length; n++) {
-      const folder = f.path.slice(0, n).join("/");
-      folders.set(folder.toLowerCase(), folder);
-    }
-  }
-  for (const [key, path] of seen) {
-    if (folders.has(key)) bad(`"${path}" is both a file and a folder`);
-  }
+  return dict;
 }
 
 function parseTrackers(top: Dict): string[][] {
@@ -254,11 +144,21 @@ export async function parseMetainfo(bytes: Uint8Array): Promise<Metainfo> {
   }
   const infoSpan = spans.get("info");
   if (!infoSpan) bad(`missing "info"`);
-  const top = decodeViews(bytes) as Dict;
-  const info = top.info;
-  if (!isDict(info)) bad(`"info" is not a dictionary`);
+  if (bytes[infoSpan.start] !== 0x64) bad(`"info" is not a dictionary`);
+  const top = decodeKeys(bytes, spans, ["announce", "announce-list", "url-list", "httpseeds"]);
+  const infoSpans = dictSpans(bytes, infoSpan.start);
+  // Everything but the file list, which is read in place (`parseFileList`).
+  const info = decodeKeys(bytes, infoSpans, [
+    "name",
+    "piece length",
+    "pieces",
+    "length",
+    "private",
+    "meta version",
+  ]);
+  const filesAt = infoSpans.get("files")?.start;
 
-  const name = component(bytesOf(info, "name", "info.name"), "info.name");
+  const name = component(decoder.decode(bytesOf(info, "name", "info.name")), "info.name");
   const pieceLength = integerOf(info, "piece length", "info.piece length");
   if (pieceLength <= 0) bad(`"info.piece length" must be positive, got ${pieceLength}`);
   if (info.pieces === undefined && info["meta version"] === 2) {
@@ -273,11 +173,11 @@ export async function parseMetainfo(bytes: Uint8Array): Promise<Metainfo> {
   }
 
   const hasLength = info.length !== undefined;
-  const hasFiles = info.files !== undefined;
+  const hasFiles = filesAt !== undefined;
   if (hasLength === hasFiles) bad(`"info" must have exactly one of "length" and "files"`);
   const warnings: string[] = [];
-  const files = hasFiles
-    ? parseFiles(info.files, warnings)
+  const files: FileEntry[] = hasFiles
+    ? parseFileList(bytes, filesAt, warnings)
     : [{ path: [name], length: lengthOf(info, "length", "info.length"), offset: 0 }];
   const totalLength = files.reduce((sum, f) => sum + f.length, 0);
   if (!Number.isSafeInteger(totalLength)) bad(`total length is out of range`);

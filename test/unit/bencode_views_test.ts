@@ -38,3 +38,16 @@ Deno.test("decodeViews(): byte strings are views of the input, a __proto__ key i
     assert.throws(() => decodeViews(enc(bad)), SyntaxError, bad);
   }
 });
+
+Deno.test("decodeViews() keeps keys apart that share a length, past the keys it remembers", () => {
+  // 40 distinct two-letter keys, each dictionary repeating them in another order: remembered keys must still
+  // be told apart byte by byte, and keys beyond the remembered ones still decoded.
+  const keys = Array.from(
+    { length: 40 },
+    (_, i) => String.fromCharCode(97 + (i % 26)) + String.fromCharCode(65 + i),
+  );
+  const dict = (shift: number) =>
+    "d" + [...keys].sort().map((k, i) => `2:${k}i${(i + shift) * 7}e`).join("") + "e";
+  const text = `l${dict(0)}${dict(1)}${dict(2)}e`;
+  assert.deepEqual(plain(decodeViews(enc(text))), plain(bencode.decode(enc(text))));
+});

@@ -224,6 +224,29 @@ const MALFORMED: [string, Uint8Array, RegExp][] = [
     }),
     /"a" is both a file and a folder/,
   ],
+  [
+    "a file that is a folder of a folder, named after the folders were seen",
+    torrent({
+      ...good,
+      length: undefined,
+      files: [
+        { length: 30, path: ["a", "b", "c"] },
+        { length: 30, path: ["a", "b", "d"] },
+        { length: 40, path: ["A"] },
+      ],
+    }),
+    /"A" is both a file and a folder/,
+  ],
+  [
+    "a file list entry that is not a dictionary",
+    torrent({ ...good, length: undefined, files: [{ length: 50, path: ["a"] }, 7] }),
+    /"info.files\[1\]" is not a dictionary/,
+  ],
+  [
+    "a path component that is not a byte string",
+    torrent({ ...good, length: undefined, files: [{ length: 50, path: ["a", 3] }] }),
+    /"info.files\[0\].path\[1\]" is not a byte string/,
+  ],
   ["zero total length", torrent({ ...good, length: 0, pieces: new Uint8Array(0) }), /no data/],
   ["integer with leading zero", new TextEncoder().encode("d4:infod6:lengthi05eee"), /leading zero/],
   [
