@@ -9,8 +9,8 @@
 import type { WholePiece } from "../pieces/scheduler.ts";
 import type { LinkEvent } from "./link_events.ts";
 
-/** Bytes of whole pieces waiting that make a report due (8 pieces of 256 KiB, 128 of 16 KiB). */
-const BYTES_DUE = 2 * 1024 * 1024;
+/** Bytes of whole pieces waiting that make a report due (16 pieces of 256 KiB; 128 of 16 KiB, see `PIECES_DUE`). */
+const BYTES_DUE = 4 * 1024 * 1024;
 /** Pieces waiting that make a report due, however small. */
 const PIECES_DUE = 128;
 /** How long the first completed piece may wait for others. */

@@ -10,32 +10,33 @@ function harness(want = 16) {
   return { events, reports: new LinkReports((e) => events.push(e), () => want) };
 }
 
-Deno.test("LinkReports holds completed pieces until 2 MiB wait, then reports them in one event", () => {
-  const { events, reports } = harness();
-  for (let i = 0; i < 7; i++) reports.completed(piece(i, 256 * KiB));
-  assert.equal(reports.piecesDue(16), false, "seven pieces of 256 KiB wait");
-  reports.completed(piece(7, 256 * KiB));
-  assert.equal(reports.piecesDue(16), true);
+Deno.test("LinkReports holds completed pieces until 4 MiB wait, then reports them in one event", () => {
+  const { events, reports } = harness(40);
+  for (let i = 0; i < 15; i++) reports.completed(piece(i, 256 * KiB));
+  assert.equal(reports.piecesDue(40), false, "15 pieces of 256 KiB wait");
+  reports.completed(piece(15, 256 * KiB));
+  assert.equal(reports.piecesDue(40), true);
   reports.flushPieces();
-  assert.deepEqual(events.map((e) => e.type === "link.pieces" && e.pieces.length), [8]);
-  assert.equal(reports.piecesDue(16), false, "nothing waits after a report");
+  assert.deepEqual(events.map((e) => e.type === "link.pieces" && e.pieces.length), [16]);
+  assert.equal(reports.piecesDue(40), false, "nothing waits after a report");
   for (let i = 0; i < 127; i++) reports.completed(piece(i, 16 * KiB));
-  assert.equal(reports.piecesDue(16), false);
+  assert.equal(reports.piecesDue(40), false);
   reports.completed(piece(127, 16 * KiB));
-  assert.equal(reports.piecesDue(16), true, "128 small pieces, 2 MiB");
+  assert.equal(reports.piecesDue(40), true, "128 small pieces, 2 MiB");
   reports.flushPieces();
   for (let i = 0; i < 127; i++) reports.completed(piece(i, 4 * KiB));
-  assert.equal(reports.piecesDue(16), false);
+  assert.equal(reports.piecesDue(40), false);
   reports.completed(piece(127, 4 * KiB));
-  assert.equal(reports.piecesDue(16), true, "128 tiny pieces, however small");
+  assert.equal(reports.piecesDue(40), true, "128 tiny pieces, however small");
   reports.close();
 });
 
 Deno.test("reportBatch() is what waits for one report at most, so a link asks for that many pieces more", () => {
-  assert.equal(reportBatch(256 * KiB), 8);
+  assert.equal(reportBatch(256 * KiB), 16);
   assert.equal(reportBatch(16 * KiB), 128);
   assert.equal(reportBatch(4 * KiB), 128);
   assert.equal(reportBatch(16 * 1024 * KiB), 1);
+  assert.equal(reportBatch(4 * 1024 * KiB), 1);
 });
 
 Deno.test("LinkReports reports at once when the link runs low on work, or when a piece was written as it came", () => {
