@@ -93,6 +93,13 @@ export const SCENARIOS: Scenario[] = [
     utp: true,
   },
   {
+    key: "j0",
+    title: "312 MiB in one file, 64 KiB pieces, 2 seeders (j10's size and pieces, for time per byte)",
+    size: 312 * MiB,
+    pieceLength: 64 * KiB,
+    libtorrentSeeders: 1,
+  },
+  {
     key: "j2",
     title: "2,000 files of 4-60 KiB (62 MiB), 64 KiB pieces, 2 seeders",
     size: 62 * MiB,
