@@ -94,8 +94,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     key: "j0",
-    title: "312 MiB in one file, 64 KiB pieces, 2 seeders (j10's size and pieces, for time per byte)",
-    size: 312 * MiB,
+    title: "320 MiB in one file, 64 KiB pieces, 2 seeders (about j10's size, its pieces, for time per byte)",
+    size: 320 * MiB,
     pieceLength: 64 * KiB,
     libtorrentSeeders: 1,
   },
