@@ -224,22 +224,31 @@ export class FileStorage implements Storage {
 
   /** Reads into `into`; padding and bytes past a file's end read as zeros. */
   readInto(offset: number, into: Uint8Array): void {
-    eachPart(this.files, offset, into.length, (i, at, from, partLength) => {
-      // No new views when the block lies in one file and one read fills it (nearly always).
-      const part = partLength === into.length ? into : into.subarray(from, from + partLength);
-      if (this.files[i].padding) return void part.fill(0);
-      const h = this.#handle(i);
-      this.#seek(i, h, at);
-      this.#pos[i] = -1; // unknown until the read is done
-      let done = 0;
-      while (done < partLength) {
-        const n = h.readSync(done === 0 ? part : part.subarray(done));
-        if (n === null) return void part.fill(0, done); // past the end
-        done += n;
-      }
-      this.#pos[i] = at + partLength;
-    });
+    this.#reading = into;
+    eachPart(this.files, offset, into.length, this.#readPart);
+    this.#reading = undefined;
   }
+
+  /** The buffer `readInto` is filling, for `#readPart`. */
+  #reading?: Uint8Array;
+
+  /** Reads one file's part of `#reading`: made once, not a closure per block served (as `#writePart`). */
+  readonly #readPart = (i: number, at: number, from: number, partLength: number): void => {
+    const into = this.#reading!;
+    // No new views when the block lies in one file and one read fills it (nearly always).
+    const part = partLength === into.length ? into : into.subarray(from, from + partLength);
+    if (this.files[i].padding) return void part.fill(0);
+    const h = this.#handle(i);
+    this.#seek(i, h, at);
+    this.#pos[i] = -1; // unknown until the read is done
+    let done = 0;
+    while (done < partLength) {
+      const n = h.readSync(done === 0 ? part : part.subarray(done));
+      if (n === null) return void part.fill(0, done); // past the end
+      done += n;
+    }
+    this.#pos[i] = at + partLength;
+  };
 
   /** Seeks only when the file is not already there: a peer reading or writing in order costs one call a block. */
   #seek(i: number, h: Deno.FsFile, at: number): void {
