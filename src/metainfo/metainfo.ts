@@ -158,7 +158,7 @@ export async function parseMetainfo(bytes: Uint8Array): Promise<Metainfo> {
   ]);
   const filesAt = infoSpans.get("files")?.start;
 
-  const name = component(decoder.decode(bytesOf(info, "name", "info.name")), "info.name");
+  const name = component(decoder.decode(bytesOf(info, "name", "info.name")), () => "info.name");
   const pieceLength = integerOf(info, "piece length", "info.piece length");
   if (pieceLength <= 0) bad(`"info.piece length" must be positive, got ${pieceLength}`);
   if (info.pieces === undefined && info["meta version"] === 2) {
