@@ -194,12 +194,18 @@ export class BencodeCursor {
 
   /** The byte string at the cursor, as a view of `buf`. */
   bytes(): Uint8Array {
+    const start = this.#string();
+    return this.buf.subarray(start, this.pos);
+  }
+
+  /** Steps over the byte string at the cursor; returns where its bytes start (they end at the new `pos`). */
+  #string(): number {
     const { buf } = this;
     let i = this.pos;
     let length = 0;
     for (; buf[i] !== COLON; i++) length = length * 10 + (buf[i] - 0x30);
     this.pos = i + 1 + length;
-    return buf.subarray(i + 1, this.pos);
+    return i + 1;
   }
 
   /** The byte string at the cursor as UTF-8 text (invalid sequences become U+FFFD). */
@@ -213,11 +219,8 @@ export class BencodeCursor {
    */
   key(): string {
     const { buf } = this;
-    let i = this.pos;
-    let length = 0;
-    for (; buf[i] !== COLON; i++) length = length * 10 + (buf[i] - 0x30);
-    const start = i + 1;
-    this.pos = start + length;
+    const start = this.#string();
+    const length = this.pos - start;
     const keys = this.#keys;
     for (let k = 0; k < keys.length; k += 3) {
       const at = keys[k] as number;
