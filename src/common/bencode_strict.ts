@@ -108,20 +108,11 @@ export function dictSpans(buf: Uint8Array, pos: number): Map<string, { start: nu
 }
 
 /**
- * Decodes one bencoded value as npm:bencode does (byte strings as `Uint8Array`, dictionary keys as strings,
- * integers as numbers), except that byte strings are views into `buf`, not copies: a torrent of 10,000 files made
- * some 30,000 small buffers that way, which outlived the young generation while the torrent was read. A
- * `__proto__` key is an own property like any other. Throws SyntaxError on anything `scanValue` refuses.
- */
-export function decodeViews(buf: Uint8Array): unknown {
-  const end = scanValue(buf, 0);
-  if (end !== buf.length) fail(`${buf.length - end} bytes of trailing data`, end);
-  return new BencodeCursor(buf, 0).value();
-}
-
-/**
  * Reads input that `scanValue` has already checked, value by value from `pos` on, without building what it does
- * not need to: a reader of a long list takes each item apart and keeps only what it wants.
+ * not need to: a reader of a long list takes each item apart and keeps only what it wants. `value()` decodes as
+ * npm:bencode does (byte strings as `Uint8Array`, dictionary keys as strings, integers as numbers), except that
+ * byte strings are views into `buf`, not copies (a torrent of 10,000 files made some 30,000 small buffers that
+ * way), and a `__proto__` key is an own property like any other.
  */
 export class BencodeCursor {
   readonly #text = new TextDecoder();
