@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type AnyActorRef, assign, fromCallback, sendParent, sendTo, setup } from "xstate";
+import { type AnyActorRef, assign, fromCallback, sendParent, sendTo, setup, stopChild } from "xstate";
 import type { CoordinatorOrder } from "./coordinator.ts";
 import { PeerLink } from "../src/peer/link.ts";
 import type { LinkCommand, LinkEvent, LinkInput } from "../src/peer/link_events.ts";
@@ -302,10 +302,15 @@ export const peerMachine = setup({
         },
       },
     },
+    // Not a final state: a peer's address is its actor id, and XState caches, on every state node of the parent
+    // that sees it, the transitions for each event type it has met; a final state would send the swarm
+    // `xstate.done.actor.<address>`, a new type for every connection that came from a new port, kept for good.
+    // The link is stopped here as a final state would; the swarm stops this actor when told `peer.closed`.
     failed: {
-      type: "final",
+      on: { "link.closed": {}, "ban": {}, "close": {} },
       entry: [
         "markTime",
+        stopChild("link"),
         // Gone, whatever ended it (a duplicate ends at its handshake, which `report` would read as a hello).
         sendTo(
           ({ context }) => context.coordinator,

@@ -136,7 +136,8 @@ export class TraceRecorder {
           const parent = ref._parent ? this.#actors.get(ref._parent.sessionId)?.id : undefined;
           this.emit({ t, kind: "actor", id: tracked.id, machine: machineId(ref.logic)!, parent, state });
         } else {
-          const reason = snap.status === "done" ? snap.context?.reason : undefined;
+          // Why it ended, on the move into a final state or into `failed` (a peer's, which is not final).
+          const reason = snap.status === "done" || state === "failed" ? snap.context?.reason : undefined;
           this.emit({
             t,
             kind: "transition",

@@ -9,10 +9,13 @@ function harness(timeouts: Partial<PeerTimeouts> = {}, alreadyConnected?: (peerI
   const commands: LinkCommand[] = [];
   const toCoordinator: { type: string; index?: number }[] = [];
   const closed: { reason: string; handshaken: boolean; pieces: number }[] = [];
+  const heard: string[] = []; // every event type the parent got
   let link!: (e: LinkEvent) => void;
+  let linkStopped = false;
   const fakeLink = fromCallback<LinkCommand, LinkInput, LinkEvent>(({ sendBack, receive }) => {
     link = sendBack;
     receive((c) => commands.push(c));
+    return () => linkStopped = true;
   });
   const coordinator = createActor(
     fromCallback(({ receive }) => receive((e) => toCoordinator.push(e as never))),
@@ -39,7 +42,12 @@ function harness(timeouts: Partial<PeerTimeouts> = {}, alreadyConnected?: (peerI
           },
         },
       },
-      on: { "peer.closed": { actions: ({ event }) => closed.push(event as never) } },
+      on: {
+        "peer.closed": {
+          actions: [({ event }) => closed.push(event as never), ({ event }) => heard.push(event.type)],
+        },
+        "*": { actions: ({ event }) => heard.push(event.type) },
+      },
     }),
   );
   parent.start();
@@ -52,6 +60,8 @@ function harness(timeouts: Partial<PeerTimeouts> = {}, alreadyConnected?: (peerI
     commands,
     toCoordinator,
     closed,
+    heard,
+    linkStopped: () => linkStopped,
     stop: () => (parent.stop(), coordinator.stop()),
   };
 }
@@ -71,6 +81,23 @@ Deno.test("peer machine walks connecting → handshaking → connected.choked �
   h.link({ type: "link.unchoked" });
   assert.equal(h.state(), '{"connected":"downloading"}');
   assert.equal(h.toCoordinator.at(-1)!.type, "peer.ready");
+  h.stop();
+});
+
+Deno.test("peer machine, once failed, has stopped its link, told its parent once, and sent no event naming it", () => {
+  const h = harness();
+  h.link({ type: "link.connected" });
+  h.peer().send({ type: "close", reason: "closed by the test" });
+  assert.equal(h.state(), '"failed"');
+  assert(h.linkStopped(), "the connection is closed at once, as a final state would");
+  h.peer().send({ type: "close", reason: "again" });
+  h.peer().send({ type: "ban", reason: "banned" });
+  h.link({ type: "link.closed", reason: "late" });
+  assert.deepEqual(h.closed.map((e) => e.reason), ["closed by us"], "told once");
+  assert.deepEqual(h.toCoordinator.map((e) => e.type), ["peer.gone"]);
+  // A final state would send `xstate.done.actor.127.0.0.1:7000`: XState keeps what it looked up for every event
+  // type a machine meets, so the swarm would keep one entry for every peer that ever connected from a new port.
+  assert.deepEqual(h.heard, ["peer.closed"]);
   h.stop();
 });
 
