@@ -130,6 +130,8 @@ export const peerMachine = setup({
     /** The swarm has another connection up to the peer with this id. */
     alreadyConnected: ({ context, event }) =>
       event.type === "link.handshaken" && (context.alreadyConnected?.(event.peerId) ?? false),
+    /** The peer wants our pieces: a connection worth keeping though it gives us nothing (a seeder's leechers). */
+    wantsOurs: ({ context }) => context.peerInterested,
   },
   delays: {
     connectTimeout: ({ context }) => context.timeouts.connectMs,
@@ -281,13 +283,18 @@ export const peerMachine = setup({
         choked: {
           entry: "markTime",
           on: { "link.unchoked": { target: "downloading", actions: "report" } },
+          // A peer that chokes us and wants nothing of ours is of no use either way; one that wants our pieces
+          // stays (a seeder's leechers choke it as a rule): the time-out starts again.
           after: {
-            chokedTimeout: {
-              target: "#peer.failed",
-              actions: assign({
-                reason: ({ context }) => `choked us for ${context.timeouts.chokedMs / 1000} s`,
-              }),
-            },
+            chokedTimeout: [
+              { guard: "wantsOurs", target: "choked", reenter: true },
+              {
+                target: "#peer.failed",
+                actions: assign({
+                  reason: ({ context }) => `choked us for ${context.timeouts.chokedMs / 1000} s`,
+                }),
+              },
+            ],
           },
         },
         downloading: {

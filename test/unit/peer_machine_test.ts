@@ -190,3 +190,31 @@ Deno.test("peer machine times out a connect that never completes", async () => {
   assert.equal(h.closed[0].reason, "connect timed out");
   h.stop();
 });
+
+Deno.test("peer machine keeps a peer that chokes us while it wants our pieces, and drops one that wants nothing", async () => {
+  const handshake = {
+    type: "link.handshaken",
+    peerId: "ab",
+    client: "TR3000",
+    transport: "plain",
+    via: "tcp",
+  } as const;
+  const leecher = harness({ chokedMs: 20 });
+  leecher.link({ type: "link.connected" });
+  leecher.link(handshake);
+  leecher.link({ type: "link.interest", value: true }); // a leecher of ours: it chokes us as a rule
+  const idle = harness({ chokedMs: 20 });
+  idle.link({ type: "link.connected" });
+  idle.link(handshake);
+  await new Promise((r) => setTimeout(r, 90));
+  assert.equal(leecher.state(), '{"connected":"choked"}', "still served after several time-outs");
+  assert.deepEqual(leecher.closed, []);
+  assert.equal(idle.state(), '"failed"');
+  assert.equal(idle.closed[0].reason, "choked us for 0.02 s");
+  // Once it wants nothing more, the next time-out ends it.
+  leecher.link({ type: "link.interest", value: false });
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(leecher.state(), '"failed"');
+  leecher.stop();
+  idle.stop();
+});
