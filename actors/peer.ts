@@ -67,6 +67,8 @@ export interface PeerContext {
   peerInterested: boolean;
   /** We choke the peer (we start choking, as BEP 3 says). */
   amChoking: boolean;
+  /** When we last unchoked it: the choker gives turns in that order. */
+  unchokedAt?: number;
   /** Payload bytes per second, last measured. */
   rates: { down: number; up: number };
   /** True when the peer dialled us. */
@@ -277,7 +279,7 @@ export const peerMachine = setup({
           ) => ({ type: "peer.pex", key: context.key, peers: event.peers } satisfies PeerPex)),
         },
         "choke": { actions: ["forwardToLink", assign({ amChoking: true })] },
-        "unchoke": { actions: ["forwardToLink", assign({ amChoking: false })] },
+        "unchoke": { actions: ["forwardToLink", assign({ amChoking: false, unchokedAt: () => Date.now() })] },
       },
       states: {
         choked: {

@@ -14,7 +14,7 @@
 
 import { assign, enqueueActions, raise, sendParent, setup } from "xstate";
 import { addressKey } from "../src/swarm/address_book.ts";
-import { chooseUnchoked } from "../src/swarm/choker.ts";
+import { chooseUnchoked, keepAndFill } from "../src/swarm/choker.ts";
 import { acceptor, type AcceptorEvent } from "./acceptor.ts";
 import { type PeerClosed, peerMachine, type PeerPex } from "./peer.ts";
 import {
@@ -73,6 +73,12 @@ export type SwarmReport =
   | { type: "swarm.no-peers"; error: string }
   | { type: "peer.dht-node"; host: string; port: number };
 
+/**
+ * How long a peer that dialled us may take over its handshake before it can be closed to make room for another
+ * (a round trip or three, with encryption; the handshake time-out itself is 10 s).
+ */
+export const HANDSHAKE_GRACE_MS = 2_000;
+
 /** The swarm of one torrent: peers dialled and accepted, choked and unchoked, struck and banned. */
 export const swarmMachine = setup({
   types: {
@@ -123,9 +129,16 @@ export const swarmMachine = setup({
       const key = addressKey({ host: hostname, port });
       const coordinator = system.get("coordinator");
       // Silent connections may not crowd out honest peers: past a few still in their handshake, the one that has
-      // waited longest is closed (its slot frees as it ends), whatever the handshake time-out.
+      // waited longest is closed (its slot frees as it ends), whatever the handshake time-out, once it has had
+      // time to finish. Honest peers that dial at once (a popular torrent's, after an announce) are read one after
+      // another; they may hold up to half the slots while they are young, a flood no more than that.
       const halfOpen = halfOpenIncoming(self);
-      if (halfOpen.length >= (context.input.maxHalfOpen ?? 8)) enqueue.sendTo(halfOpen[0], { type: "close" });
+      const few = context.input.maxHalfOpen ?? 8;
+      if (
+        halfOpen.length >= few &&
+        (halfOpen.length >= Math.max(few, context.maxPeers / 2) ||
+          Date.now() - halfOpen[0].since >= HANDSHAKE_GRACE_MS)
+      ) enqueue.sendTo(halfOpen[0].key, { type: "close" });
       if (!coordinator || !context.input.book.takeIncoming(key, context.maxPeers)) {
         conn.close();
         return;
@@ -146,15 +159,18 @@ export const swarmMachine = setup({
     choke: enqueueActions(({ context, enqueue, self }) => {
       const peers = connectedPeers(self);
       const slots = context.input.uploadSlots ?? 4;
+      const candidates = peers.map((p) => ({
+        key: p.key,
+        interested: p.peerInterested,
+        downloadRate: p.rates.down,
+        uploadRate: p.rates.up,
+        unchoked: !p.amChoking,
+        unchokedAt: p.unchokedAt,
+      }));
       let unchoke: Set<string>;
       if (context.ticks % 10 === 0) {
         const choice = chooseUnchoked(
-          peers.map((p) => ({
-            key: p.key,
-            interested: p.peerInterested,
-            downloadRate: p.rates.down,
-            uploadRate: p.rates.up,
-          })),
+          candidates,
           {
             seeding: context.complete,
             slots,
@@ -165,9 +181,9 @@ export const swarmMachine = setup({
         unchoke = choice.unchoke;
         enqueue.assign({ optimistic: choice.optimistic });
       } else {
-        // Between rounds, only fill free slots, so a new leecher does not wait up to 10 s.
-        unchoke = new Set(peers.filter((p) => !p.amChoking && p.peerInterested).map((p) => p.key));
-        for (const p of peers) if (unchoke.size < slots + 1 && p.peerInterested) unchoke.add(p.key);
+        // Between rounds, only free slots are filled (and idle peers' taken back), so a new leecher does not
+        // wait up to 10 s.
+        unchoke = keepAndFill(candidates, { slots });
       }
       for (const p of peers) {
         if (unchoke.has(p.key) && p.amChoking) enqueue.sendTo(p.key, { type: "unchoke" });

@@ -56,7 +56,10 @@ export interface SwarmInput {
   wireTrace?: (key: string, direction: "in" | "out", msg: Message) => void;
   /** Message Stream Encryption for every peer connection. */
   encryption?: EncryptionMode;
-  /** Peers that dialled us and are still in their handshake, at most (default 8): the oldest makes room. */
+  /**
+   * Peers that dialled us and are still in their handshake (default 8) past which the oldest makes room once it
+   * has had `HANDSHAKE_GRACE_MS` to finish; whatever its age once they hold half of `maxPeers`.
+   */
   maxHalfOpen?: number;
   /** How the torrent's web seeds (BEP 19) behave, or `false` to use none. */
   webSeeds?: WebSeedOptions | false;
@@ -84,14 +87,14 @@ export function connectedPeers(swarm: AnyActorRef): PeerContext[] {
 }
 
 /**
- * The peers that dialled us and have not finished the handshake, the longest waiting first: a flood of silent
- * connections is held to a few of them.
+ * The peers that dialled us and have not finished the handshake, with when they began it, the longest waiting
+ * first: a flood of silent connections is held to a few of them.
  */
-export function halfOpenIncoming(swarm: AnyActorRef): string[] {
+export function halfOpenIncoming(swarm: AnyActorRef): { key: string; since: number }[] {
   return peerSnapshots(swarm)
     .filter((s) => s.context.incoming && (s.value === "connecting" || s.value === "handshaking"))
     .sort((a, b) => a.context.since - b.context.since)
-    .map((s) => s.context.key);
+    .map((s) => ({ key: s.context.key, since: s.context.since }));
 }
 
 /** How many of the torrent's web seeds are alive (not given up) now. */

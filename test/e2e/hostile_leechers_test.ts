@@ -83,6 +83,21 @@ hostileTest(
 );
 
 hostileTest(
+  "a burst of 20 honest leechers dialling at once: none is closed as half-open while its handshake is on its way",
+  async (seed, honest) => {
+    // Sent all at once, as a popular torrent's leechers do after an announce: each handshake is on the wire at
+    // once, but the seeder reads them one after another.
+    for (let i = 0; i < 20; i++) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port: seed.port });
+      honest.push(c);
+      c.write(encodeHandshake(meta.infoHash, crypto.getRandomValues(new Uint8Array(20)))).catch(() => {});
+    }
+    const closed = await Promise.all(honest.map((c) => closedWithin(c, 3000)));
+    assert.equal(closed.filter((x) => x).length, 0, "the seeder kept every one");
+  },
+);
+
+hostileTest(
   "peers that request everything and never read are dropped; an honest leecher is served and memory stays low",
   async (seed, greedy) => {
     // Each one asks for every block, twice, then never reads again: what we send piles up in its socket.
