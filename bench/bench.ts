@@ -12,11 +12,12 @@
  * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders; g) no
  * peer, only a web seed (a local HTTP server); h) not a download: `create` hashing 1 GiB against mktorrent and
  * transmission-create (the file sits in the page cache: this measures hashing, not the disk); i) two libtorrent
- * seeders that force RC4 (MSE) both ways, no rtorrent; j2 and j10) 2,000 and 10,000 files of 4-60 KiB (64 KiB
- * pieces), and j0) 320 MiB in one file (about j10's size; payloads come in 16 MiB), for the time per byte; k) two libtorrent seeders speaking uTP and TCP (no rtorrent): libtorrent leeches over uTP alone, ours
- * as typed (uTP first) and as `ours-tcp` (`--no-utp`). `ours` is our client as a user types it, `deno run -A mod.ts` (no V8 flags); `ours-ui` the same with
- * `--ui` and a viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and every process started here is
- * stopped by its PID.
+ * seeders that force RC4 (MSE) both ways, no rtorrent; j2 and j10) 2,000 and 10,000 files of 4-60 KiB (64 KiB pieces),
+ * and j0) 320 MiB in one file (about j10's size; payloads come in 16 MiB), for the time per byte; k) two libtorrent
+ * seeders speaking uTP and TCP (no rtorrent): libtorrent leeches over uTP alone, ours as typed (uTP first) and as
+ * `ours-tcp` (`--no-utp`). `ours` is our client as a user types it, `deno run -A mod.ts` (no V8 flags); `ours-ui` the
+ * same with `--ui` and a viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and every process
+ * started here is stopped by its PID.
  */
 
 import { parseArgs } from "node:util";

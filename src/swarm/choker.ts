@@ -33,9 +33,9 @@ function idle(p: ChokeCandidate, now: number): boolean {
     now - (p.unchokedAt ?? 0) >= IDLE_TURN_MS;
 }
 
-/** Whose turn comes first among equals: never unchoked, then the oldest last turn, then the address. */
+/** Whose turn comes first among equals: never unchoked (as at time 0), then the oldest last turn, then the address. */
 function byTurn(a: ChokeCandidate, b: ChokeCandidate): number {
-  return (a.unchokedAt ?? -Infinity) - (b.unchokedAt ?? -Infinity) || a.key.localeCompare(b.key);
+  return (a.unchokedAt ?? 0) - (b.unchokedAt ?? 0) || a.key.localeCompare(b.key);
 }
 
 export interface ChokeOptions {
