@@ -151,6 +151,7 @@ export function pieceWriters(
     (offset, data) => storage.writeSync!(offset, data),
     meta.pieceLength,
     input.streamAbove ?? STREAM_ABOVE,
+    meta.pieceHashes,
   );
 }
 

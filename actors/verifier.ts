@@ -1,6 +1,8 @@
 /**
- * The coordinator's verifier: the one place whole pieces are hashed and written, and where a failed write of any
- * piece, streamed or whole, becomes the event that ends the download.
+ * The coordinator's verifier: where whole pieces are hashed and written, and where a failed write of any piece,
+ * streamed, checked by its link or whole, becomes the event that ends the download. Most pieces come already
+ * decided: a large one written as it arrived brings its SHA-1, a small one its link checked and wrote at once
+ * (`PieceWriters.settle`) whether it matched; only the rest (a duplicate of a large piece) bring their bytes.
  *
  * @module
  */
@@ -20,7 +22,7 @@ export type VerifierEvent =
 
 /**
  * Hashes each whole piece and writes it at its offset; a piece already written as it arrived comes with its hash,
- * only compared. Pieces come in the batches peers delivered them in; the verified ones of a batch are reported
+ * only compared; one its link checked, with the outcome, taken as it is. Pieces come in the batches peers delivered them in; the verified ones of a batch are reported
  * together, a corrupt one at once (it names the peer to strike). A failed write of a streamed piece (reported by
  * `writers`) ends the download like a failed write here.
  */
@@ -37,6 +39,11 @@ export const verifier = fromCallback<
     const indices: number[] = [];
     for (const piece of pieces) {
       const { index } = piece;
+      if ("checked" in piece) {
+        if (piece.checked) indices.push(index);
+        else sendBack({ type: "piece.corrupt", index, key });
+        continue;
+      }
       if ("digest" in piece) {
         if (isHashAt(meta.pieceHashes, index, piece.digest)) indices.push(index);
         else sendBack({ type: "piece.corrupt", index, key });

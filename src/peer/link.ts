@@ -22,7 +22,6 @@ import {
   decodeMessage,
   encodeHaves,
   encodeMessage,
-  isPiece,
   isRequest,
   type Message,
   ourReserved,
@@ -117,11 +116,17 @@ export class PeerLink {
       }
       this.#timer = setInterval(() => this.#checkTimers(), 1000);
       while (!this.#closed) {
+        const { reader } = conn;
+        const blocks = !this.input.trace;
         let frame;
-        while (!this.#closed && (frame = conn.reader.next()) !== null) {
-          if (isPiece(frame) && !this.input.trace) {
-            this.#block(readU32(frame, 1), readU32(frame, 5), frame.subarray(9));
-          } else if (isRequest(frame) && !this.input.trace) {
+        while (!this.#closed) {
+          const block = blocks ? reader.nextBlock() : null;
+          if (block) {
+            this.#block(reader.blockIndex, reader.blockBegin, block);
+            continue;
+          }
+          if ((frame = reader.next()) === null) break;
+          if (isRequest(frame) && blocks) {
             this.upload.request(readU32(frame, 1), readU32(frame, 5), readU32(frame, 9));
           } else this.#handle(decodeMessage(frame));
         }
@@ -263,7 +268,12 @@ export class PeerLink {
 
   #block(index: number, begin: number, block: Uint8Array): void {
     const piece = this.downloads.block(index, begin, block);
-    if (piece) this.#reports.completed(piece);
+    if (!piece) return;
+    if (!("data" in piece) || !this.input.writer) return this.#reports.completed(piece);
+    // Checked and written now where it can be: its buffer goes back at once instead of waiting for the report.
+    const size = piece.data.length;
+    const settled = this.input.writer.settle(piece);
+    if (settled) this.#reports.completed(settled, size);
   }
 
   /** Reports `e` to the peer machine, after what came before it on the wire. */

@@ -26,7 +26,10 @@ export function reportBatch(pieceLength: number): number {
 
 export class LinkReports {
   #completed: WholePiece[] = [];
-  /** Bytes of the pieces in `#completed` held in memory (a piece written as it arrived holds none). */
+  /**
+   * Bytes of the pieces in `#completed`: held in memory, or checked and written by the link (`checked`), which
+   * keeps reports the size they were; a large piece written as it arrived counts none, as it is reported at once.
+   */
   #bytes = 0;
   /** Reports the waiting pieces when the first has waited `PIECE_WAIT_MS`, if nothing did before. */
   #timer?: ReturnType<typeof setTimeout>;
@@ -35,11 +38,11 @@ export class LinkReports {
   /** `emit` reports to the peer machine; `want` says how many pieces the link wants now. */
   constructor(readonly emit: (e: LinkEvent) => void, readonly want: () => number) {}
 
-  /** A piece all of whose blocks arrived. */
-  completed(piece: WholePiece): void {
+  /** A piece all of whose blocks arrived, of `bytes` bytes (by default, what it holds). */
+  completed(piece: WholePiece, bytes = "data" in piece ? piece.data.length : 0): void {
     if (this.#completed.length === 0) this.#timer = setTimeout(() => this.flushPieces(), PIECE_WAIT_MS);
     this.#completed.push(piece);
-    if ("data" in piece) this.#bytes += piece.data.length;
+    this.#bytes += bytes;
   }
 
   /** The peer announced a piece (a `have`, or a bit of a later bitfield). */
@@ -48,14 +51,14 @@ export class LinkReports {
   }
 
   /**
-   * Completed pieces are due once 2 MiB of them wait (or 64), a piece written as it arrived at once, or when the
+   * Completed pieces are due once 4 MiB of them wait (or 128), a piece written as it arrived at once, or when the
    * link holds fewer pieces to ask for than half it wants (`assigned`): the coordinator then gives it more.
    * Otherwise the first waits 20 ms at most, for company.
    */
   piecesDue(assigned: number): boolean {
     const waiting = this.#completed.length;
     if (waiting === 0) return false;
-    const streamed = !("data" in this.#completed[waiting - 1]);
+    const streamed = "digest" in this.#completed[waiting - 1];
     return streamed || this.#bytes >= BYTES_DUE || waiting >= PIECES_DUE || 2 * assigned < this.want();
   }
 

@@ -12,13 +12,14 @@ import { type Metainfo, pieceSize } from "../metainfo/metainfo.ts";
 import { poolFor } from "../common/buffer_pool.ts";
 import type { LocalPieces } from "./local_pieces.ts";
 import { PiecePicker, PieceState } from "./piece_picker.ts";
-import type { PieceWriters } from "./piece_writers.ts";
+import type { AssembledPiece, CheckedPiece, PieceWriters } from "./piece_writers.ts";
 
 /**
  * A piece whose every block arrived: its bytes, not yet hashed; or, for a piece written to disk as it arrived
- * (see `PieceWriters`), the SHA-1 of the bytes written.
+ * (see `PieceWriters`), the SHA-1 of the bytes written; or, for a small one its link checked at once
+ * (`PieceWriters.settle`), whether it matched its hash (and was written).
  */
-export type WholePiece = { index: number; data: Uint8Array } | { index: number; digest: Uint8Array };
+export type WholePiece = AssembledPiece | { index: number; digest: Uint8Array } | CheckedPiece;
 
 /** What a peer is told to do. */
 export type PeerOrder =

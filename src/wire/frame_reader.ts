@@ -14,6 +14,8 @@ import { BufferPool } from "../common/buffer_pool.ts";
 
 /** A new connection's buffer (one peers opened to us); the next size, for one that sends frames. */
 const SMALL = 4096, MIDDLE = 64 * 1024;
+/** The message id of `piece`. */
+const PIECE_ID = 7;
 
 /** Spare receive buffers, by size (a few of each kept). */
 const pools = new Map<number, BufferPool>();
@@ -98,6 +100,31 @@ export class FrameReader {
     const out = this.#buf.subarray(this.#start, this.#start + n);
     this.#start += n;
     return out;
+  }
+
+  /** The piece index of the block `nextBlock()` returned last. */
+  blockIndex = 0;
+  /** The offset in its piece of the block `nextBlock()` returned last. */
+  blockBegin = 0;
+
+  /**
+   * When the next complete frame is a `piece` message, its block as a view valid until the next `space()`, its
+   * index and offset in `blockIndex` and `blockBegin`; otherwise null, and nothing is taken. The receive loop's
+   * path for blocks: one view per block, where `next()` and a view of its payload made two.
+   */
+  nextBlock(): Uint8Array | null {
+    const at = this.#start;
+    if (this.#end - at < 13) return null;
+    const length = this.#view.getUint32(at);
+    if (
+      length < 9 || length > this.maxFrame || this.#buf[at + 4] !== PIECE_ID || this.#end - at < 4 + length
+    ) {
+      return null;
+    }
+    this.blockIndex = this.#view.getUint32(at + 5);
+    this.blockBegin = this.#view.getUint32(at + 9);
+    this.#start = at + 4 + length;
+    return this.#buf.subarray(at + 13, at + 4 + length);
   }
 
   /**

@@ -233,15 +233,6 @@ export function encodeHaves(indices: ArrayLike<number>, from = 0, to = indices.l
   return out;
 }
 
-/**
- * True when a frame's payload is a `piece` message: the receive loop's path for blocks, which arrive tens of
- * thousands of times a second, reads its index (`readU32(payload, 1)`), offset (`readU32(payload, 5)`) and block
- * (from byte 9) without decoding a message object.
- */
-export function isPiece(payload: Uint8Array): boolean {
-  return payload.length >= 9 && payload[0] === IDS.piece;
-}
-
 /** True when a frame's payload is a well-formed `request`: the upload path reads its numbers with `readU32`. */
 export function isRequest(payload: Uint8Array): boolean {
   return payload.length === 13 && payload[0] === IDS.request;

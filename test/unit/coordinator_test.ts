@@ -146,6 +146,29 @@ Deno.test("coordinator verifies and stores whole pieces, strikes the sender of a
   h.parent.stop();
 });
 
+Deno.test("coordinator takes pieces its links checked and wrote, and strikes the sender of one that failed", async () => {
+  const h = await harness(3);
+  const a = h.peer("a", [0, 1, 2]);
+  h.coordinator.send({ type: "peer.ready", key: "a" });
+  const [x, y] = a.assigned();
+  h.coordinator.send({
+    type: "peer.pieces",
+    key: "a",
+    pieces: [{ index: x, checked: false }, { index: y, checked: true }],
+    want: 2,
+  });
+  await waitFor(
+    h.coordinator,
+    (s) => s.context.scheduler.stats.hashFailures === 1 && s.context.scheduler.stats.verifiedPieces === 1,
+  );
+  assert.deepEqual(h.strikes, ["a"]);
+  const picker = h.coordinator.getSnapshot().context.scheduler.picker;
+  assert.equal(picker.state[y], PieceState.Verified);
+  assert.notEqual(picker.state[x], PieceState.Verified, "missing again");
+  assert(a.assigned().slice(2).includes(x), "and handed out again");
+  h.parent.stop();
+});
+
 Deno.test("coordinator endgame: an idle peer gets a piece in flight elsewhere, and the slower copy is cancelled", async () => {
   const h = await harness(2);
   const a = h.peer("a", [0, 1]);

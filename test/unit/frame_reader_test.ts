@@ -13,8 +13,11 @@ const MESSAGES: Message[] = [
 const HANDSHAKE = encodeHandshake(new Uint8Array(20).fill(1), new Uint8Array(20).fill(2));
 const STREAM = new Uint8Array([...HANDSHAKE, ...MESSAGES.flatMap((m) => [...encodeMessage(m)])]);
 
-/** Feeds `chunks` through a reader as a socket would, decoding each frame before the next read. */
-function feed(chunks: Uint8Array[]): { handshake: Uint8Array; messages: Message[] } {
+/**
+ * Feeds `chunks` through a reader as a socket would, decoding each frame before the next read; with `blocks`,
+ * taking `piece` frames through `nextBlock()` first, as a peer link does.
+ */
+function feed(chunks: Uint8Array[], blocks = false): { handshake: Uint8Array; messages: Message[] } {
   const r = new FrameReader(64 * 1024);
   const messages: Message[] = [];
   let handshake: Uint8Array | null = null;
@@ -29,7 +32,13 @@ function feed(chunks: Uint8Array[]): { handshake: Uint8Array; messages: Message[
       handshake ??= r.take(68)?.slice() ?? null;
       if (!handshake) continue;
       let f;
-      while ((f = r.next()) !== null) {
+      while (true) {
+        const block = blocks ? r.nextBlock() : null;
+        if (block) {
+          messages.push({ type: "piece", index: r.blockIndex, begin: r.blockBegin, block: block.slice() });
+          continue;
+        }
+        if ((f = r.next()) === null) break;
         const m = decodeMessage(f);
         messages.push(
           m.type === "piece"
@@ -55,6 +64,41 @@ Deno.test("FrameReader yields the same frames wherever the stream is split in tw
 Deno.test("FrameReader yields the same frames when the stream arrives one byte at a time", () => {
   const chunks = Array.from(STREAM, (b) => new Uint8Array([b]));
   assert.deepEqual(feed(chunks).messages, MESSAGES);
+});
+
+Deno.test("FrameReader.nextBlock() takes whole piece frames only, wherever the stream is split", () => {
+  for (let cut = 0; cut <= STREAM.length; cut += 7) {
+    const { messages } = feed([STREAM.subarray(0, cut), STREAM.subarray(cut)], true);
+    assert.deepEqual(messages, MESSAGES, `split at byte ${cut}`);
+  }
+  const r = new FrameReader(1000);
+  const piece = encodeMessage({
+    type: "piece",
+    index: 0x80000001,
+    begin: 0x4000,
+    block: new Uint8Array(2000),
+  });
+  r.space().set(piece.subarray(0, 13));
+  r.filled(13);
+  assert.equal(r.nextBlock(), null, "a piece longer than the maximum frame is not a block");
+  assert.throws(() => r.next(), /frame of 2009 bytes exceeds the 1000 limit/, "next() says why");
+  const short = new FrameReader(1000);
+  const small = encodeMessage({
+    type: "piece",
+    index: 0x80000001,
+    begin: 0x4000,
+    block: new Uint8Array([5, 6]),
+  });
+  short.space().set(small.subarray(0, small.length - 1));
+  short.filled(small.length - 1);
+  assert.equal(short.nextBlock(), null, "not all there yet");
+  assert.equal(short.buffered, small.length - 1, "nothing taken");
+  short.space().set(small.subarray(small.length - 1));
+  short.filled(1);
+  assert.deepEqual(short.nextBlock(), new Uint8Array([5, 6]));
+  assert.equal(short.blockIndex, 0x80000001, "above 2^31: unsigned");
+  assert.equal(short.blockBegin, 0x4000);
+  assert.equal(short.buffered, 0);
 });
 
 Deno.test("FrameReader keeps working across many buffer compactions", () => {

@@ -39,7 +39,7 @@ Deno.test("reportBatch() is what waits for one report at most, so a link asks fo
   assert.equal(reportBatch(4 * 1024 * KiB), 1);
 });
 
-Deno.test("LinkReports reports at once when the link runs low on work, or when a piece was written as it came", () => {
+Deno.test("LinkReports reports at once when the link runs low on work or a piece was written as it came, not when checked", () => {
   const { reports } = harness(16);
   reports.completed(piece(0, 256 * KiB));
   assert.equal(reports.piecesDue(8), false, "8 of the 16 wanted are still assigned");
@@ -47,6 +47,12 @@ Deno.test("LinkReports reports at once when the link runs low on work, or when a
   reports.flushPieces();
   reports.completed({ index: 1, digest: new Uint8Array(20) });
   assert.equal(reports.piecesDue(16), true);
+  reports.flushPieces();
+  // One its link checked and wrote holds no buffer, yet waits for company like one that does, by its size.
+  for (let i = 2; i < 17; i++) reports.completed({ index: i, checked: true }, 256 * KiB);
+  assert.equal(reports.piecesDue(16), false, "15 pieces of 256 KiB wait");
+  reports.completed({ index: 17, checked: true }, 256 * KiB);
+  assert.equal(reports.piecesDue(16), true, "4 MiB");
   reports.close();
 });
 

@@ -19,6 +19,7 @@ function writer(granted: Set<number>, failAfter = Infinity) {
       puts.push({ index, begin, bytes: data.slice() });
       return true;
     },
+    settle: (piece) => piece,
   };
   return { w, puts };
 }

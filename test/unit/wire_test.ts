@@ -5,7 +5,7 @@ import {
   encodeHandshake,
   encodeHaves,
   encodeMessage,
-  isPiece,
+  isRequest,
   type Message,
   readU32,
 } from "../../src/wire/wire.ts";
@@ -89,11 +89,17 @@ Deno.test("encodeHaves() writes one have frame per index from `from` on, in one 
   assert.equal(encodeHaves([3], 1).length, 0);
 });
 
-Deno.test("isPiece()/readU32() read a piece frame's index and offset as decodeMessage() does", () => {
-  const frame = h("07 80000002 00004000 cafe");
-  assert(isPiece(frame));
+Deno.test("readU32() reads a request frame's numbers as decodeMessage() does", () => {
+  const frame = h("06 80000002 00004000 00004000");
+  assert(isRequest(frame));
   assert.equal(readU32(frame, 1), 0x80000002, "above 2^31: unsigned");
   assert.equal(readU32(frame, 5), 0x4000);
-  assert(!isPiece(h("07 0000")), "too short for a piece");
-  assert(!isPiece(h("04 00000001 00000000")), "another id");
+  assert.deepEqual(decodeMessage(frame), {
+    type: "request",
+    index: 0x80000002,
+    begin: 0x4000,
+    length: 0x4000,
+  });
+  assert(!isRequest(h("06 0000")), "too short for a request");
+  assert(!isRequest(h("04 00000001 00000000 00000000")), "another id");
 });
