@@ -22,9 +22,10 @@ export type VerifierEvent =
 
 /**
  * Hashes each whole piece and writes it at its offset; a piece already written as it arrived comes with its hash,
- * only compared; one its link checked, with the outcome, taken as it is. Pieces come in the batches peers delivered them in; the verified ones of a batch are reported
- * together, a corrupt one at once (it names the peer to strike). A failed write of a streamed piece (reported by
- * `writers`) ends the download like a failed write here.
+ * only compared; one its link checked comes with the outcome, taken as it is. Pieces come in the batches peers
+ * delivered them in; the verified ones of a batch are reported together, a corrupt one at once (it names the peer
+ * to strike). A failed write of a streamed piece (reported by `writers`) ends the download like a failed write
+ * here.
  */
 export const verifier = fromCallback<
   { type: "verify"; key: string; pieces: WholePiece[] },

@@ -115,9 +115,9 @@ export class PeerLink {
         this.#send(encodeMessage({ type: "bitfield", bits: this.ours.have.bytes }));
       }
       this.#timer = setInterval(() => this.#checkTimers(), 1000);
+      const { reader } = conn;
+      const blocks = !this.input.trace; // a traced link decodes every message, blocks too
       while (!this.#closed) {
-        const { reader } = conn;
-        const blocks = !this.input.trace;
         let frame;
         while (!this.#closed) {
           const block = blocks ? reader.nextBlock() : null;
