@@ -136,8 +136,7 @@ export const swarmMachine = setup({
       const few = context.input.maxHalfOpen ?? 8;
       if (
         halfOpen.length >= few &&
-        (halfOpen.length >= Math.max(few, context.maxPeers / 2) ||
-          Date.now() - halfOpen[0].since >= HANDSHAKE_GRACE_MS)
+        (halfOpen.length >= context.maxPeers / 2 || Date.now() - halfOpen[0].since >= HANDSHAKE_GRACE_MS)
       ) enqueue.sendTo(halfOpen[0].key, { type: "close" });
       if (!coordinator || !context.input.book.takeIncoming(key, context.maxPeers)) {
         conn.close();

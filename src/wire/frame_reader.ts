@@ -11,11 +11,10 @@
  */
 
 import { BufferPool } from "../common/buffer_pool.ts";
+import { IDS } from "./wire.ts";
 
 /** A new connection's buffer (one peers opened to us); the next size, for one that sends frames. */
 const SMALL = 4096, MIDDLE = 64 * 1024;
-/** The message id of `piece`. */
-const PIECE_ID = 7;
 
 /** Spare receive buffers, by size (a few of each kept). */
 const pools = new Map<number, BufferPool>();
@@ -117,7 +116,7 @@ export class FrameReader {
     if (this.#end - at < 13) return null;
     const length = this.#view.getUint32(at);
     if (
-      length < 9 || length > this.maxFrame || this.#buf[at + 4] !== PIECE_ID || this.#end - at < 4 + length
+      length < 9 || length > this.maxFrame || this.#buf[at + 4] !== IDS.piece || this.#end - at < 4 + length
     ) {
       return null;
     }

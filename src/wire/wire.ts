@@ -28,7 +28,8 @@ export type Message =
   | { type: "extended"; ext: number; payload: Uint8Array } // <len=0002+X><id=20><ext id><payload>
   | { type: "unknown"; id: number; payload: Uint8Array }; // any other id (extensions we do not speak)
 
-const IDS = {
+/** The message ids of BEP 3, 6 and 10, by message type. */
+export const IDS = {
   "choke": 0,
   "unchoke": 1,
   "interested": 2,
