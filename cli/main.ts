@@ -13,6 +13,7 @@ import { dhtOption } from "./dht_options.ts";
 import { printInfo } from "./info.ts";
 import { looksLikeAddress, Observers, peerLogger, replay, viz } from "./ui.ts";
 import { formatBytes, formatDuration, progressLine } from "./progress_format.ts";
+import { keepHeapSmall } from "./heap_keeper.ts";
 import type { PeerAddress } from "../src/common/peer_address.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -274,6 +275,7 @@ async function run(args: string[]): Promise<number> {
   }
 
   const started = Date.now();
+  const stopKeeper = keepHeapSmall();
   const observers = await Observers.create(
     { ui: values.ui, trace: values.trace, inspectWs: values["inspect-ws"] },
     values.verbose ? peerLogger() : undefined,
@@ -304,6 +306,7 @@ async function run(args: string[]): Promise<number> {
   const unwatch = watch(session, quiet);
   const result = await session.done;
   unwatch();
+  stopKeeper();
   await observers.close(session);
   Deno.removeSignalListener("SIGINT", onSigint);
 
