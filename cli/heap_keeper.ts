@@ -7,8 +7,8 @@
  * collection. A download allocates without pause, so V8 rarely starts one on its own: measured in bench scenario
  * (c), the young generation grew from 2 to 20 MiB in six seconds, and in (k) the old generation from 10 to 20 MiB
  * (Deno's `node:dgram` leaves something old-generation behind for every datagram it receives). The keeper looks at
- * the heap's spaces four times a second and runs a full collection when the young generation is over 4 MiB or the
- * old one has grown by 8 MiB since the last: about one collection a second while bytes pour in, none at rest.
+ * the heap's spaces four times a second and runs a full collection when the young generation is over 2 MiB or the
+ * old one has grown by 8 MiB since the last, at most once a second: a few collections in a download, none at rest.
  *
  * The collector comes from `--expose-gc`, set at run time: V8 installs `gc` only in contexts made after the flag,
  * so one `node:vm` context is made to fetch it (about 1 MiB). Where that fails, the keeper does nothing.
@@ -33,12 +33,17 @@ export interface HeapLimits {
   young: number;
   /** Collect when the old generation has grown by this much since the last collection (or the start). */
   oldGrowth: number;
+  /** Never collect again sooner than this many milliseconds after the last collection began. */
+  gapMs: number;
 }
 
 const MiB = 1024 * 1024;
 
-/** Young generation over 4 MiB, or 8 MiB more old generation, as measured in bench scenarios (c) and (k). */
-export const DEFAULT_LIMITS: HeapLimits = { young: 4 * MiB, oldGrowth: 8 * MiB };
+/**
+ * Young generation over 2 MiB (V8's own start), or 8 MiB more old generation, at most once a second: a full
+ * collection of a download's heap takes 25-45 ms here, and a download of (a) or (c) needed 3-8 of them.
+ */
+export const DEFAULT_LIMITS: HeapLimits = { young: 2 * MiB, oldGrowth: 8 * MiB, gapMs: 1000 };
 
 /** The heap's sizes now, from V8's space statistics (about 15 µs). */
 export function heapSizes(): HeapSizes {
@@ -70,22 +75,26 @@ export class HeapKeeper {
   /** Milliseconds spent in them. */
   collectingMs = 0;
   #oldBase: number;
+  #lastAt = -Infinity;
 
   constructor(
     private readonly collect: () => void,
     private readonly sizes: () => HeapSizes = heapSizes,
     private readonly limits: HeapLimits = DEFAULT_LIMITS,
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.#oldBase = sizes().old;
   }
 
-  /** Collects if the heap is over its limits; true when it did. */
+  /** Collects if the heap is over its limits and the last collection is long enough ago; true when it did. */
   check(): boolean {
+    const started = this.clock();
+    if (started - this.#lastAt < this.limits.gapMs) return false;
     const now = this.sizes();
     if (now.young <= this.limits.young && now.old <= this.#oldBase + this.limits.oldGrowth) return false;
-    const started = performance.now();
+    this.#lastAt = started;
     this.collect();
-    this.collectingMs += performance.now() - started;
+    this.collectingMs += this.clock() - started;
     this.collections++;
     this.#oldBase = this.sizes().old;
     return true;

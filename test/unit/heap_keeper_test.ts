@@ -3,16 +3,16 @@ import v8 from "node:v8";
 import { exposeCollector, HeapKeeper, type HeapSizes, heapSizes } from "../../cli/heap_keeper.ts";
 
 const MiB = 1024 * 1024;
-const limits = { young: 4 * MiB, oldGrowth: 8 * MiB };
+const limits = { young: 4 * MiB, oldGrowth: 8 * MiB, gapMs: 1000 };
 
 /** A heap that reports what the test sets, and shrinks to `after` when collected. */
 function fakeHeap(start: HeapSizes, after: HeapSizes) {
-  const heap = { now: { ...start }, collected: 0 };
+  const heap = { now: { ...start }, collected: 0, ms: 0 };
   const collect = () => {
     heap.collected++;
     heap.now = { ...after };
   };
-  return { heap, keeper: new HeapKeeper(collect, () => heap.now, limits) };
+  return { heap, keeper: new HeapKeeper(collect, () => heap.now, limits, () => heap.ms) };
 }
 
 Deno.test("heap keeper: a heap within its limits is left alone", () => {
@@ -34,11 +34,23 @@ Deno.test("heap keeper: old-generation growth is measured from the last collecti
   const { heap, keeper } = fakeHeap({ young: 2 * MiB, old: 10 * MiB }, { young: 2 * MiB, old: 14 * MiB });
   heap.now = { young: 2 * MiB, old: 19 * MiB };
   assert.deepEqual(keeper.check(), true);
+  heap.ms += 1000;
   heap.now = { young: 2 * MiB, old: 21 * MiB }; // 7 MiB over what the collection left: not yet
   assert.deepEqual(keeper.check(), false);
   heap.now = { young: 2 * MiB, old: 23 * MiB };
   assert.deepEqual(keeper.check(), true);
   assert.deepEqual(heap.collected, 2);
+});
+
+Deno.test("heap keeper: never collects twice within its gap, however large the heap", () => {
+  const { heap, keeper } = fakeHeap({ young: 2 * MiB, old: 10 * MiB }, { young: 8 * MiB, old: 10 * MiB });
+  heap.now = { young: 8 * MiB, old: 10 * MiB };
+  assert.equal(keeper.check(), true);
+  heap.ms += 999;
+  assert.equal(keeper.check(), false, "999 ms after the last");
+  heap.ms += 1;
+  assert.equal(keeper.check(), true);
+  assert.equal(heap.collected, 2);
 });
 
 Deno.test("heap keeper: the collector it exposes frees garbage", () => {
