@@ -7,7 +7,7 @@
  * collection. A download allocates without pause, so V8 rarely starts one on its own: measured in bench scenario
  * (c), the young generation grew from 2 to 20 MiB in six seconds, and in (k) the old generation from 10 to 20 MiB
  * (Deno's `node:dgram` leaves something old-generation behind for every datagram it receives). The keeper looks at
- * the heap's spaces four times a second and runs a full collection when the young generation is over 2 MiB or the
+ * the heap's spaces twice a second and runs a full collection when the young generation is over 2 MiB or the
  * old one has grown by 8 MiB since the last, at most once a second: a few collections in a download, none at rest.
  *
  * The collector comes from `--expose-gc`, set at run time: V8 installs `gc` only in contexts made after the flag,
@@ -101,7 +101,7 @@ export class HeapKeeper {
   }
 
   /** Checks every `intervalMs` without keeping the process alive; returns the stop. */
-  start(intervalMs = 250): () => void {
+  start(intervalMs = 500): () => void {
     const timer = setInterval(() => this.check(), intervalMs);
     Deno.unrefTimer(timer);
     return () => clearInterval(timer);
