@@ -5,7 +5,7 @@
  * V8 doubles its young generation whenever the bytes surviving its scavenges outgrow it (a download keeps blocks,
  * pieces and packets alive for milliseconds, long enough to survive one), and gives it back only at a full
  * collection. A download allocates without pause, so V8 rarely starts one on its own: measured in bench scenario
- * (c), the young generation grew from 2 to 20 MiB in six seconds, and in (k) the old generation from 10 to 20 MiB
+ * (c), the young generation grew to 20 MiB within six seconds, and in (k) the old generation from 10 to 20 MiB
  * (Deno's `node:dgram` leaves something old-generation behind for every datagram it receives). The keeper looks at
  * the heap's spaces twice a second and runs a full collection when the young generation is over 2 MiB or the
  * old one has grown by 8 MiB since the last, at most once a second: a few collections in a download, none at rest.
@@ -41,7 +41,7 @@ const MiB = 1024 * 1024;
 
 /**
  * Young generation over 2 MiB (V8's own start), or 8 MiB more old generation, at most once a second: a full
- * collection of a download's heap takes 25-45 ms here, and a download of (a) or (c) needed 3-8 of them.
+ * collection of a download's heap takes 25-45 ms here, and a download of (a) or (c) needed 2-8 of them.
  */
 export const DEFAULT_LIMITS: HeapLimits = { young: 2 * MiB, oldGrowth: 8 * MiB, gapMs: 1000 };
 
