@@ -108,8 +108,10 @@ export class HeapKeeper {
   }
 }
 
-/** Starts a keeper on V8's own collector; a no-op stop where the collector is out of reach. */
-export function keepHeapSmall(): () => void {
+/** Starts a keeper on V8's own collector (none where the collector is out of reach), and its stop. */
+export function keepHeapSmall(): { keeper?: HeapKeeper; stop: () => void } {
   const collect = exposeCollector();
-  return collect ? new HeapKeeper(collect).start() : () => {};
+  if (!collect) return { stop: () => {} };
+  const keeper = new HeapKeeper(collect);
+  return { keeper, stop: keeper.start() };
 }

@@ -275,7 +275,7 @@ async function run(args: string[]): Promise<number> {
   }
 
   const started = Date.now();
-  const stopKeeper = keepHeapSmall();
+  const heap = keepHeapSmall();
   const observers = await Observers.create(
     { ui: values.ui, trace: values.trace, inspectWs: values["inspect-ws"] },
     values.verbose ? peerLogger() : undefined,
@@ -306,7 +306,11 @@ async function run(args: string[]): Promise<number> {
   const unwatch = watch(session, quiet);
   const result = await session.done;
   unwatch();
-  stopKeeper();
+  heap.stop();
+  if (values.verbose && heap.keeper) {
+    const { collections, collectingMs } = heap.keeper;
+    console.error(`heap keeper: ${collections} full collections, ${Math.round(collectingMs)} ms in all`);
+  }
   await observers.close(session);
   Deno.removeSignalListener("SIGINT", onSigint);
 
