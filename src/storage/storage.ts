@@ -58,10 +58,14 @@ function eachPart(
 /** Written bytes after which the files are flushed in the background (see `FileStorage.write`). */
 const FLUSH_EVERY = 64 * 1024 * 1024;
 
+/** Closed files whose flush may run at once (each holds its handle until done); past it, one is closed unflushed. */
+const FLUSHING_CLOSED = 32;
+
 /**
  * Stores a torrent in real files. A file is opened on first use (created sparse at its full size if it is not
- * there yet) and kept open, at most `maxOpen` at once: the one used longest ago is closed to make room. Written
- * files are flushed to the disk every 64 MiB in the background, open or closed since, and by `sync`.
+ * there yet) and kept open, at most `maxOpen` at once: the one used longest ago is closed to make room, flushed
+ * first in the background if it was written. Written files are flushed to the disk every 64 MiB in the background,
+ * open or closed since, and by `sync`.
  */
 export class FileStorage implements Storage {
   /** Each file's handle while it is open. */
@@ -82,6 +86,8 @@ export class FileStorage implements Storage {
   #unflushed = 0;
   /** A background flush in progress. */
   #flushing?: Promise<void>;
+  /** Flushes of files closed to make room, each closing its handle when done. */
+  readonly #closing = new Set<Promise<void>>();
 
   private constructor(
     readonly files: FileEntry[],
@@ -122,10 +128,7 @@ export class FileStorage implements Storage {
       const oldest = this.#open[at];
       this.#open[at] = this.#open[this.#open.length - 1];
       this.#open.pop();
-      // Not flushed here: a closed file stays dirty and the next flush opens it again for that.
-      this.#handles[oldest]!.close();
-      this.#handles[oldest] = undefined;
-      this.#pos[oldest] = -1;
+      this.#closeFlushed(oldest);
     }
     const { length, executable } = this.files[i];
     const h = Deno.openSync(this.paths[i], {
@@ -141,6 +144,25 @@ export class FileStorage implements Storage {
     this.#handles[i] = h;
     this.#open.push(i);
     return h;
+  }
+
+  /**
+   * Closes file `i`, flushing it first in the background if it was written: a torrent of many small files writes
+   * each one and moves on, and flushing it later meant opening it again (an open and a close more per file). Past
+   * `FLUSHING_CLOSED` such flushes at once it is closed as it is and stays dirty for the next flush. One that fails
+   * leaves the file dirty: the closing flush tries again and reports the error.
+   */
+  #closeFlushed(i: number): void {
+    const h = this.#handles[i]!;
+    this.#handles[i] = undefined;
+    this.#pos[i] = -1;
+    if (!this.#dirty.has(i) || this.#closing.size >= FLUSHING_CLOSED) return h.close();
+    this.#dirty.delete(i);
+    const done: Promise<void> = h.syncData().catch(() => void this.#dirty.add(i)).finally(() => {
+      h.close();
+      this.#closing.delete(done);
+    });
+    this.#closing.add(done);
   }
 
   unwritten(offset: number, length: number): boolean {
@@ -238,7 +260,7 @@ export class FileStorage implements Storage {
   }
 
   async sync(): Promise<void> {
-    await this.#flushing;
+    await Promise.all([this.#flushing, ...this.#closing]);
     await this.#flushDirty();
   }
 

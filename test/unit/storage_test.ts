@@ -219,3 +219,58 @@ Deno.test("FileStorage's sync flushes files written and closed since, not only t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("FileStorage flushes a written file it closes to make room before closing it, not by opening it again", async () => {
+  const { meta, data } = await smallFiles(40);
+  const dir = await Deno.makeTempDir();
+  const originalSync = Deno.FsFile.prototype.syncData, originalOpen = Deno.open;
+  let flushes = 0, reopened = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  Deno.FsFile.prototype.syncData = async function () {
+    // The first 32 flushes wait until the whole write is done: that many are in flight at once.
+    if (++flushes <= 32) await gate;
+    return originalSync.call(this);
+  };
+  try {
+    const { storage } = await FileStorage.open(meta, `${dir}/s`, 1);
+    Deno.open = (path, options) => (reopened++, originalOpen(path, options));
+    await storage.write(0, data); // forty files through one open handle: 39 closed to make room
+    assert.equal(flushes, 32, "each closed file flushed as it is closed, up to 32 at once");
+    release();
+    await storage.sync();
+    assert.equal(flushes, 40, "the 7 closed past the bound and the open one flushed by sync");
+    assert.equal(reopened, 7, "only the files closed unflushed are opened again for it");
+    storage.close();
+    for (const i of [0, 31, 32, 39]) {
+      assert.deepEqual(await Deno.readFile(`${dir}/s/f${i}.bin`), data.subarray(i * 1000, i * 1000 + 1000));
+    }
+  } finally {
+    Deno.FsFile.prototype.syncData = originalSync;
+    Deno.open = originalOpen;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileStorage's sync flushes again a file whose flush on closing failed", async () => {
+  const { meta, data } = await smallFiles(2);
+  const dir = await Deno.makeTempDir();
+  const original = Deno.FsFile.prototype.syncData;
+  const flushed: string[] = [];
+  Deno.FsFile.prototype.syncData = function () {
+    if (flushed.push(flushed.length === 0 ? "failed" : "flushed") === 1) {
+      return Promise.reject(new Error("EIO"));
+    }
+    return original.call(this);
+  };
+  try {
+    const { storage } = await FileStorage.open(meta, `${dir}/s`, 1);
+    await storage.write(0, data); // f0 closed to make room for f1: its flush fails
+    await storage.sync();
+    assert.deepEqual(flushed, ["failed", "flushed", "flushed"], "f0 flushed again, and f1");
+    storage.close();
+  } finally {
+    Deno.FsFile.prototype.syncData = original;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
