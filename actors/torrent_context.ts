@@ -232,6 +232,8 @@ export function initialContext(input: TorrentInput): TorrentContext {
       },
       announced: new Set(),
       retryMs: input.trackerRetryMs,
+      // A tracker gives each of its swarm's peers out at random; with room for more peers than 80, ask for as many.
+      numwant: Math.max(80, input.maxPeers ?? 0),
     },
     complete: false,
     status: {},

@@ -22,6 +22,8 @@ export interface TrackerSetup {
   announced: Set<string>;
   /** First retry delay after every tracker failed; doubles up to five minutes. */
   retryMs?: number;
+  /** Peers asked of each tracker: 80, or more when we may connect to more at once. */
+  numwant?: number;
   /** Our global IPv6 address when we listen on IPv6 too, for trackers (BEP 7). */
   ipv6?: string;
 }
@@ -110,7 +112,7 @@ export const trackerActor = fromCallback<{ type: "tracker.announce" }, TrackerIn
           const event = input.setup.announced.has(url) ? undefined : "started";
           const res = await announceTo(
             url,
-            { ...announceParams(input.subject, input.setup.ipv6), event },
+            { ...announceParams(input.subject, input.setup.ipv6), numwant: input.setup.numwant, event },
             input.setup.options,
           );
           if (stopped) return;

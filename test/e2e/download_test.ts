@@ -19,11 +19,12 @@ Deno.test("download() fetches a single-file torrent from two seeders found throu
   const meta = { ...meta0, trackers: [[tracker.url]] };
   const dir = await Deno.makeTempDir();
   try {
-    const result = await startDownload(meta, { out: `${dir}/single.bin`, port: 20001 }).done;
+    const result = await startDownload(meta, { out: `${dir}/single.bin`, port: 20001, maxPeers: 120 }).done;
     assert(result.ok, result.error);
     assert.deepEqual(await Deno.readFile(`${dir}/single.bin`), data);
     const events = tracker.announces.map((a) => a.get("event"));
     assert.deepEqual(events[0], "started");
+    assert.equal(tracker.announces[0].get("numwant"), "120", "as many peers asked for as it may connect to");
     // completed once, then stopped as the client leaves; both with nothing left to download
     assert.deepEqual(events.slice(-2), ["completed", "stopped"]);
     assert.equal(events.filter((e) => e === "completed").length, 1);
