@@ -1,8 +1,11 @@
 /**
  * Which pieces are missing, being downloaded (and by whom), being verified, or verified. Pure bookkeeping with no
- * I/O: the coordinator actor calls it. Pieces are handed out rarest first (fewest peers known to have them), ties
- * broken at random, so the swarm's scarce pieces spread before they vanish and peers fetch different pieces;
- * once nothing unassigned is left, the endgame hands a piece already in flight to a second peer. Missing pieces
+ * I/O: the coordinator actor calls it. Pieces are handed out rarest first (fewest peers known to have them), so
+ * the swarm's scarce pieces spread before they vanish. Among the rarest, the piece after the last one handed out
+ * comes next, else one at random: runs of pieces in order, each run starting where chance puts it. Runs write
+ * a file front to back, and a torrent of many small files whole, file after file, while it is open (at random, a
+ * file's pieces came apart and it was opened again and again); random starts keep leechers on different pieces.
+ * Once nothing unassigned is left, the endgame hands a piece already in flight to a second peer. Missing pieces
  * sit in buckets by availability, so a pick costs little whatever the number of pieces.
  *
  * @module
@@ -36,6 +39,8 @@ export class PiecePicker {
   #buckets: number[][] = [];
   #pos: Int32Array;
   #missing = 0;
+  /** The piece after the last one handed out (-1 before the first): next in its run, if among the rarest a peer has. */
+  #next = -1;
 
   /** One character per piece for a piece map: `.` missing, `r` requested, `h` hashing, `v` verified, `x` failed. */
   map(): string {
@@ -156,11 +161,19 @@ export class PiecePicker {
    */
   pick(peer: Bitfield, key: string): number {
     let fallback = -1;
+    const next = this.#next;
     // Availability 0 comes first only in name: a piece nobody is known to have is skipped unless this peer has it
     // (its bitfield was not counted, as in tests of the picker alone).
-    for (const bucket of this.#buckets) {
+    for (let rarity = 0; rarity < this.#buckets.length; rarity++) {
+      const bucket = this.#buckets[rarity];
       const n = bucket?.length ?? 0;
       if (n === 0) continue;
+      // The run goes on when its next piece is as rare as any this peer has (no rarer bucket held one for it).
+      if (
+        next >= 0 && next < this.pieceCount && this.#pos[next] >= 0 && this.availability[next] === rarity &&
+        peer.has(next) &&
+        this.#failedBy.get(next) !== key
+      ) return this.#activate(next, key);
       const start = Math.floor(this.random() * n);
       for (let k = 0; k < n; k++) {
         const i = bucket[(start + k) % n];
@@ -185,6 +198,7 @@ export class PiecePicker {
   }
 
   #activate(i: number, key: string): number {
+    this.#next = i + 1;
     this.#remove(i);
     this.state[i] = PieceState.Active;
     this.holders.add(i, key);

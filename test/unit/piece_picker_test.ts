@@ -142,3 +142,19 @@ Deno.test("PiecePicker counts seeds apart: a seed joining or leaving moves no pi
   p.removePeer(grown, false);
   assert.deepEqual([...p.availability], [0, 1, 0, 0]);
 });
+
+Deno.test("PiecePicker hands out runs of pieces in order, each from a random start, and the rarest still first", () => {
+  const p = new PiecePicker(10, undefined, () => 0.5);
+  const everyone = all(10);
+  p.addPeer(everyone);
+  p.addPeer(everyone);
+  const picks = [0, 1, 2, 3].map(() => p.pick(everyone, "a"));
+  assert.deepEqual(picks, [5, 6, 7, 8], "a random start, then in order");
+  p.peerHas(9); // piece 9 is now commoner than the rest: the run does not take it before them
+  const next = p.pick(everyone, "a");
+  assert.notEqual(next, 9);
+  assert.equal(p.pick(everyone, "a"), next + 1, "a new run from there");
+  const lacking = new Bitfield(10);
+  [0, 1, 2, 3, 4].filter((i) => i !== next + 2).forEach((i) => lacking.set(i));
+  assert.notEqual(p.pick(lacking, "b"), next + 2, "a peer without the run's next piece gets another");
+});
