@@ -9,15 +9,15 @@
  *                   [--warmup 1] [--out bench/results/latest.json] [--dir /tmp/actorrent-bench]
  *
  * Scenarios: a) 1 GiB from libtorrent + rtorrent, 256 KiB pieces; b) the same with 4 MiB pieces; c) 16 KiB
- * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders; g) no
- * peer, only a web seed (a local HTTP server); h) not a download: `create` hashing 1 GiB against mktorrent and
- * transmission-create (the file sits in the page cache: this measures hashing, not the disk); i) two libtorrent
- * seeders that force RC4 (MSE) both ways, no rtorrent; j2 and j10) 2,000 and 10,000 files of 4-60 KiB (64 KiB pieces),
- * and j0) 320 MiB in one file (about j10's size; payloads come in 16 MiB), for the time per byte; k) two libtorrent
- * seeders speaking uTP and TCP (no rtorrent): libtorrent leeches over uTP alone, ours as typed (uTP first) and as
- * `ours-tcp` (`--no-utp`). `ours` is our client as a user types it, `deno run -A mod.ts` (no V8 flags); `ours-ui` the
- * same with `--ui` and a viewer attached, for the live view's cost. Everything runs on 127.0.0.1 and every process
- * started here is stopped by its PID.
+ * pieces; d) every seeder behind a relay that adds 50 ms each way (256 MiB); e) 4 GiB; f) 21 seeders; p) 200
+ * seeders, each client allowed 200 peers; g) no peer, only a web seed (a local HTTP server); h) not a download:
+ * `create` hashing 1 GiB against mktorrent and transmission-create (the file sits in the page cache: this measures
+ * hashing, not the disk); i) two libtorrent seeders that force RC4 (MSE) both ways, no rtorrent; j2 and j10) 2,000
+ * and 10,000 files of 4-60 KiB (64 KiB pieces), and j0) 320 MiB in one file (about j10's size; payloads come in 16
+ * MiB), for the time per byte; k) two libtorrent seeders speaking uTP and TCP (no rtorrent): libtorrent leeches
+ * over uTP alone, ours as typed (uTP first) and as `ours-tcp` (`--no-utp`). `ours` is our client as a user types
+ * it, `deno run -A mod.ts` (no V8 flags); `ours-ui` the same with `--ui` and a viewer attached, for the live view's
+ * cost. Everything runs on 127.0.0.1 and every process started here is stopped by its PID.
  */
 
 import { parseArgs } from "node:util";
@@ -70,6 +70,7 @@ async function download(
     case "ours-tcp":
       cmd = [Deno.execPath(), ...cliArgs([torrent, `${dir}/${name}`, "-q", "--port", port])];
       if (client === "ours-tcp") cmd.push("--no-utp");
+      if (s?.maxPeers) cmd.push("--max-peers", String(s.maxPeers));
       if (client === "ours-ui") {
         uiPort = freePort();
         cmd.push("--ui", `127.0.0.1:${uiPort}`);
@@ -78,6 +79,7 @@ async function download(
       break;
     case "aria2c":
       cmd = ["aria2c", ...aria2LeecherArgs(torrent, dir, Number(port))];
+      if (s?.maxPeers) cmd.splice(1, 0, `--bt-max-peers=${s.maxPeers}`);
       break;
     case "libtorrent":
       // Against seeders that force RC4, libtorrent is set to force it too (otherwise it dials in plaintext first).
@@ -300,7 +302,7 @@ if (import.meta.main) {
   for (const key of keys) {
     const s = SCENARIOS.find((x) => x.key === key);
     if (!s && key !== CREATE_KEY && !UPLOAD_KEYS[key]) {
-      console.error(`error: no scenario "${key}" (a-k, u1, u5)`);
+      console.error(`error: no scenario "${key}" (a-k, p, u1, u5)`);
       Deno.exit(2);
     }
     const summary = summarize(

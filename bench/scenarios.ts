@@ -22,6 +22,11 @@ export interface Scenario {
    * client runs twice, as typed (uTP first) and with `--no-utp` (TCP alone).
    */
   utp?: boolean;
+  /**
+   * Peers each client may connect to at once, when more than its default: ours gets `--max-peers`, aria2c
+   * `--bt-max-peers`; libtorrent's own limit is 200 connections.
+   */
+  maxPeers?: number;
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -67,6 +72,14 @@ export const SCENARIOS: Scenario[] = [
     size: GiB,
     pieceLength: 256 * KiB,
     libtorrentSeeders: 20,
+  },
+  {
+    key: "p",
+    title: "1 GiB, 256 KiB pieces, 200 seeders, each client allowed 200 peers",
+    size: GiB,
+    pieceLength: 256 * KiB,
+    libtorrentSeeders: 199,
+    maxPeers: 200,
   },
   {
     key: "g",
