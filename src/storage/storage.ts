@@ -116,7 +116,8 @@ export class FileStorage implements Storage {
     return { storage: new FileStorage(meta.files, paths, maxOpen, empty, sizes), existed };
   }
 
-  #handle(i: number): Deno.FsFile {
+  /** File `i`'s handle, opened (and created) if need be; `fills` when a write about to come reaches its end. */
+  #handle(i: number, fills = false): Deno.FsFile {
     this.#used[i] = ++this.#clock;
     const open = this.#handles[i];
     if (open) return open;
@@ -138,7 +139,9 @@ export class FileStorage implements Storage {
       mode: executable ? 0o755 : undefined,
     });
     if (this.sizes[i] !== length) {
-      h.truncateSync(length); // a new file, or one cut short: sparse at its full length
+      // A new file, or one cut short: sparse at its full length, unless the write about to come takes it there (a
+      // small file's one write, where a truncate more per file was a tenth of the calls for 10,000 files).
+      if (!fills) h.truncateSync(length);
       this.sizes[i] = length;
     }
     this.#handles[i] = h;
@@ -180,7 +183,7 @@ export class FileStorage implements Storage {
     eachPart(this.files, offset, data.length, (i, at, from, length) => {
       if (this.files[i].padding) return;
       this.empty[i] = false;
-      const h = this.#handle(i);
+      const h = this.#handle(i, at + length === this.files[i].length);
       this.#seek(i, h, at);
       this.#pos[i] = -1; // unknown until the write is done
       // No new view when the piece lies in one file (a view per piece was 5% of what 16 KiB pieces allocated).

@@ -274,3 +274,33 @@ Deno.test("FileStorage's sync flushes again a file whose flush on closing failed
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("FileStorage makes a file sparse at its full length first, unless the first write reaches its end", async () => {
+  const { meta, data } = await smallFiles(3);
+  const dir = await Deno.makeTempDir();
+  const original = Deno.FsFile.prototype.truncateSync;
+  let truncates = 0;
+  Deno.FsFile.prototype.truncateSync = function (length?: number) {
+    truncates++;
+    return original.call(this, length);
+  };
+  try {
+    // The setup makes f0 (an output that cannot be written fails at once); f1 and f2 are made by their writes.
+    const { storage } = await FileStorage.open(meta, `${dir}/s`);
+    await storage.write(2000, data.subarray(2000, 3000)); // f2 whole at once
+    assert.equal(truncates, 0, "no truncate for a file one write fills");
+    await storage.write(1000, data.subarray(1000, 1500)); // f1's first half
+    assert.equal(truncates, 1);
+    assert.equal((await Deno.stat(`${dir}/s/f1.bin`)).size, 1000, "at its full length from the first write");
+    await storage.write(1500, data.subarray(1500, 2000));
+    await storage.write(0, data.subarray(0, 1000));
+    assert.equal(truncates, 1);
+    storage.close();
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await Deno.readFile(`${dir}/s/f${i}.bin`), data.subarray(i * 1000, i * 1000 + 1000));
+    }
+  } finally {
+    Deno.FsFile.prototype.truncateSync = original;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
