@@ -14,7 +14,8 @@ import { type AnyActorRef, assign, fromCallback, sendParent, sendTo, setup, stop
 import type { CoordinatorOrder } from "./coordinator.ts";
 import { PeerLink } from "../src/peer/link.ts";
 import type { LinkCommand, LinkEvent, LinkInput } from "../src/peer/link_events.ts";
-import type { PeerAddress } from "../src/common/peer_address.ts";
+import type { Bitfield } from "../src/common/bitfield.ts";
+import type { PexPeer } from "../src/wire/extension.ts";
 import type { Transport } from "../src/peer/connection.ts";
 
 export interface PeerInput {
@@ -75,6 +76,8 @@ export interface PeerContext {
   incoming: boolean;
   /** The port the peer listens on, from its extension handshake (BEP 10). */
   listenPort?: number;
+  /** The peer's pieces as its link keeps them (the link's own bitfield, kept up to date by its haves). */
+  bitfield?: Bitfield;
   reason?: string;
   since: number;
 }
@@ -83,9 +86,10 @@ export interface PeerContext {
  * Where a peer listens: the address we dialled, or for one that dialled us the port its extension handshake told
  * (undefined until then). What PEX tells others, and what is not dialled again while the peer is connected.
  */
-export function listenAddress(ctx: PeerContext): PeerAddress | undefined {
+export function listenAddress(ctx: PeerContext): PexPeer | undefined {
   const port = ctx.incoming ? ctx.listenPort : ctx.link.port;
-  return port ? { host: ctx.link.host, port } : undefined;
+  if (!port) return undefined;
+  return ctx.bitfield?.complete ? { host: ctx.link.host, port, seed: true } : { host: ctx.link.host, port };
 }
 
 /** What the supervisor may tell a peer. */
@@ -99,7 +103,7 @@ export type PeerCommand =
 export interface PeerPex {
   type: "peer.pex";
   key: string;
-  peers: PeerAddress[];
+  peers: PexPeer[];
 }
 
 /** What a peer reports to its supervisor when it ends. */
@@ -248,7 +252,7 @@ export const peerMachine = setup({
       // A parent for the states where the handshake is done: what the peer has matters in all of them.
       initial: "choked",
       on: {
-        "link.bitfield": { actions: "report" },
+        "link.bitfield": { actions: ["report", assign({ bitfield: ({ event }) => event.bitfield })] },
         "link.haves": { actions: "report" },
         "interest": { actions: "forwardToLink" },
         "link.interest": {

@@ -191,7 +191,12 @@ export const swarmMachine = setup({
     }),
     learnTrackerPeers: ({ context, event }) =>
       context.input.book.add((event as Extract<SwarmEvent, { type: "tracker.peers" }>).peers, "tracker"),
-    learnPexPeers: ({ context, event }) => context.input.book.add((event as PeerPex).peers, "pex"),
+    learnPexPeers: ({ context, event }) => {
+      const { peers } = event as PeerPex;
+      // Once we have every piece, a seed has nothing for us and we nothing for it (BEP 11's seed flag).
+      const complete = context.input.ours.have.complete;
+      context.input.book.add(complete ? peers.filter((p) => !p.seed) : peers, "pex");
+    },
     forgetPeer: enqueueActions(({ context, event, enqueue }) => {
       const { key, reason, pieces } = event as PeerClosed;
       enqueue.stopChild(key);

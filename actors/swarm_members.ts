@@ -15,7 +15,7 @@ import type { PieceWriters } from "../src/pieces/piece_writers.ts";
 import type { Storage } from "../src/storage/storage.ts";
 import type { AddressBook } from "../src/swarm/address_book.ts";
 import type { Message } from "../src/wire/wire.ts";
-import type { PeerAddress } from "../src/common/peer_address.ts";
+import type { PexPeer } from "../src/wire/extension.ts";
 import type { LinkInput } from "../src/peer/link_events.ts";
 import type { EncryptionMode } from "../src/peer/connection.ts";
 import { listenAddress, type PeerContext, type PeerTimeouts } from "./peer.ts";
@@ -109,7 +109,7 @@ export function connectedTo(swarm: AnyActorRef): (peerId: string) => boolean {
 }
 
 /** Each swarm's latest list of peers for PEX, and when it was read. */
-const pexLists = new WeakMap<AnyActorRef, { at: number; signature: string; peers: readonly PeerAddress[] }>();
+const pexLists = new WeakMap<AnyActorRef, { at: number; signature: string; peers: readonly PexPeer[] }>();
 
 /**
  * The peers connected now at their listen addresses, read at most once a second for the whole swarm and the same
@@ -117,11 +117,11 @@ const pexLists = new WeakMap<AnyActorRef, { at: number; signature: string; peers
  * peers each reading 200 snapshots that was 40,000 objects a second; an unchanged list tells a link at once
  * that it has nothing new to send.
  */
-export function pexPeersOf(swarm: AnyActorRef, now = Date.now()): readonly PeerAddress[] {
+export function pexPeersOf(swarm: AnyActorRef, now = Date.now()): readonly PexPeer[] {
   const last = pexLists.get(swarm);
   if (last && now - last.at < 1000) return last.peers;
   const peers = connectedPeers(swarm).flatMap((p) => listenAddress(p) ?? []);
-  const signature = peers.map((p) => `${p.host}|${p.port}`).join(" ");
+  const signature = peers.map((p) => `${p.host}|${p.port}${p.seed ? "|s" : ""}`).join(" ");
   const list = last?.signature === signature ? last.peers : peers;
   pexLists.set(swarm, { at: now, signature, peers: list });
   return list;

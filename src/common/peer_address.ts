@@ -13,8 +13,8 @@ export interface PeerAddress {
   port: number;
 }
 
-/** Reads compact peers; a trailing partial entry and port 0 are ignored. */
-export function decodeCompactPeers(bytes: Uint8Array, ipv6: boolean): PeerAddress[] {
+/** Reads compact peers; a trailing partial entry is ignored, and so is port 0 unless `keepPortZero`. */
+export function decodeCompactPeers(bytes: Uint8Array, ipv6: boolean, keepPortZero = false): PeerAddress[] {
   const size = ipv6 ? 18 : 6;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const peers: PeerAddress[] = [];
@@ -28,7 +28,7 @@ export function decodeCompactPeers(bytes: Uint8Array, ipv6: boolean): PeerAddres
       host = `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
     }
     const port = v.getUint16(at + size - 2);
-    if (port > 0) peers.push({ host, port });
+    if (port > 0 || keepPortZero) peers.push({ host, port });
   }
   return peers;
 }

@@ -19,6 +19,7 @@ import {
   metadataPieces,
   OUR_EXTENSIONS,
   PEX_MAX,
+  type PexPeer,
 } from "../wire/extension.ts";
 import type { PeerAddress } from "../common/peer_address.ts";
 import { encodeMessage } from "../wire/wire.ts";
@@ -31,7 +32,7 @@ export interface ExtensionInput {
   /** Our listen port, told to peers that we dial (they learn it for PEX). */
   listenPort?: number;
   /** The peers we are connected to now, with their listen addresses: what PEX tells. */
-  pexPeers?: () => readonly PeerAddress[];
+  pexPeers?: () => readonly PexPeer[];
   /** How often PEX may tell a peer about changes (BEP 11: at most once a minute). */
   pexIntervalMs?: number;
 }
@@ -40,7 +41,7 @@ export type ExtensionEvent =
   /** The peer's extension handshake: its client, its listen port and the size of its metadata. */
   | { type: "link.extended"; client?: string; port?: number; metadataSize?: number }
   /** Peers this peer told us about. */
-  | { type: "link.pex"; peers: PeerAddress[] }
+  | { type: "link.pex"; peers: PexPeer[] }
   | { type: "link.metadata"; piece: number; totalSize: number; data: Uint8Array }
   | { type: "link.metadata-rejected"; piece: number };
 
@@ -158,7 +159,7 @@ export class PeerExtensions {
     if (now - this.#lastPex < (this.input.pexIntervalMs ?? 60_000)) return;
     const peers = this.input.pexPeers();
     if (peers === this.#lastSeen) return; // the same list as last time, all told: nothing new to tell
-    const current = new Map<string, PeerAddress>();
+    const current = new Map<string, PexPeer>();
     const self = addressKey(this.remote);
     for (const p of peers) {
       const key = addressKey(p);

@@ -133,19 +133,30 @@ export function metadataPieceLength(size: number, piece: number): number {
 /** BEP 11 asks for at most this many added (and dropped) peers in one message. */
 export const PEX_MAX = 50;
 
+/** A peer told of in a ut_pex message. */
+export interface PexPeer extends PeerAddress {
+  /** It has every piece (flag 0x02): a seed learning of it need not dial it. */
+  seed?: boolean;
+}
+
 /** A ut_pex message: peers the sender connected to and left since its last message. */
 export interface PexMessage {
-  added: PeerAddress[];
+  added: PexPeer[];
   dropped: PeerAddress[];
+}
+
+/** Each added peer's flags byte, in the order `encodeCompactPeers` writes them for the family. */
+function pexFlags(added: PexPeer[], ipv6: boolean): Uint8Array {
+  return Uint8Array.from(added.filter((p) => p.host.includes(":") === ipv6), (p) => p.seed ? 0x02 : 0);
 }
 
 export function encodePex(msg: PexMessage): Uint8Array {
   const added = msg.added.slice(0, PEX_MAX), dropped = msg.dropped.slice(0, PEX_MAX);
-  const added4 = encodeCompactPeers(added, false);
   return bencode.encode({
-    added: added4,
-    "added.f": new Uint8Array(added4.length / 6),
+    added: encodeCompactPeers(added, false),
+    "added.f": pexFlags(added, false),
     added6: encodeCompactPeers(added, true),
+    "added6.f": pexFlags(added, true),
     dropped: encodeCompactPeers(dropped, false),
     dropped6: encodeCompactPeers(dropped, true),
   });
@@ -156,8 +167,16 @@ export function decodePex(payload: Uint8Array): PexMessage {
   const dict = decodeDict(payload, "ut_pex message");
   const peers = (key: string, ipv6: boolean) =>
     dict[key] instanceof Uint8Array ? decodeCompactPeers(dict[key] as Uint8Array, ipv6) : [];
+  const flagged = (key: string, ipv6: boolean): PexPeer[] => {
+    const flags = dict[`${key}.f`] instanceof Uint8Array ? dict[`${key}.f`] as Uint8Array : undefined;
+    // decodeCompactPeers skips entries with port 0, so flags are matched to the entries before it skips any.
+    const all = dict[key] instanceof Uint8Array
+      ? decodeCompactPeers(dict[key] as Uint8Array, ipv6, true)
+      : [];
+    return all.flatMap((p, i) => p.port === 0 ? [] : [flags && flags[i] & 0x02 ? { ...p, seed: true } : p]);
+  };
   return {
-    added: [...peers("added", false), ...peers("added6", true)].slice(0, PEX_MAX),
+    added: [...flagged("added", false), ...flagged("added6", true)].slice(0, PEX_MAX),
     dropped: [...peers("dropped", false), ...peers("dropped6", true)].slice(0, PEX_MAX),
   };
 }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type DownloadSession, startDownload } from "../../actors/client.ts";
 import { parseMagnet } from "../../src/metainfo/magnet.ts";
 import { type Metainfo } from "../../src/metainfo/metainfo.ts";
-import { MemoryStorage } from "../../src/storage/storage.ts";
+import { MemoryStorage, type Storage } from "../../src/storage/storage.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
 import { unusedPort } from "../helpers/ports.ts";
@@ -24,13 +24,21 @@ function leech(
   source: Parameters<typeof startDownload>[0],
   peers: { host: string; port: number }[],
   stay = false,
+  writesWaitFor?: Promise<void>,
 ) {
   let storage: MemoryStorage | undefined;
   const session = startDownload(source, {
     seed: stay ? {} : undefined,
     storage: (m) => {
-      storage = new MemoryStorage(m.totalLength);
-      return Promise.resolve({ storage, existed: false });
+      const memory = storage = new MemoryStorage(m.totalLength);
+      // Writes held back until `writesWaitFor`: the download is not over before a peer's PEX comes.
+      const held: Storage = {
+        write: async (offset, bytes) => (await writesWaitFor, memory.writeSync(offset, bytes)),
+        read: (offset, length) => memory.read(offset, length),
+        sync: () => memory.sync(),
+        close: () => memory.close(),
+      };
+      return Promise.resolve({ storage: writesWaitFor ? held : memory, existed: false });
     },
     listen: "127.0.0.1",
     port: 0,
@@ -109,8 +117,15 @@ Deno.test("a leecher told of one seeder learns of the other through PEX and conn
   const b = seed(meta, data, [{ host: "127.0.0.1", port: aPort }]); // b dials a: a knows b's listen address
   const bPort = await port(b);
   assert(await connectedTo(a, `127.0.0.1:${bPort}`, 5000) || await connectedTo(b, `127.0.0.1:${aPort}`, 100));
-  const { session, data: got } = leech(meta, [{ host: "127.0.0.1", port: aPort }], true);
+  let release!: () => void;
+  const { session, data: got } = leech(
+    meta,
+    [{ host: "127.0.0.1", port: aPort }],
+    true,
+    new Promise<void>((r) => release = r),
+  );
   try {
+    // b is a seed (PEX says so): a leecher dials it, one that has every piece would not.
     assert(await connectedTo(session, `127.0.0.1:${bPort}`, 10_000), "the leecher never connected to b");
     // Over uTP, b (told of the leecher by a) may dial first, from its listen port: the leecher still hears of b
     // through PEX.
@@ -120,11 +135,16 @@ Deno.test("a leecher told of one seeder learns of the other through PEX and conn
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(book.get(`127.0.0.1:${bPort}`)?.source, "pex");
+    release();
+    while (session.progress().verifiedPieces < meta.pieceCount && Date.now() < end + 10_000) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     session.stop();
     const result = await session.done;
     assert(result.ok, result.error);
     assert.deepEqual(got(), data);
   } finally {
+    release();
     session.stop();
     a.stop();
     b.stop();

@@ -153,6 +153,29 @@ Deno.test("ut_pex messages carry IPv4 and IPv6 peers and at most 50 of each kind
   ]);
 });
 
+Deno.test("ut_pex flags seeds (0x02) in added.f and added6.f, each flag beside its own peer", () => {
+  const added = [
+    { host: "10.0.0.1", port: 1, seed: true },
+    { host: "::1", port: 2, seed: true },
+    { host: "10.0.0.3", port: 3 },
+  ];
+  const payload = encodePex({ added, dropped: [] });
+  const text = new TextDecoder("latin1").decode(payload);
+  assert(text.includes("7:added.f2:\u0002\u0000"));
+  assert(text.includes("8:added6.f1:\u0002"));
+  assert.deepEqual(decodePex(payload).added, [
+    { host: "10.0.0.1", port: 1, seed: true },
+    { host: "10.0.0.3", port: 3 },
+    { host: "0:0:0:0:0:0:0:1", port: 2, seed: true },
+  ]);
+  // A flag stays with its peer when an entry before it (port 0) is left out.
+  const zeroFirst = bencode.encode({
+    added: new Uint8Array([10, 0, 0, 9, 0, 0, 10, 0, 0, 5, 0, 5]),
+    "added.f": new Uint8Array([0, 2]),
+  });
+  assert.deepEqual(decodePex(zeroFirst).added, [{ host: "10.0.0.5", port: 5, seed: true }]);
+});
+
 Deno.test("parseMagnet() takes a hybrid link's btih beside its btmh, and says a btmh-only link is v2-only", () => {
   const hybrid = parseMagnet(`magnet:?xt=urn:btmh:1220${"ab".repeat(32)}&xt=urn:btih:${HEX}`);
   assert.equal(hybrid.infoHashHex, HEX);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type AnyActorRef, createActor, fromCallback, setup } from "xstate";
-import { peerMachine, type PeerTimeouts } from "../../actors/peer.ts";
+import { listenAddress, peerMachine, type PeerTimeouts } from "../../actors/peer.ts";
 import type { LinkCommand, LinkEvent, LinkInput } from "../../src/peer/link_events.ts";
 import { Bitfield } from "../../src/common/bitfield.ts";
 
@@ -217,4 +217,20 @@ Deno.test("peer machine keeps a peer that chokes us while it wants our pieces, a
   assert.equal(leecher.state(), '"failed"');
   leecher.stop();
   idle.stop();
+});
+
+Deno.test("peer machine keeps the link's bitfield: PEX tells the peer's listen address, as a seed once it has all", () => {
+  const h = harness();
+  h.link({ type: "link.connected" });
+  h.link({ type: "link.handshaken", peerId: "ab", client: "TR3000", transport: "plain", via: "tcp" });
+  const bits = new Bitfield(8);
+  h.link({ type: "link.bitfield", bitfield: bits });
+  assert.deepEqual(listenAddress(h.peer().getSnapshot().context), { host: "127.0.0.1", port: 7000 });
+  for (let i = 0; i < 8; i++) bits.set(i); // its haves, as the link records them
+  assert.deepEqual(listenAddress(h.peer().getSnapshot().context), {
+    host: "127.0.0.1",
+    port: 7000,
+    seed: true,
+  });
+  h.stop();
 });

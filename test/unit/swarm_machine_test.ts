@@ -164,3 +164,14 @@ Deno.test("swarm machine keeps dialling once complete when it seeds", () => {
   assert.deepEqual(h.peers(), ["10.0.0.1:1"]);
   h.stop();
 });
+
+Deno.test("swarm machine takes seeds from PEX while it downloads, and leaves them out once it has every piece", () => {
+  const ours = new LocalPieces(meta.pieceCount);
+  const h = harness({ seeding: true, ours, maxPeers: 0 });
+  h.swarm().send({ type: "peer.pex", key: "x", peers: [{ ...addr(1), seed: true }, addr(2)] });
+  assert.deepEqual([...h.book.entries.keys()].sort(), ["10.0.0.1:1", "10.0.0.1:2"]);
+  for (let i = 0; i < meta.pieceCount; i++) ours.add(i);
+  h.swarm().send({ type: "peer.pex", key: "x", peers: [{ ...addr(3), seed: true }, addr(4)] });
+  assert.deepEqual([...h.book.entries.keys()].sort(), ["10.0.0.1:1", "10.0.0.1:2", "10.0.0.1:4"]);
+  h.stop();
+});
