@@ -1,8 +1,11 @@
 """Seeds one torrent with libtorrent (python3-libtorrent) on 127.0.0.1 until terminated.
 
 Usage: /usr/bin/python3 lt_seed.py <file.torrent> <save_path> <port> [upload bytes per second] [sessions]
-With several sessions (a bench's crowd of seeders), session i listens on port + i. Prints "ready" once every
-session has the torrent. Loopback only: DHT, LSD, UPnP and NAT-PMP are off.
+With several sessions (a bench's crowd of seeders), session i listens on port + i, asks trackers for no peers
+and runs no extension (no PEX): 200 seeders that learned of each other dialled each other (and dropped the link,
+both being seeds) again and again, with the seed flag in the PEX that told them or without, and filled every
+ephemeral port of 127.0.0.1 with TIME-WAIT sockets: leechers could not dial. Prints "ready" once every session
+has the torrent. Loopback only: DHT, LSD, UPnP and NAT-PMP are off.
 """
 import sys
 import time
@@ -17,7 +20,9 @@ count = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 info = lt.torrent_info(torrent)
 seeds = []
 for i in range(count):
-    session = loopback_session(port + i, upload_limit)
+    session = loopback_session(port + i, upload_limit, plugins=count == 1)
+    if count > 1:
+        session.apply_settings({"num_want": 0})
     if upload_limit:
         # libtorrent exempts local peers from rate limits; put every address in the global class so the limit holds.
         peer_classes = lt.ip_filter()

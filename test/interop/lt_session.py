@@ -25,7 +25,8 @@ class Terminated:
             time.sleep(0.2)
 
 
-def loopback_session(port, upload_limit=0):
+def loopback_session(port, upload_limit=0, plugins=True):
+    """A session on 127.0.0.1:port; without `plugins`, none of libtorrent's extensions (PEX, metadata, smart ban)."""
     settings = {
         "listen_interfaces": f"127.0.0.1:{port}",
         "outgoing_interfaces": "127.0.0.1",
@@ -51,4 +52,4 @@ def loopback_session(port, upload_limit=0):
         settings.update({"enable_incoming_utp": True, "enable_outgoing_utp": True})
     if transport == "utp":
         settings.update({"enable_incoming_tcp": False, "enable_outgoing_tcp": False})
-    return lt.session(settings)
+    return lt.session(settings) if plugins else lt.session(settings, 0)
