@@ -64,7 +64,8 @@ export interface TrackerInput {
 
 export type TrackerEvent =
   | { type: "tracker.peers"; peers: PeerAddress[]; tracker: string }
-  | { type: "tracker.error"; message: string }
+  /** `final`: no tracker can be asked at all (none, or none with a scheme we speak), so none is retried. */
+  | { type: "tracker.error"; message: string; final?: boolean }
   | { type: "tracker.warning"; message: string };
 
 /** What a tracker event tells a person watching, in a few words. */
@@ -73,6 +74,8 @@ export function trackerStatus(e: TrackerEvent): string {
     ? `${e.peers.length} peers from ${e.tracker}`
     : e.type === "tracker.warning"
     ? `warning: ${e.message}`
+    : e.final
+    ? e.message
     : `error: ${e.message} (retrying)`;
 }
 
@@ -146,6 +149,7 @@ export const trackerActor = fromCallback<{ type: "tracker.announce" }, TrackerIn
       sendBack({
         type: "tracker.error",
         message: some ? "no tracker with a supported scheme" : "no tracker",
+        final: true,
       });
     }
     return () => {

@@ -8,7 +8,9 @@ import {
   percentEncodeBytes,
 } from "../../src/tracker/http.ts";
 import { unusedPort } from "../helpers/ports.ts";
-import { announceParams } from "../../actors/tracker.ts";
+import { announceParams, trackerActor, type TrackerEvent, trackerStatus } from "../../actors/tracker.ts";
+import { createActor, setup } from "xstate";
+import { UdpTrackerClient } from "../../src/tracker/udp_client.ts";
 import { globalIpv6 } from "../../src/common/peer_address.ts";
 
 const PARAMS = {
@@ -187,4 +189,34 @@ Deno.test("announce() refuses an answer larger than its limit", async () => {
   await withServer(() => new Response(new Uint8Array(MAX_RESPONSE + 1)), async (url) => {
     await assert.rejects(announce(url, PARAMS), /sent more than 2097152 bytes/);
   });
+});
+
+Deno.test("the tracker actor of a torrent with no tracker it can ask says so once, and not that it retries", async () => {
+  const events: TrackerEvent[] = [];
+  const parent = createActor(
+    setup({ actors: { tracker: trackerActor } }).createMachine({
+      invoke: {
+        src: "tracker",
+        input: {
+          trackers: [["wss://tracker.example/announce"]],
+          setup: {
+            options: { udp: new UdpTrackerClient(), timeoutMs: 1000 },
+            announced: new Set(),
+            retryMs: 10,
+          },
+          subject: { infoHash: new Uint8Array(20), peerId: new Uint8Array(20), port: 6881 },
+        },
+      },
+      on: { "*": { actions: ({ event }) => events.push(event as TrackerEvent) } },
+    }),
+  );
+  parent.start();
+  await new Promise((r) => setTimeout(r, 50)); // past several retry delays, were there any
+  parent.stop();
+  assert.equal(events.length, 1);
+  assert.equal(trackerStatus(events[0]), "no tracker with a supported scheme");
+  assert.equal(
+    trackerStatus({ type: "tracker.error", message: "connection refused" }),
+    "error: connection refused (retrying)",
+  );
 });
