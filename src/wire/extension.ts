@@ -165,15 +165,17 @@ export function encodePex(msg: PexMessage): Uint8Array {
 /** Reads a ut_pex message; more than `PEX_MAX` added or dropped peers are cut to the limit. */
 export function decodePex(payload: Uint8Array): PexMessage {
   const dict = decodeDict(payload, "ut_pex message");
-  const peers = (key: string, ipv6: boolean) =>
-    dict[key] instanceof Uint8Array ? decodeCompactPeers(dict[key] as Uint8Array, ipv6) : [];
+  const bytes = (key: string) => dict[key] instanceof Uint8Array ? dict[key] as Uint8Array : undefined;
+  const peers = (key: string, ipv6: boolean, keepPortZero = false) => {
+    const compact = bytes(key);
+    return compact ? decodeCompactPeers(compact, ipv6, keepPortZero) : [];
+  };
   const flagged = (key: string, ipv6: boolean): PexPeer[] => {
-    const flags = dict[`${key}.f`] instanceof Uint8Array ? dict[`${key}.f`] as Uint8Array : undefined;
-    // decodeCompactPeers skips entries with port 0, so flags are matched to the entries before it skips any.
-    const all = dict[key] instanceof Uint8Array
-      ? decodeCompactPeers(dict[key] as Uint8Array, ipv6, true)
-      : [];
-    return all.flatMap((p, i) => p.port === 0 ? [] : [flags && flags[i] & 0x02 ? { ...p, seed: true } : p]);
+    const flags = bytes(`${key}.f`);
+    // Entries with port 0 are dropped only here, so each flag is matched to its entry by position.
+    return peers(key, ipv6, true).flatMap((p, i) =>
+      p.port === 0 ? [] : [flags && flags[i] & 0x02 ? { ...p, seed: true } : p]
+    );
   };
   return {
     added: [...flagged("added", false), ...flagged("added6", true)].slice(0, PEX_MAX),
