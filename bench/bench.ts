@@ -224,6 +224,13 @@ async function createdTorrent(folder: string, out: string, pieceLength: number, 
  */
 const kept: string[] = [];
 
+/** Deletes the download folders (`dl-…`) in a scenario's folder. */
+async function removeDownloads(dir: string): Promise<void> {
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.startsWith("dl-")) await Deno.remove(`${dir}/${e.name}`, { recursive: true });
+  }
+}
+
 async function scenario(s: Scenario, work: string, rounds: number, chosen: Client[], warmups: number) {
   const clients = s.utp && chosen.includes("ours") && !chosen.includes("ours-tcp")
     ? [...chosen, "ours-tcp" as const]
@@ -237,10 +244,8 @@ async function scenario(s: Scenario, work: string, rounds: number, chosen: Clien
   // A download of many files gets a folder of its own, deleted when the whole bench ends (see `kept`).
   const keep = (s.files ?? 0) > 1;
   let runsStarted = 0;
-  for await (const e of Deno.readDir(dir)) {
-    // Left by a bench that was stopped: deleted now, so the runs below may be slower (see `kept`).
-    if (e.name.startsWith("dl-")) await Deno.remove(`${dir}/${e.name}`, { recursive: true });
-  }
+  // Left by a bench that was stopped: deleted now, so the runs below may be slower (see `kept`).
+  await removeDownloads(dir);
   if (keep) kept.push(dir);
   const download1 = (client: Client) =>
     download(client, torrent, `${dir}/dl-${client}${keep ? `-${++runsStarted}` : ""}`, name, s, keep);
@@ -322,9 +327,5 @@ if (import.meta.main) {
     await Deno.writeTextFile(values.out, JSON.stringify(results, null, 2) + "\n");
   }
   console.error(`results: ${values.out}`);
-  for (const dir of kept) {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.name.startsWith("dl-")) await Deno.remove(`${dir}/${e.name}`, { recursive: true });
-    }
-  }
+  for (const dir of kept) await removeDownloads(dir);
 }

@@ -9,6 +9,7 @@
  */
 
 import { parseMetainfo } from "../mod.ts";
+import { inParallel } from "../src/common/parallel.ts";
 
 const [torrent, out, mode = "files", flushArg] = Deno.args;
 if (!torrent || !out) {
@@ -50,13 +51,10 @@ if (mode === "one") {
 }
 const written = performance.now();
 if (flush) {
-  let next = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (next < paths.length) {
-      using file = await Deno.open(paths[next++], { write: true });
-      await file.syncData();
-    }
-  }));
+  await inParallel(paths, 32, async (path) => {
+    using file = await Deno.open(path, { write: true });
+    await file.syncData();
+  });
 }
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
 console.log(
