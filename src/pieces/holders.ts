@@ -19,6 +19,7 @@ export class Holders {
   /** Pieces each slot holds; a slot holding none is given to the next new key. */
   readonly #held: number[] = [];
   readonly #free: number[] = [];
+  #copies = 0;
 
   constructor(readonly pieceCount: number) {
     this.#table = new Int32Array(pieceCount * MAX_HOLDERS).fill(-1);
@@ -30,6 +31,11 @@ export class Holders {
     let n = 0;
     while (n < MAX_HOLDERS && this.#table[at + n] >= 0) n++;
     return n;
+  }
+
+  /** Holders beyond the first of each piece, over all pieces: the endgame's duplicates in flight. */
+  get copies(): number {
+    return this.#copies;
   }
 
   /** True when `key` holds piece `index`. */
@@ -45,6 +51,7 @@ export class Holders {
     const slot = this.#slot(key);
     this.#table[index * MAX_HOLDERS + n] = slot;
     this.#held[slot]++;
+    if (n > 0) this.#copies++;
     return true;
   }
 
@@ -54,6 +61,7 @@ export class Holders {
     const k = slot === undefined ? -1 : this.#find(index, slot);
     if (k < 0) return false;
     const at = index * MAX_HOLDERS;
+    if (this.#table[at + 1] >= 0) this.#copies--; // it had two holders or more
     this.#table.copyWithin(at + k, at + k + 1, at + MAX_HOLDERS);
     this.#table[at + MAX_HOLDERS - 1] = -1;
     this.#unhold(slot!);
@@ -76,6 +84,7 @@ export class Holders {
   clear(index: number): void {
     const at = index * MAX_HOLDERS;
     for (let k = 0; k < MAX_HOLDERS && this.#table[at + k] >= 0; k++) {
+      if (k > 0) this.#copies--;
       this.#unhold(this.#table[at + k]);
       this.#table[at + k] = -1;
     }

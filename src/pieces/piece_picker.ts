@@ -205,8 +205,12 @@ export class PiecePicker {
     return i;
   }
 
-  /** Endgame: an active piece `peer` has and does not already hold; -1 when there is none. */
-  pickEndgame(peer: Bitfield, key: string): number {
+  /**
+   * Endgame: an active piece `peer` has and does not already hold; -1 when there is none, or when `maxCopies`
+   * duplicates are in flight already.
+   */
+  pickEndgame(peer: Bitfield, key: string, maxCopies = Infinity): number {
+    if (this.holders.copies >= maxCopies) return -1;
     for (let i = this.#cursor; i < this.pieceCount; i++) {
       if (this.state[i] !== PieceState.Active || this.holders.count(i) === MAX_HOLDERS || !peer.has(i)) {
         continue;

@@ -14,6 +14,9 @@ import type { LocalPieces } from "./local_pieces.ts";
 import { PiecePicker, PieceState } from "./piece_picker.ts";
 import type { AssembledPiece, CheckedPiece, PieceWriters } from "./piece_writers.ts";
 
+/** Default `endgameBytes`. */
+const ENDGAME_BYTES = 4 * 1024 * 1024;
+
 /**
  * A piece whose every block arrived: its bytes, not yet hashed; or, for a piece written to disk as it arrived
  * (see `PieceWriters`), the SHA-1 of the bytes written; or, for a small one its link checked at once
@@ -57,6 +60,12 @@ export interface SchedulerOptions {
   initialWant: number;
   /** Bytes of pieces in flight or being verified, across all peers: bounds memory whatever the piece size. */
   budgetBytes: number;
+  /**
+   * Bytes of endgame duplicates in flight at once, at least one piece's (default 4 MiB). A duplicate is put
+   * together in memory (only the first copy is written as it arrives); unbounded, the endgame of a swarm of 200
+   * took 64 of them at once, 16 MiB at the very end of a download.
+   */
+  endgameBytes?: number;
   /** Random numbers for the picker's tie-breaks (tests pass a seeded one). */
   random?: () => number;
 }
@@ -89,10 +98,13 @@ export class Scheduler<P> {
   #inFlightBytes = 0;
   /** Bytes of pieces received and being hashed or written: part of the budget until they are done. */
   #verifyingBytes = 0;
+  /** The most endgame duplicates in flight at once (from `endgameBytes`). */
+  readonly #endgameCopies: number;
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
     const { meta } = options;
+    this.#endgameCopies = Math.max(1, Math.floor((options.endgameBytes ?? ENDGAME_BYTES) / meta.pieceLength));
     this.picker = new PiecePicker(meta.pieceCount, options.ours.have, options.random);
     let verifiedBytes = 0;
     for (let i = 0; i < meta.pieceCount; i++) {
@@ -295,7 +307,7 @@ export class Scheduler<P> {
       let i = p.runs && p.next >= 0 ? this.picker.pickExactly(p.next, p.bitfield, key) : -1;
       if (i < 0) i = this.picker.pick(p.bitfield, key);
       if (i < 0 && p.assigned === 0 && this.picker.inEndgame) {
-        i = this.picker.pickEndgame(p.bitfield, key);
+        i = this.picker.pickEndgame(p.bitfield, key, this.#endgameCopies);
       }
       if (i < 0) break;
       p.assigned++;

@@ -118,6 +118,25 @@ Deno.test("Holders: three at most per piece, others named, a peer's pieces found
   assert.deepEqual(h.others(1, "e"), []);
 });
 
+Deno.test("Holders: copies counts the holders beyond each piece's first, through adds, removals and clears", () => {
+  const h = new Holders(4);
+  h.add(0, "a");
+  h.add(1, "a");
+  assert.equal(h.copies, 0, "one holder a piece: no copy");
+  h.add(0, "b");
+  h.add(0, "c");
+  h.add(1, "b");
+  assert.equal(h.copies, 3);
+  h.remove(0, "a"); // the first leaves: b and c still fetch piece 0
+  assert.equal(h.copies, 2);
+  h.remove(1, "b");
+  assert.equal(h.copies, 1);
+  h.remove(1, "a");
+  assert.equal(h.copies, 1, "a piece nobody holds is no copy");
+  h.clear(0);
+  assert.equal(h.copies, 0);
+});
+
 Deno.test("PiecePicker counts seeds apart: a seed joining or leaving moves no piece, the rarest still go first", () => {
   const p = new PiecePicker(4);
   const some = new Bitfield(4);

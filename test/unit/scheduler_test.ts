@@ -9,7 +9,7 @@ import { testTorrent } from "../helpers/make_torrent.ts";
 const PIECE = 16384;
 const { meta } = await testTorrent({ size: 8 * PIECE, pieceLength: PIECE, seed: 9 });
 
-function scheduler(options: { budgetBytes?: number; piecesPerPeer?: number } = {}) {
+function scheduler(options: { budgetBytes?: number; piecesPerPeer?: number; endgameBytes?: number } = {}) {
   const ours = new LocalPieces(meta.pieceCount);
   let seed = 1;
   const s = new Scheduler<string>({
@@ -18,6 +18,7 @@ function scheduler(options: { budgetBytes?: number; piecesPerPeer?: number } = {
     piecesPerPeer: options.piecesPerPeer ?? 2,
     initialWant: 2,
     budgetBytes: options.budgetBytes ?? 64 * PIECE,
+    endgameBytes: options.endgameBytes,
     random: () => (seed = (seed * 16807) % 2147483647) / 2147483647,
   });
   return { s, ours };
@@ -92,6 +93,29 @@ Deno.test("Scheduler: the first copy is verified, a duplicate's holder is told t
   const late = s.pieces("a", [whole(dup)], 8);
   assert.deepEqual(late.verify, [], "the late copy is not verified again");
   assert.equal(s.stats.receivedBytes, PIECE);
+});
+
+Deno.test("Scheduler: the endgame's duplicates stay within their bytes, and a delivered piece frees its copy's room", () => {
+  const { s } = scheduler({ piecesPerPeer: 8, endgameBytes: 2 * PIECE });
+  const idle = ["b", "c", "d", "e", "f"];
+  for (const k of ["a", ...idle]) {
+    s.hello(k, k.toUpperCase());
+    s.bitfield(k, bits(...all));
+  }
+  s.pieces("a", [], 8);
+  assert.equal(assigned(s.ready("a"), "A").length, 8, "a holds every piece: the endgame");
+  const dups = idle.map((k) => assigned(s.ready(k), k.toUpperCase()));
+  assert.deepEqual(dups.map((d) => d.length), [1, 1, 0, 0, 0], "two duplicates of 16 KiB, then none");
+  assert.equal(dups[0][0], dups[1][0], "both duplicate the first piece in flight");
+  assert.deepEqual(assigned(s.ready("d"), "D"), [], "still none for d");
+  const delivered = s.pieces("a", [whole(dups[0][0])], 8);
+  const again = delivered.orders.filter((o) => o.order.type === "assign");
+  assert.deepEqual(
+    again.map((o) => o.to),
+    ["B", "C"],
+    "both copies were cancelled: their room is free again",
+  );
+  assert.deepEqual(assigned(s.ready("d"), "D"), [], "and taken again: none for d");
 });
 
 Deno.test("Scheduler: the memory budget holds pieces back until verified ones free it", () => {
