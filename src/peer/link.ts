@@ -136,6 +136,7 @@ export class PeerLink {
         if (!this.ours.have.complete) this.#reports.flushHaves();
         this.#announceHaves();
         this.#pump(); // refill the pipeline once per read, in one write, not once per block
+        if (this.downloads.pipeline.outstanding === 0) reader.idle(); // no block due: a small buffer will do
         if (!await conn.fill()) return this.#finish("peer closed the connection");
       }
     } catch (e) {

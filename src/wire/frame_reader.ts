@@ -4,9 +4,10 @@
  * per-chunk concatenation (measured here: 0.7 GB/s concatenating vs 1.7-3 GB/s like this). The buffer grows with
  * the peer: 4 KiB for a connection a peer opened to us (enough for handshakes: a flood of silent ones holds 4 KiB
  * each), 32 KiB once frames come (two blocks: a peer that sends a few MiB/s, as most in a crowd do), 256 KiB for a
- * peer whose reads fill all of it, one after another. Two hundred peers held 256 KiB each once, then 64 KiB each:
- * 12.85 MB of a 200-peer download's 16 MB of buffers (heap snapshot), 6 MiB more peak than with 32 KiB. Buffers
- * of 32 KiB and up come from small pools and go back on `release()`, for the next connection.
+ * peer whose reads fill all of it, one after another; and back to 4 KiB while no block is due (`idle()`). Two
+ * hundred peers held 256 KiB each once, then 64 KiB each: 12.85 MB of a 200-peer download's 16 MB of buffers (heap
+ * snapshot), 6 MiB more peak than with 32 KiB. Buffers come from small pools and go back on `release()` and
+ * `idle()`, for the next connection.
  *
  * @module
  */
@@ -43,7 +44,7 @@ export class FrameReader {
    */
   constructor(readonly maxFrame: number, small = false) {
     this.#full = Math.max(2 * (maxFrame + 4), 256 * 1024);
-    this.#buf = small ? new Uint8Array(SMALL) : poolOf(MIDDLE).take();
+    this.#buf = poolOf(small ? SMALL : MIDDLE).take();
     this.#view = new DataView(this.#buf.buffer);
   }
 
@@ -82,10 +83,24 @@ export class FrameReader {
    * frame is in use any more. The reader holds nothing afterwards.
    */
   release(): void {
-    if (this.#buf.length >= MIDDLE) poolOf(this.#buf.length).give(this.#buf);
+    if (this.#buf.length > 0) poolOf(this.#buf.length).give(this.#buf);
     this.#buf = new Uint8Array(0);
     this.#view = new DataView(this.#buf.buffer);
     this.#start = this.#end = 0;
+  }
+
+  /**
+   * Nothing is coming in bulk (no block is requested): a buffer of 32 KiB or more that holds nothing goes back to
+   * its pool, and the reader starts again at 4 KiB, to grow as before once blocks come. Call it only when no read
+   * into `space()` is pending. Of 200 connected peers, the few with pieces to send us need the room; the others
+   * held 32 KiB each for their haves.
+   */
+  idle(): void {
+    if (this.#buf.length < MIDDLE || this.#start !== this.#end) return;
+    poolOf(this.#buf.length).give(this.#buf);
+    this.#buf = poolOf(SMALL).take();
+    this.#view = new DataView(this.#buf.buffer);
+    this.#start = this.#end = this.#fullReads = 0;
   }
 
   /** Records that `n` bytes were written into the last `space()`. */

@@ -167,3 +167,32 @@ Deno.test("FrameReader reads into 32 KiB until eight reads in a row fill all it 
   slow.release();
   fast.release();
 });
+
+Deno.test("FrameReader.idle() gives a large buffer back when nothing is buffered, and grows again when frames come", () => {
+  const grow = (reader: FrameReader) => {
+    for (let i = 0; i < 20; i++) {
+      reader.filled(reader.space().fill(0).length); // keep-alives filling all it offers
+      while (reader.next() !== null) { /* drained */ }
+    }
+  };
+  const r = new FrameReader(128 * 1024 + 16);
+  grow(r);
+  const big = r.space().buffer;
+  assert.ok(big.byteLength >= 256 * 1024);
+  r.space().set([0, 0, 0, 9, 7]); // a frame begun, not whole
+  r.filled(5);
+  r.idle();
+  assert.equal(r.space().buffer, big, "a frame half received keeps its buffer");
+  r.space().set([1, 2, 3, 4, 5, 6, 7, 8]);
+  r.filled(8);
+  assert.equal(r.next()?.length, 9);
+  r.idle();
+  assert.equal(r.space().length, 4096, "nothing buffered: back to 4 KiB");
+  const other = new FrameReader(128 * 1024 + 16);
+  grow(other);
+  assert.equal(other.space().buffer, big, "the large buffer went back to its pool, for the next reader");
+  grow(r);
+  assert.ok(r.space().length >= 256 * 1024, "blocks again: it grows again");
+  other.release();
+  r.release();
+});
