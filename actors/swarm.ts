@@ -38,6 +38,8 @@ interface SwarmContext {
   maxPeers: number;
   /** Seconds since the swarm started: the choker's full rounds fall on every tenth. */
   ticks: number;
+  /** Peers we may still dial before the next tick (`dialsPerSecond` each second). */
+  dials: number;
   /** The peer holding the optimistic unchoke slot. */
   optimistic?: string;
   /** When a peer was last connected (or the swarm started). */
@@ -79,6 +81,9 @@ export type SwarmReport =
  */
 export const HANDSHAKE_GRACE_MS = 2_000;
 
+/** Default `dialsPerSecond`: libtorrent's `connection_speed`. */
+const DIALS_PER_SECOND = 30;
+
 /** The swarm of one torrent: peers dialled and accepted, choked and unchoked, struck and banned. */
 export const swarmMachine = setup({
   types: {
@@ -88,6 +93,11 @@ export const swarmMachine = setup({
   },
   actors: { peer: peerMachine, webSeed: webSeedMachine, tracker: trackerActor, acceptor, ticker },
   actions: {
+    /** A second has passed: the choker's clock moves on, and the dial allowance is whole again. */
+    nextTick: assign({
+      ticks: ({ context }) => context.ticks + 1,
+      dials: ({ context }) => context.input.dialsPerSecond ?? DIALS_PER_SECOND,
+    }),
     /** Spawns a peer actor for each address we may dial now, up to `maxPeers` (none when complete and not seeding). */
     dial: enqueueActions(({ context, enqueue, system, self }) => {
       const coordinator = system.get("coordinator");
@@ -95,7 +105,10 @@ export const swarmMachine = setup({
       if (!coordinator || (context.complete && !input.seeding)) return;
       // Not the addresses of peers that dialled us and told where they listen: that would be a second connection.
       const connected = new Set(pexPeersOf(self).map(addressKey));
-      for (const entry of input.book.takeDialable(context.maxPeers, Date.now(), connected)) {
+      const upTo = Math.min(context.maxPeers, input.book.active.size + context.dials);
+      const dialled = input.book.takeDialable(upTo, Date.now(), connected);
+      if (dialled.length > 0) enqueue.assign({ dials: context.dials - dialled.length });
+      for (const entry of dialled) {
         const key = addressKey(entry);
         const link = { ...linkBase(input, self, key), host: entry.host, port: entry.port };
         enqueue.spawnChild("peer", {
@@ -249,6 +262,7 @@ export const swarmMachine = setup({
     input,
     maxPeers: input.maxPeers ?? 50,
     ticks: 0,
+    dials: input.dialsPerSecond ?? DIALS_PER_SECOND,
     lastPeerAt: Date.now(),
     complete: false,
   }),
@@ -292,14 +306,14 @@ export const swarmMachine = setup({
       on: {
         "swarm.complete": "seeding",
         "tick": {
-          actions: [assign({ ticks: ({ context }) => context.ticks + 1 }), "dial", "choke", "checkPeers"],
+          actions: ["nextTick", "dial", "choke", "checkPeers"],
         },
       },
     },
     seeding: {
       entry: [assign({ complete: true }), "stopWebSeeds"],
       on: {
-        "tick": { actions: [assign({ ticks: ({ context }) => context.ticks + 1 }), "dial", "choke"] },
+        "tick": { actions: ["nextTick", "dial", "choke"] },
       },
     },
   },

@@ -122,6 +122,21 @@ Deno.test("swarm machine dials the book up to maxPeers, then tracker peers as pl
   h.stop();
 });
 
+Deno.test("swarm machine dials at its pace: so many at the start, as many again each second", async () => {
+  const h = harness({ maxPeers: 10, dialsPerSecond: 3 });
+  h.book.add([1, 2, 3, 4, 5, 6, 7].map(addr), "given");
+  await h.settle();
+  assert.equal(h.peers().length, 3, "three at once");
+  h.tracker({ type: "tracker.peers", peers: [addr(8)], tracker: "http://t/announce" });
+  h.peer(h.peers()[0]).send({ type: "close" });
+  assert.equal(h.peers().length, 2, "no more before the second is over, whatever comes");
+  h.tick();
+  assert.equal(h.peers().length, 5, "three more a second later");
+  h.tick();
+  assert.equal(h.peers().length, 7, "and the last two");
+  h.stop();
+});
+
 Deno.test("swarm machine bans a peer at its third strike and tells it so", () => {
   const h = harness();
   h.book.add([addr(1)], "given");
