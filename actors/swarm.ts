@@ -103,9 +103,10 @@ export const swarmMachine = setup({
       const coordinator = system.get("coordinator");
       const { input } = context;
       if (!coordinator || (context.complete && !input.seeding)) return;
+      const upTo = Math.min(context.maxPeers, input.book.active.size + context.dials);
+      if (upTo <= input.book.active.size) return; // full, or no dial left this second: nothing to look up
       // Not the addresses of peers that dialled us and told where they listen: that would be a second connection.
       const connected = new Set(pexPeersOf(self).map(addressKey));
-      const upTo = Math.min(context.maxPeers, input.book.active.size + context.dials);
       const dialled = input.book.takeDialable(upTo, Date.now(), connected);
       if (dialled.length > 0) enqueue.assign({ dials: context.dials - dialled.length });
       for (const entry of dialled) {
