@@ -91,16 +91,21 @@ export class CipherStream implements ByteStream {
     this.#ahead = ahead;
   }
 
-  async read(into: Uint8Array): Promise<number | null> {
+  // Not async: a plaintext stream hands the socket's own promise on, one promise a read rather than two (a
+  // download's every read passes here when the peer chose plaintext after the handshake, as most do).
+  read(into: Uint8Array): Promise<number | null> {
     if (this.#ahead.length > 0) {
       const n = Math.min(into.length, this.#ahead.length);
       into.set(this.#ahead.subarray(0, n));
       this.#ahead = this.#ahead.subarray(n);
-      return n;
+      return Promise.resolve(n);
     }
-    const n = await this.inner.read(into);
-    if (n !== null && this.decrypt) this.decrypt.apply(into.subarray(0, n));
-    return n;
+    const decrypt = this.decrypt;
+    if (!decrypt) return this.inner.read(into);
+    return this.inner.read(into).then((n) => {
+      if (n !== null) decrypt.apply(into.subarray(0, n));
+      return n;
+    });
   }
 
   async write(bytes: Uint8Array): Promise<number> {
