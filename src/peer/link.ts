@@ -12,7 +12,7 @@ import { Bitfield } from "../common/bitfield.ts";
 import { toHex } from "../common/bytes.ts";
 import { LocalPieces } from "../pieces/local_pieces.ts";
 import { PieceDownloads } from "./download.ts";
-import { MAX_DEPTH } from "./pipeline.ts";
+import { maxDepthFor } from "./pipeline.ts";
 import { PeerConnection } from "./connection.ts";
 import type { LinkCommand, LinkEvent, LinkInput } from "./link_events.ts";
 import { PeerExtensions } from "./extensions.ts";
@@ -72,7 +72,7 @@ export class PeerLink {
     const maxFrame = Math.max(MAX_FRAME, Math.ceil(input.pieceCount / 8) + 1);
     this.#conn = new PeerConnection(input, maxFrame, (reason) => this.#finish(reason));
     this.#bitfield = new Bitfield(input.pieceCount);
-    this.maxRequests = input.maxRequests ?? MAX_DEPTH;
+    this.maxRequests = input.maxRequests ?? maxDepthFor(input.pieceLength);
     this.stallMs = input.stallMs ?? 30_000;
     this.downloads = new PieceDownloads(input, this.maxRequests, Date.now, input.writer);
     this.ours = input.ours ?? new LocalPieces(input.pieceCount);

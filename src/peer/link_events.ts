@@ -24,7 +24,7 @@ export interface LinkInput extends ExtensionInput {
   pieceLength: number;
   pieceCount: number;
   totalLength: number;
-  /** The deepest the request pipeline may get (default `MAX_DEPTH`, 512); its depth follows the link's rate and round trip. */
+  /** The deepest the request pipeline may get (default `maxDepthFor` the piece length: 1,024 blocks at most); its depth follows the link's rate and round trip. */
   maxRequests?: number;
   /** A peer with requests outstanding that sends no block for this long is reported stalled. */
   stallMs?: number;

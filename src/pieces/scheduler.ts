@@ -58,12 +58,14 @@ export interface SchedulerOptions {
   piecesPerPeer: number;
   /** Pieces a new peer holds until its link says what its pipeline needs. */
   initialWant: number;
-  /** Bytes of pieces in flight or being verified, across all peers: bounds memory whatever the piece size. */
+  /**
+   * Bytes of pieces in flight or being verified, across all peers, once more than two have unchoked us (twice that
+   * while at most two have): bounds memory whatever the piece size.
+   */
   budgetBytes: number;
   /**
-   * Bytes of endgame duplicates in flight at once, at least one piece's (default 4 MiB). A duplicate is put
-   * together in memory (only the first copy is written as it arrives); unbounded, the endgame of a swarm of 200
-   * took 64 of them at once, 16 MiB at the very end of a download.
+   * Bytes of endgame duplicates in flight at once, at least one piece's (default 4 MiB): each is put together in
+   * memory, and unbounded, 200 peers' endgame took 64 of them, 16 MiB at the very end of a download.
    */
   endgameBytes?: number;
   /** Random numbers for the picker's tie-breaks (tests pass a seeded one). */
@@ -98,6 +100,8 @@ export class Scheduler<P> {
   #inFlightBytes = 0;
   /** Bytes of pieces received and being hashed or written: part of the budget until they are done. */
   #verifyingBytes = 0;
+  /** Peers that unchoked us and have not choked us or left since. */
+  #ready = 0;
   /** The most endgame duplicates in flight at once (from `endgameBytes`). */
   readonly #endgameCopies: number;
 
@@ -180,6 +184,7 @@ export class Scheduler<P> {
   ready(key: string): Addressed<P>[] {
     const p = this.#peers.get(key);
     if (!p) return [];
+    if (!p.ready) this.#ready++;
     p.ready = true;
     const out: Addressed<P>[] = [];
     this.#fill(key, out);
@@ -190,6 +195,7 @@ export class Scheduler<P> {
   choked(key: string): Addressed<P>[] {
     const p = this.#peers.get(key);
     if (!p) return [];
+    if (p.ready) this.#ready--;
     p.ready = false;
     this.#releaseAll(p, key);
     return this.#fillAll();
@@ -199,6 +205,7 @@ export class Scheduler<P> {
   gone(key: string): Addressed<P>[] {
     const p = this.#peers.get(key);
     if (!p) return [];
+    if (p.ready) this.#ready--;
     this.#releaseAll(p, key);
     if (p.bitfield) this.picker.removePeer(p.bitfield, p.seed); // the bits it had, haves included
     this.#peers.delete(key);
@@ -286,8 +293,13 @@ export class Scheduler<P> {
     return out;
   }
 
+  /**
+   * Twice `budgetBytes` while at most two peers have unchoked us: each sends its pieces one after another, filling
+   * a buffer or two at a time, and two seeders 100 ms away need over 16 MiB assigned to keep their pipelines full.
+   */
   #full(): boolean {
-    return this.#inFlightBytes + this.#verifyingBytes >= this.#o.budgetBytes;
+    const budget = this.#ready <= 2 ? 2 * this.#o.budgetBytes : this.#o.budgetBytes;
+    return this.#inFlightBytes + this.#verifyingBytes >= budget;
   }
 
   #interest(p: PeerEntry<P>, value: boolean, out: Addressed<P>[]): void {

@@ -189,7 +189,7 @@ Deno.test("coordinator endgame: an idle peer gets a piece in flight elsewhere, a
 });
 
 Deno.test("coordinator counts pieces still being hashed or written in its memory budget", async () => {
-  const h = await harness(8, { budgetBytes: 2 * PIECE, slowWrites: true });
+  const h = await harness(8, { budgetBytes: PIECE, slowWrites: true }); // one peer: twice that
   const a = h.peer("a", [0, 1, 2, 3, 4, 5, 6]); // not the short last piece: every piece is one PIECE
   h.coordinator.send({ type: "peer.ready", key: "a" });
   const [x, y] = a.assigned();

@@ -119,7 +119,7 @@ Deno.test("Scheduler: the endgame's duplicates stay within their bytes, and a de
 });
 
 Deno.test("Scheduler: the memory budget holds pieces back until verified ones free it", () => {
-  const { s, ours } = scheduler({ budgetBytes: 2 * PIECE, piecesPerPeer: 4 });
+  const { s, ours } = scheduler({ budgetBytes: PIECE, piecesPerPeer: 4 }); // one peer: twice that
   s.hello("a", "A");
   s.bitfield("a", bits(...all));
   s.pieces("a", [], 4);
@@ -133,6 +133,27 @@ Deno.test("Scheduler: the memory budget holds pieces back until verified ones fr
   assert(first.every((i) => ours.have.has(i)));
   assert.equal(s.stats.verifiedPieces, 2);
   assert.equal(s.stats.verifiedBytes, 2 * PIECE);
+});
+
+Deno.test("Scheduler: the budget is twice as large while at most two peers have unchoked us", () => {
+  const { s } = scheduler({ budgetBytes: 2 * PIECE, piecesPerPeer: 8 });
+  for (const k of ["a", "b", "c"]) {
+    s.hello(k, k.toUpperCase());
+    s.bitfield(k, bits(...all));
+    s.pieces(k, [], 8);
+  }
+  const first = assigned(s.ready("a"), "A");
+  assert.equal(first.length, 4, "one peer: 4 pieces, twice the budget");
+  assert.equal(assigned(s.ready("b"), "B").length, 0, "two peers: 4 pieces out, full");
+  s.ready("c");
+  s.pieces("a", [whole(first[0])], 8);
+  const after = s.verified([first[0]]);
+  assert.deepEqual(after.filter((o) => o.order.type === "assign"), [], "three peers: 3 pieces out, over 2");
+  s.choked("c");
+  const [, second] = first;
+  s.pieces("a", [whole(second)], 8);
+  const two = s.verified([second]);
+  assert.equal(two.filter((o) => o.order.type === "assign").length, 1, "two again: 2 out, room for 2 more");
 });
 
 Deno.test("Scheduler: a corrupt piece is missing again and counted; completion drops interest", () => {
