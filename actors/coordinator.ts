@@ -18,7 +18,7 @@ import { LocalPieces } from "../src/pieces/local_pieces.ts";
 import type { PieceWriters } from "../src/pieces/piece_writers.ts";
 import { type Addressed, Scheduler, type Stats, type WholePiece } from "../src/pieces/scheduler.ts";
 import type { Storage } from "../src/storage/storage.ts";
-import { MAX_DEPTH, MOST_PIECES, piecesFor, START_DEPTH } from "../src/peer/pipeline.ts";
+import { mostPiecesFor, piecesFor, START_DEPTH } from "../src/peer/pipeline.ts";
 import { verifier, type VerifierEvent } from "./verifier.ts";
 
 export type { PeerOrder as CoordinatorOrder, Stats } from "../src/pieces/scheduler.ts";
@@ -119,9 +119,8 @@ export const coordinatorMachine = setup({
       meta: input.meta,
       ours: input.ours ?? new LocalPieces(input.meta.pieceCount),
       writers: input.writers,
-      // At most enough for the deepest pipeline, and `MOST_PIECES`; a peer asks for what its link needs.
-      piecesPerPeer: input.piecesPerPeer ??
-        Math.max(2, Math.min(MOST_PIECES, piecesFor(MAX_DEPTH, input.meta.pieceLength))),
+      // A peer asks for what its link needs, up to this.
+      piecesPerPeer: input.piecesPerPeer ?? mostPiecesFor(input.meta.pieceLength),
       initialWant: piecesFor(START_DEPTH, input.meta.pieceLength),
       budgetBytes: input.budgetBytes ?? Math.max(16 * 1024 * 1024, 4 * input.meta.pieceLength),
     }),

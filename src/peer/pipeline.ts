@@ -37,6 +37,11 @@ export function piecesFor(depth: number, pieceLength: number): number {
   return Math.ceil((depth * BLOCK_SIZE) / pieceLength) + 1;
 }
 
+/** The most pieces of `pieceLength` a link is given: enough for the deepest pipeline, 2 to `MOST_PIECES`. */
+export function mostPiecesFor(pieceLength: number): number {
+  return Math.max(2, Math.min(MOST_PIECES, piecesFor(MAX_DEPTH, pieceLength)));
+}
+
 /** The depth is recomputed from the rate measured over a round trip, or this long when that is shorter. */
 const ADAPT_MS = 20;
 /** How long a shortest round trip stands before a newer window's replaces it. */
