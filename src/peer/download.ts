@@ -8,9 +8,9 @@
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
 import { BLOCK_SIZE, blockCount, blockLength } from "../wire/blocks.ts";
-import { concat } from "../common/bytes.ts";
+import { concat, newSha1 } from "../common/bytes.ts";
 import { type BufferPool, poolFor } from "../common/buffer_pool.ts";
 import { pieceSize } from "../metainfo/metainfo.ts";
 import type { WholePiece } from "../pieces/scheduler.ts";
@@ -121,7 +121,7 @@ export class PieceDownloads {
       block.length !== blockLength(job.length, b)
     ) return;
     if (!job.data && !job.stream && this.writer?.claim(index)) {
-      job.stream = { hash: createHash("sha1"), next: 0, chunks: new Map(), lost: false };
+      job.stream = { hash: newSha1(), next: 0, chunks: new Map(), lost: false };
     }
     if (job.stream) {
       this.#streamBlock(job, job.stream, begin, block);

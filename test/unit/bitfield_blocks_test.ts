@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Bitfield } from "../../src/common/bitfield.ts";
 import { BLOCK_SIZE, blockCount, blockLength } from "../../src/wire/blocks.ts";
-import { sha1, sha1Piece } from "../../src/common/bytes.ts";
+import { sha1, sha1HashersMade, sha1Now, sha1Piece } from "../../src/common/bytes.ts";
 
 Deno.test("Bitfield maps piece 0 to the high bit of byte 0", () => {
   const b = new Bitfield(10, new Uint8Array([0b1000_0001, 0b0100_0000]));
@@ -32,4 +32,21 @@ Deno.test("sha1Piece() equals Web Crypto's SHA-1 for pieces smaller and larger t
     const data = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
     assert.deepEqual(await sha1Piece(data), await sha1(data), `${size} bytes`);
   }
+});
+
+Deno.test("sha1Now() equals Web Crypto's SHA-1, writes into a given array, and counts its hashers", async () => {
+  const made = sha1HashersMade();
+  for (const size of [0, 1, 55, 64, 16_384, 32_769]) {
+    const data = new Uint8Array(size).map((_, i) => (i * 7 + size) & 0xff);
+    const out = new Uint8Array(20);
+    assert.equal(sha1Now(data, out), out);
+    assert.deepEqual(out, await sha1(data), `${size} bytes`);
+    assert.deepEqual(sha1Now(data), await sha1(data));
+  }
+  await sha1Piece(new Uint8Array(300_000));
+  assert.equal(
+    sha1HashersMade() - made,
+    13,
+    "two a size, one for the piece: the heap keeper counts them all",
+  );
 });
