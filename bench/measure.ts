@@ -19,12 +19,19 @@ export function median(xs: number[]): number {
     : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** Runs `cmd` under GNU time; returns wall seconds, CPU seconds and peak RSS. */
+/**
+ * Runs `cmd` under GNU time; returns wall seconds, CPU seconds and peak RSS. The kernel first writes back every
+ * dirty page (`sync`, not timed): libtorrent and aria2c end with their downloads still in the page cache (ours
+ * flushes its files before it says done), and the next client's run paid for that writeback. By hand on (e), 4 GiB:
+ * 2.2 GB were still dirty after libtorrent's run; ours right after took 7.56 and 7.57 s, after a `sync` 6.79 and
+ * 7.13.
+ */
 export async function timed(
   cmd: string[],
   timeoutMs: number,
   onStart?: () => void,
 ): Promise<Run & { output: string }> {
+  await new Deno.Command("sync", { stdin: "null", stdout: "null", stderr: "null" }).output();
   const stats = await Deno.makeTempFile();
   const child = new Deno.Command("/usr/bin/time", {
     args: ["-f", "%e %U %S %M", "-o", stats, ...cmd],
