@@ -6,19 +6,21 @@
  *     └────────┴────── 404, too many failures or strikes ──→ failed (final)
  *
  * `requesting` fetches one run (a few MiB, sized to what the server delivers in about a second) with range
- * requests, file by file; its whole pieces go to the coordinator like a peer's, and the verifier strikes it when
- * one fails the hash. While it backs off (503 and 429 for `Retry-After`, else doubling) its pieces go to others.
+ * requests, file by file; its whole pieces go to the coordinator like a peer's, 4 MiB at a time as they arrive,
+ * and the verifier strikes it when one fails the hash. While it backs off (503 and 429 for `Retry-After`, else
+ * doubling) its pieces go to others.
  *
  * @module
  */
 
 import { type AnyActorRef, assign, enqueueActions, fromPromise, sendParent, setup } from "xstate";
 import { Bitfield } from "../src/common/bitfield.ts";
-import { type Metainfo, pieceSize } from "../src/metainfo/metainfo.ts";
-import { poolFor } from "../src/common/buffer_pool.ts";
-import { fetchRange, WebSeedError } from "../src/webseed/http.ts";
-import { planRun, RunBuffer } from "../src/webseed/plan.ts";
+import type { Metainfo } from "../src/metainfo/metainfo.ts";
+import type { WebSeedError } from "../src/webseed/http.ts";
+import { type FetchedPiece, fetchRunPieces, type RunInput, type RunOutput } from "../src/webseed/run.ts";
 import type { CoordinatorOrder } from "./coordinator.ts";
+
+export type { FetchedPiece, RunInput, RunOutput };
 
 /** How a web seed behaves. */
 export interface WebSeedOptions {
@@ -69,6 +71,12 @@ export interface WebSeedContext {
 /** What the swarm may tell a web seed. */
 export type WebSeedCommand = { type: "strike" } | { type: "close" };
 
+/** Whole pieces of the run being fetched, handed over before the run ends. */
+interface RunPieces {
+  type: "run.pieces";
+  pieces: FetchedPiece[];
+}
+
 /** What a web seed tells the swarm when it ends. */
 export interface WebSeedClosed {
   type: "webseed.closed";
@@ -78,33 +86,9 @@ export interface WebSeedClosed {
 
 const MAX_RUN_BYTES = 16 << 20;
 
-/** One run to fetch: pieces `first` to `first + count - 1` of `meta` from the web seed at `url`. */
-export interface RunInput {
-  url: string;
-  meta: Metainfo;
-  first: number;
-  count: number;
-  idleTimeoutMs: number;
-}
-
-/** Fetches a run of pieces from the web seed; the pieces' buffers come from the pool. */
-export const fetchRun = fromPromise<{ index: number; data: Uint8Array }[], RunInput>(
-  async ({ input: { url, meta, first, count, idleTimeoutMs }, signal }) => {
-    const plan = planRun(url, meta, first, count);
-    const pool = poolFor(meta.pieceLength);
-    const sizes = Array.from({ length: count }, (_, k) => pieceSize(meta, first + k));
-    const run = new RunBuffer(meta.pieceLength, sizes, () => pool.take());
-    try {
-      for (const z of plan.zeros) run.zero(z.at, z.length);
-      for (const req of plan.requests) {
-        await fetchRange(req, (at, bytes) => run.write(req.at + at, bytes), { signal, idleTimeoutMs });
-      }
-    } catch (e) {
-      for (const piece of run.pieces) pool.give(piece);
-      throw e;
-    }
-    return run.pieces.map((data, k) => ({ index: first + k, data }));
-  },
+/** Fetches a run of pieces from the web seed (`src/webseed/run.ts`), handing whole ones over on the way. */
+export const fetchRun = fromPromise<RunOutput, RunInput>(({ input, signal }) =>
+  fetchRunPieces(input, signal)
 );
 
 /** The longest run of consecutive pieces at the head of `queue`, at most `maxCount`. */
@@ -121,7 +105,7 @@ export const webSeedMachine = setup({
   types: {
     context: {} as WebSeedContext,
     input: {} as WebSeedInput,
-    events: {} as CoordinatorOrder | WebSeedCommand,
+    events: {} as CoordinatorOrder | WebSeedCommand | RunPieces,
   },
   actors: { fetchRun },
   delays: {
@@ -153,6 +137,16 @@ export const webSeedMachine = setup({
     dropCancelled: assign({
       queue: ({ context, event }) =>
         event.type === "cancel" ? context.queue.filter((i) => i !== event.index) : context.queue,
+    }),
+    /** Hands whole pieces to the coordinator, asking for a run in flight and one queued. */
+    handOver: enqueueActions(({ context, enqueue }, pieces: FetchedPiece[]) => {
+      enqueue.assign({ pieces: context.pieces + pieces.length });
+      enqueue.sendTo(context.coordinator, {
+        type: "peer.pieces",
+        key: context.key,
+        pieces,
+        want: 2 * runPieces(context),
+      });
     }),
     takeRun: assign(({ context }) => {
       const { first, count } = headRun(context.queue, runPieces(context));
@@ -213,38 +207,35 @@ export const webSeedMachine = setup({
     },
     requesting: {
       entry: ["markTime", "takeRun"],
+      on: {
+        "run.pieces": { actions: { type: "handOver", params: ({ event }) => event.pieces } },
+      },
       invoke: {
         src: "fetchRun",
-        input: ({ context }) => ({
+        input: ({ context, self }) => ({
           url: context.key,
           meta: context.meta,
           first: context.run!.first,
           count: context.run!.count,
           idleTimeoutMs: context.options.idleTimeoutMs,
+          deliver: (pieces: FetchedPiece[]) => self.send({ type: "run.pieces", pieces }),
         }),
         onDone: {
           target: "idle",
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            const bytes = event.output.reduce((sum, p) => sum + p.data.length, 0);
-            const seconds = Math.max(0.001, (Date.now() - context.run!.startedAt) / 1000);
-            const down = bytes / seconds;
-            const runBytes = Math.min(MAX_RUN_BYTES, Math.max(context.meta.pieceLength, down));
-            const want = 2 * Math.max(1, Math.floor(runBytes / context.meta.pieceLength));
-            enqueue.assign({
-              pieces: context.pieces + event.output.length,
-              rates: { down, up: 0 },
-              runBytes,
-              failures: 0,
-              retryMs: context.options.retryMs,
-              run: undefined,
-            });
-            enqueue.sendTo(context.coordinator, {
-              type: "peer.pieces",
-              key: context.key,
-              pieces: event.output,
-              want,
-            });
-          }),
+          actions: [
+            assign(({ context, event }) => {
+              const seconds = Math.max(0.001, (Date.now() - context.run!.startedAt) / 1000);
+              const down = event.output.bytes / seconds;
+              return {
+                rates: { down, up: 0 },
+                runBytes: Math.min(MAX_RUN_BYTES, Math.max(context.meta.pieceLength, down)),
+                failures: 0,
+                retryMs: context.options.retryMs,
+                run: undefined,
+              };
+            }),
+            { type: "handOver", params: ({ event }) => event.output.pieces },
+          ],
         },
         onError: [
           {

@@ -73,44 +73,84 @@ export function planRun(base: string, meta: Layout, first: number, count: number
 
 /**
  * The bytes of a run of pieces, one buffer per piece, written in pieces of any size at offsets from the run's
- * first byte (a chunk of an HTTP body may straddle two pieces).
+ * first byte (a chunk of an HTTP body may straddle two pieces). A piece's buffer is taken when its first byte
+ * arrives, and whole pieces are handed over in order as they complete (`takeComplete`), so a 16 MiB run holds
+ * only the pieces still being filled.
  */
 export class RunBuffer {
-  readonly pieces: Uint8Array[];
   readonly #pieceLength: number;
+  readonly #sizes: number[];
+  readonly #take: (size: number) => Uint8Array;
+  readonly #pieces: (Uint8Array | undefined)[];
+  readonly #filled: number[];
+  /** The first piece not yet handed over. */
+  #next = 0;
 
   constructor(pieceLength: number, sizes: number[], take: (size: number) => Uint8Array) {
     this.#pieceLength = pieceLength;
-    this.pieces = sizes.map((size) => {
-      const buf = take(size);
-      return buf.length === size ? buf : buf.subarray(0, size);
-    });
+    this.#sizes = sizes;
+    this.#take = take;
+    this.#pieces = sizes.map(() => undefined);
+    this.#filled = sizes.map(() => 0);
   }
 
   /** Copies `bytes` to offset `at` of the run. */
   write(at: number, bytes: Uint8Array): void {
-    let done = 0;
-    while (done < bytes.length) {
-      const i = Math.floor((at + done) / this.#pieceLength);
-      const within = (at + done) - i * this.#pieceLength;
-      const piece = this.pieces[i];
-      if (!piece || within >= piece.length) throw new RangeError(`write past the run's end at ${at + done}`);
-      const n = Math.min(piece.length - within, bytes.length - done);
-      piece.set(bytes.subarray(done, done + n), within);
-      done += n;
-    }
+    this.#each(
+      at,
+      bytes.length,
+      (piece, within, done, n) => piece.set(bytes.subarray(done, done + n), within),
+    );
   }
 
   /** Zeros `length` bytes at offset `at` (padding: the buffers may be reused ones). */
   zero(at: number, length: number): void {
+    this.#each(at, length, (piece, within, _done, n) => piece.fill(0, within, within + n));
+  }
+
+  /**
+   * The pieces complete from the first not yet handed over, as `[offset in the run, bytes]`: the run no longer
+   * holds them. A piece after one still incomplete waits for it.
+   */
+  takeComplete(): [number, Uint8Array][] {
+    const out: [number, Uint8Array][] = [];
+    while (this.#next < this.#sizes.length && this.#filled[this.#next] === this.#sizes[this.#next]) {
+      out.push([this.#next, this.#pieces[this.#next]!]);
+      this.#pieces[this.#next++] = undefined;
+    }
+    return out;
+  }
+
+  /** Buffers of the pieces never handed over (for the pool, when the run fails). */
+  leftovers(): Uint8Array[] {
+    const out = this.#pieces.filter((p) => p !== undefined);
+    this.#pieces.fill(undefined);
+    return out;
+  }
+
+  #each(
+    at: number,
+    length: number,
+    fill: (piece: Uint8Array, within: number, done: number, n: number) => void,
+  ) {
     let done = 0;
     while (done < length) {
       const i = Math.floor((at + done) / this.#pieceLength);
       const within = (at + done) - i * this.#pieceLength;
-      const piece = this.pieces[i];
-      const n = Math.min(piece.length - within, length - done);
-      piece.fill(0, within, within + n);
+      const size = this.#sizes[i];
+      if (size === undefined || i < this.#next || within >= size) {
+        throw new RangeError(`write past the run's end or into a piece handed over, at ${at + done}`);
+      }
+      const piece = this.#pieces[i] ??= this.#piece(size);
+      const n = Math.min(size - within, length - done);
+      fill(piece, within, done, n);
+      this.#filled[i] += n;
       done += n;
     }
+  }
+
+  #piece(size: number): Uint8Array {
+    const buf = this.#take(size);
+    return buf.length === size ? buf : buf.subarray(0, size);
   }
 }

@@ -5,8 +5,9 @@
  */
 
 import assert from "node:assert/strict";
+import { createActor, toPromise } from "xstate";
 import { startDownload } from "../../actors/client.ts";
-import type { WebSeedOptions } from "../../actors/web_seed.ts";
+import { type FetchedPiece, fetchRun, type WebSeedOptions } from "../../actors/web_seed.ts";
 import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
 import { MemoryStorage } from "../../src/storage/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
@@ -59,6 +60,42 @@ Deno.test("a torrent with only a web seed, no tracker and no peer, downloads byt
     assert.deepEqual(bytes, data);
     assert.ok((server.statuses.get(206) ?? 0) >= 1);
     assert.equal(server.bytesSent, data.length, "every byte fetched once");
+  } finally {
+    await closing(server);
+  }
+});
+
+Deno.test("a run of 6 MiB hands over its first 4 MiB of whole pieces before it ends, every byte once", async () => {
+  const { data, server, torrent } = await singleFile(192 * PIECE + 77);
+  try {
+    const meta = await parseMetainfo(torrent);
+    const early: FetchedPiece[][] = [];
+    let ended = false;
+    const actor = createActor(fetchRun, {
+      input: {
+        url: `${server.url}t.bin`,
+        meta,
+        first: 1,
+        count: 192,
+        idleTimeoutMs: 3000,
+        deliver: (pieces) => void (!ended && early.push(pieces)),
+      },
+    }).start();
+    const out = await toPromise(actor);
+    ended = true;
+    assert.equal(early.length, 1, "one hand-over on the way");
+    assert.ok(
+      early[0].length >= 128 && early[0].length < 192,
+      `4 MiB of 32 KiB pieces or a chunk more: ${early[0].length}`,
+    );
+    const all = [...early.flat(), ...out.pieces];
+    assert.deepEqual(
+      all.map((p) => p.index),
+      Array.from({ length: 192 }, (_, k) => 1 + k),
+      "in order, each once",
+    );
+    for (const p of all) assert.deepEqual(p.data, data.subarray(p.index * PIECE, (p.index + 1) * PIECE));
+    assert.equal(out.bytes, 191 * PIECE + 77, "the last piece of the torrent is short");
   } finally {
     await closing(server);
   }

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { type AnyActorRef, createActor, fromCallback, fromPromise, setup } from "xstate";
-import { type RunInput, webSeedMachine } from "../../actors/web_seed.ts";
+import { type RunInput, type RunOutput, webSeedMachine } from "../../actors/web_seed.ts";
 import { WebSeedError } from "../../src/webseed/http.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
 
@@ -11,19 +11,27 @@ const { meta } = await testTorrent({ size: 8 * PIECE, pieceLength: PIECE, seed: 
 const URL = "http://127.0.0.1:1/t.bin";
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
-type Script = (run: { first: number; count: number }) => Promise<void>;
+type Script = (run: RunInput) => Promise<void>;
 
-/** A web seed whose fetches follow `script`, under a parent that records `webseed.closed`. */
+const piecesOf = (first: number, count: number) =>
+  Array.from({ length: count }, (_, k) => ({ index: first + k, data: new Uint8Array(PIECE) }));
+
+/**
+ * A web seed whose fetches follow `script` (which may deliver pieces on the way: the rest of the run is the output),
+ * under a parent that records `webseed.closed`.
+ */
 function harness(script: Script) {
   const runs: { first: number; count: number }[] = [];
-  const fakeFetch = fromPromise<{ index: number; data: Uint8Array }[], RunInput>(
+  const fakeFetch = fromPromise<RunOutput, RunInput>(
     async ({ input }) => {
       runs.push({ first: input.first, count: input.count });
-      await script(input);
-      return Array.from(
-        { length: input.count },
-        (_, k) => ({ index: input.first + k, data: new Uint8Array(PIECE) }),
-      );
+      const delivered: number[] = [];
+      await script({
+        ...input,
+        deliver: (pieces) => (delivered.push(...pieces.map((p) => p.index)), input.deliver(pieces)),
+      });
+      const rest = piecesOf(input.first, input.count).filter((p) => !delivered.includes(p.index));
+      return { pieces: rest, bytes: input.count * PIECE };
     },
   );
   const told: { type: string; pieces?: { index: number }[]; want?: number; runs?: boolean }[] = [];
@@ -59,6 +67,28 @@ Deno.test("a web seed says hello as a peer with every piece, fetches consecutive
     const pieces = h.told.filter((e) => e.type === "peer.pieces");
     assert.deepEqual(pieces.map((e) => e.pieces!.map((p) => p.index)), [[2, 3, 4], [7]]);
     assert.ok(pieces.every((e) => e.want! >= 2), "it asks for a run in flight and one queued");
+    assert.equal(h.state(), "idle");
+  } finally {
+    h.stop();
+  }
+});
+
+Deno.test("a web seed hands over the pieces a run delivers before the run ends", async () => {
+  let finish = () => {};
+  const h = harness(({ first, deliver }) => {
+    deliver(piecesOf(first, 2));
+    return new Promise<void>((resolve) => finish = resolve);
+  });
+  try {
+    h.seed()!.send({ type: "assign", indices: [0, 1, 2, 3] });
+    await tick(5);
+    assert.equal(h.state(), "requesting", "the run is still being fetched");
+    const handed = () =>
+      h.told.filter((e) => e.type === "peer.pieces").map((e) => e.pieces!.map((p) => p.index));
+    assert.deepEqual(handed(), [[0, 1]]);
+    finish();
+    await tick(5);
+    assert.deepEqual(handed(), [[0, 1], [2, 3]], "the rest when it ends");
     assert.equal(h.state(), "idle");
   } finally {
     h.stop();

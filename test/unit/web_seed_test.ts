@@ -57,13 +57,35 @@ Deno.test("a run of pieces becomes one range request per file it touches, paddin
   assert.deepEqual(plan.zeros, [{ at: 4, length: 12 }]);
 });
 
-Deno.test("a run buffer splits writes across its pieces, the last one short", () => {
-  const run = new RunBuffer(4, [4, 4, 2], (n) => new Uint8Array(4).fill(9).subarray(0, n));
-  run.write(0, Uint8Array.of(1, 2, 3));
-  run.write(3, Uint8Array.of(4, 5, 6, 7, 8, 9, 10));
+Deno.test("a run buffer splits writes across its pieces, the last one short, and hands whole ones over in order", () => {
+  let taken = 0;
+  const run = new RunBuffer(4, [4, 4, 2], (n) => (taken++, new Uint8Array(4).fill(9).subarray(0, n)));
+  assert.equal(taken, 0, "no buffer before its first byte");
   run.zero(8, 2);
-  assert.deepEqual(run.pieces.map((p) => [...p]), [[1, 2, 3, 4], [5, 6, 7, 8], [0, 0]]);
+  assert.deepEqual(run.takeComplete(), [], "the last piece is whole, but the first is not");
+  run.write(0, Uint8Array.of(1, 2, 3));
+  assert.equal(taken, 2);
+  assert.deepEqual(run.takeComplete(), []);
+  run.write(3, Uint8Array.of(4, 5, 6));
+  assert.deepEqual(run.takeComplete().map(([k, p]) => [k, [...p]]), [[0, [1, 2, 3, 4]]]);
+  assert.throws(
+    () => run.write(0, Uint8Array.of(1)),
+    RangeError,
+    "a piece handed over is no longer the run's",
+  );
+  run.write(6, Uint8Array.of(7, 8));
+  assert.deepEqual(run.takeComplete().map(([k, p]) => [k, [...p]]), [[1, [5, 6, 7, 8]], [2, [0, 0]]]);
+  assert.equal(taken, 3);
+  assert.deepEqual(run.leftovers(), []);
   assert.throws(() => run.write(9, Uint8Array.of(1, 2)), RangeError);
+});
+
+Deno.test("a run buffer that fails gives back the buffers it still holds", () => {
+  const run = new RunBuffer(4, [4, 4], (n) => new Uint8Array(n));
+  run.write(0, Uint8Array.of(1, 2, 3, 4, 5));
+  assert.equal(run.takeComplete().length, 1);
+  assert.equal(run.leftovers().length, 1, "the second piece, begun");
+  assert.deepEqual(run.leftovers(), [], "given back once");
 });
 
 Deno.test("Retry-After is read as seconds or a date", () => {
