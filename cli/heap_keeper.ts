@@ -11,7 +11,7 @@
  * old one has grown by 8 MiB since the last, at most once a second: a few collections in a download, none at rest.
  * It also counts the `node:crypto` SHA-1 hashers made (`sha1HashersMade`): each leaves a few hundred bytes of
  * native memory that only a full collection frees and that V8's statistics do not show. Pieces of 16 KiB make
- * 20,000 a second, so 8,192 of them bring a collection even within the second.
+ * about 25,000 a second in bench scenario (c), so 8,192 of them bring a collection even within the second.
  *
  * The collector comes from `--expose-gc`, set at run time: V8 installs `gc` only in contexts made after the flag,
  * so one `node:vm` context is made to fetch it (about 1 MiB). Where that fails, the keeper does nothing.

@@ -39,7 +39,7 @@ let hashersMade = 0;
 
 /**
  * A `node:crypto` SHA-1 hasher, counted. Each leaves a native object of a few hundred bytes that only a full
- * collection frees, outside what V8's heap statistics show: 16 KiB pieces make 20,000 of them a second. The CLI's
+ * collection frees, outside what V8's heap statistics show: 16 KiB pieces make about 25,000 of them a second. The CLI's
  * heap keeper collects by this count (`sha1HashersMade`).
  */
 export function newSha1(): Hash {
