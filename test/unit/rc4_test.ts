@@ -32,6 +32,21 @@ Deno.test("RC4 gives RFC 6229's keystream at every offset checked, in one call o
   }
 });
 
+Deno.test("RC4 gives the same stream over views at every alignment, short and long", () => {
+  const key = fromHex("0102030405");
+  const whole = new Rc4(key).apply(new Uint8Array(4112));
+  for (const offset of [1, 2, 3, 4]) {
+    const rc4 = new Rc4(key);
+    const backing = new Uint8Array(offset + 4112);
+    let done = 0;
+    for (const size of [1, 2, 3, 5, 8, 1000, 3093]) {
+      rc4.apply(backing.subarray(offset + done, offset + done + size));
+      done += size;
+    }
+    assert.deepEqual(backing.subarray(offset), whole, `views from byte ${offset}`);
+  }
+});
+
 Deno.test("RC4 decrypts what it encrypted, with the same key", () => {
   const key = fromHex("00112233445566778899aabbccddeeff00112233");
   const text = new TextEncoder().encode("BitTorrent protocol, encrypted");
