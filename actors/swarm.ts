@@ -213,10 +213,7 @@ export const swarmMachine = setup({
     },
     forgetPeer: enqueueActions(({ context, event, enqueue }) => {
       const { key, reason, pieces } = event as PeerClosed;
-      // Leaving (complete, not seeding), the swarm ends in a moment and stops its peers all at once. Stopped one
-      // by one, each stop copies XState's table of the swarm's children: when 200 seeds hung up together at the
-      // end of a download, 200 copies of up to 200 entries, 10 MB of garbage in 150 ms.
-      if (!context.complete || context.input.seeding) enqueue.stopChild(key);
+      enqueue.stopChild(key);
       context.input.book.closed(key, reason, pieces);
     }),
     strike: enqueueActions(({ context, event, enqueue }) => {

@@ -1,6 +1,8 @@
 /**
  * The supervisor: one torrent's lifecycle, listening → [metadata →] checking → active.{downloading → completing
- * → seeding} → stopping → done, stopped or failed (`docs/machines/torrent.svg`). In `metadata` it invokes the
+ * → seeding} → stopping → done, stopped or failed (`docs/machines/torrent.svg`). A download that completes
+ * without seeding goes from `active.downloading` to `leaving` (flush, tell the trackers) and `done`: leaving
+ * `active` stops the swarm and every peer together. In `metadata` it invokes the
  * magnet phase (`magnet.ts`), whose output is the torrent; in `active` the coordinator (the pieces) and the swarm
  * (`swarm.ts`: the peers, the tracker, the choker), passing the coordinator's strikes and completion to the swarm.
  * Once it listens it starts the DHT node (`dht.ts`) unless the torrent is private, and feeds what it finds to the
@@ -37,6 +39,13 @@ import {
 } from "./torrent_context.ts";
 
 const message = (e: unknown) => (e as Error).message;
+
+/**
+ * `completed` is announced by the session that completed the download (it received bytes), not by a rerun over
+ * complete data.
+ */
+const completedEvent = (context: Context): "completed"[] =>
+  (context.stats?.receivedBytes ?? 0) > 0 ? ["completed"] : [];
 /** Where `stopping` ends, whether the last flush and announces worked or not. */
 const LEAVE = [
   { guard: "failed", target: "failed" },
@@ -44,7 +53,10 @@ const LEAVE = [
   { target: "stopped" },
 ] as const;
 
-/** The supervisor of one torrent: [metadata →] checking → active.{downloading → completing → seeding} → done. */
+/**
+ * The supervisor of one torrent: [metadata →] checking → active.{downloading → completing → seeding} → done, or
+ * active.downloading → leaving → done without seeding.
+ */
 export const torrentMachine = setup({
   types: {
     context: {} as Context,
@@ -75,6 +87,9 @@ export const torrentMachine = setup({
     }),
     closeListener: ({ context }) => closeSockets(context),
     closeStorage: ({ context }) => context.storage?.close(),
+    flushFailed: assign({
+      error: ({ event }) => `cannot flush the output: ${message((event as { error: unknown }).error)}`,
+    }),
     /** The DHT node starts once we listen (on the listener's port number), never for a private torrent. */
     startDht: enqueueActions(({ context, enqueue }) => {
       if (usesDht(context)) enqueue.spawnChild("dht", { id: "dht", input: dhtInput(context) });
@@ -99,7 +114,9 @@ export const torrentMachine = setup({
   guards: {
     hasMeta: ({ context }) => context.meta !== undefined,
     complete: ({ context }) => context.complete,
-    seeding: ({ context }) => context.input.seed !== undefined || context.input.seedOnly === true,
+    /** Complete, and asked to seed on (`--seed…`, or the `seed` command). */
+    completeToSeed: ({ context }) =>
+      context.complete && (context.input.seed !== undefined || context.input.seedOnly === true),
     failed: ({ context }) => context.error !== undefined,
     /** `--seed-ratio` or `--seed-time` reached. */
     seedLimitReached: ({ context }) => seedLimitReached(context),
@@ -194,7 +211,11 @@ export const torrentMachine = setup({
       initial: "downloading",
       states: {
         downloading: {
-          always: { guard: "complete", target: "completing" },
+          // Complete and not seeding: leaving `active` stops the swarm, and every peer with it, at once.
+          always: [
+            { guard: "completeToSeed", target: "completing" },
+            { guard: "complete", target: "#torrent.leaving" },
+          ],
           on: {
             "coordinator.complete": {
               actions: ["captureStats", assign({ complete: true }), "tellSwarmComplete"],
@@ -204,18 +225,9 @@ export const torrentMachine = setup({
         completing: {
           invoke: {
             src: "finish",
-            // `completed` is announced by the session that completed the download, not by a rerun over complete
-            // data; a client that leaves now also says `stopped`, so trackers stop listing it as a seeder.
-            input: ({ context }) =>
-              finishInput(context, [
-                ...((context.stats?.receivedBytes ?? 0) > 0 ? ["completed" as const] : []),
-                ...(context.input.seed || context.input.seedOnly ? [] : ["stopped" as const]),
-              ]),
-            onDone: [{ guard: "seeding", target: "seeding" }, { target: "#torrent.done" }],
-            onError: {
-              target: "#torrent.failed",
-              actions: assign({ error: ({ event }) => `cannot flush the output: ${message(event.error)}` }),
-            },
+            input: ({ context }) => finishInput(context, completedEvent(context)),
+            onDone: "seeding",
+            onError: { target: "#torrent.failed", actions: "flushFailed" },
           },
         },
         seeding: {
@@ -223,6 +235,15 @@ export const torrentMachine = setup({
           invoke: { src: "ticker" },
           on: { tick: { guard: "seedLimitReached", target: "#torrent.stopping" } },
         },
+      },
+    },
+    leaving: {
+      // The output flushed, then trackers told `completed` and `stopped` (so they stop listing us as a seeder).
+      invoke: {
+        src: "finish",
+        input: ({ context }) => finishInput(context, [...completedEvent(context), "stopped"]),
+        onDone: "done",
+        onError: { target: "failed", actions: "flushFailed" },
       },
     },
     stopping: {

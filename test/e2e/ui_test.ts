@@ -68,7 +68,7 @@ Deno.test("--trace records every actor's transitions; replay shows the run as it
     assert.deepEqual(transitionsOf(records, "torrent").map((r) => r.to), [
       "checking",
       "active.downloading",
-      "active.completing",
+      "leaving",
       "done",
     ]);
     assert(records.some((r) => r.kind === "actor" && r.id === "coordinator" && r.parent === "torrent"));

@@ -34,7 +34,7 @@ Deno.test("chartOf() names guards and shortens timer and actor events", () => {
   const chart = chartOf("torrent", MACHINES.torrent);
   assert(
     chart.edges.some((e) =>
-      e.from === "active.completing" && e.to === "active.seeding" && e.label === "done [seeding]"
+      e.from === "active.downloading" && e.to === "leaving" && e.label === "always [complete]"
     ),
   );
   const magnet = chartOf("magnet", MACHINES.magnet);

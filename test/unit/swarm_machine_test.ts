@@ -171,31 +171,20 @@ Deno.test("swarm machine reports no peers after the time-out while downloading, 
   done.stop();
 });
 
-Deno.test("swarm machine leaving (complete, not seeding) keeps closed peers until it stops, then stops them all", async () => {
-  const h = harness();
-  h.book.add([addr(1), addr(2), addr(3)], "given");
-  await h.settle();
-  const all = ["10.0.0.1:1", "10.0.0.1:2", "10.0.0.1:3"];
-  const refs = all.map((k) => h.peer(k));
-  h.swarm().send({ type: "swarm.complete" });
-  h.peer("10.0.0.1:1").send({ type: "close" });
-  h.peer("10.0.0.1:2").send({ type: "close" });
-  assert.deepEqual(h.peers(), all, "not stopped one by one");
-  assert.equal(
-    h.book.entries.get("10.0.0.1:1")!.lastReason,
-    "closed by the test",
-    "the book still hears of it",
-  );
-  h.stop();
-  assert.deepEqual(refs.map((r) => r.getSnapshot().status), ["stopped", "stopped", "stopped"]);
-
-  const seeding = harness({ seeding: true });
-  seeding.book.add([addr(1)], "given");
-  await seeding.settle();
-  seeding.swarm().send({ type: "swarm.complete" });
-  seeding.peer("10.0.0.1:1").send({ type: "close" });
-  assert.deepEqual(seeding.peers(), [], "a seeding swarm lives on: its closed peers go at once");
-  seeding.stop();
+Deno.test("swarm machine stops a closed peer's actor at once, complete or not; stopping the swarm stops the rest", async () => {
+  for (const seeding of [false, true]) {
+    const h = harness({ seeding });
+    h.book.add([addr(1), addr(2), addr(3)], "given");
+    await h.settle();
+    const all = ["10.0.0.1:1", "10.0.0.1:2", "10.0.0.1:3"];
+    const refs = all.map((k) => h.peer(k));
+    h.swarm().send({ type: "swarm.complete" });
+    h.peer("10.0.0.1:1").send({ type: "close" });
+    assert.deepEqual(h.peers(), all.slice(1), `seeding ${seeding}: the closed peer is gone`);
+    assert.equal(h.book.entries.get("10.0.0.1:1")!.lastReason, "closed by the test", "the book hears of it");
+    h.stop();
+    assert.deepEqual(refs.map((r) => r.getSnapshot().status), ["stopped", "stopped", "stopped"]);
+  }
 });
 
 Deno.test("swarm machine keeps dialling once complete when it seeds", () => {

@@ -17,6 +17,9 @@ const { meta } = await testTorrent({ size: 100_000, pieceLength: 16384, seed: 3 
 
 function harness(input: Partial<TorrentInput>, magnetOutput: MagnetOutput = { meta }) {
   const finished: FinishInput["events"][] = [];
+  /** Whether the swarm was still running when each finish began. */
+  const swarmAtFinish: boolean[] = [];
+  let swarmRunning = false;
   const toSwarm: { type: string; key?: string }[] = [];
   let coordinator!: (e: { type: string; key?: string; index?: number }) => void;
   let swarm!: (e: { type: string; error?: string; status?: string }) => void;
@@ -32,7 +35,9 @@ function harness(input: Partial<TorrentInput>, magnetOutput: MagnetOutput = { me
       }) as never,
       swarm: fromCallback(({ sendBack, receive }) => {
         swarm = sendBack;
+        swarmRunning = true;
         receive((e) => toSwarm.push(e as never));
+        return () => swarmRunning = false;
       }) as never,
       magnet: createMachine({
         initial: "fetching",
@@ -47,6 +52,7 @@ function harness(input: Partial<TorrentInput>, magnetOutput: MagnetOutput = { me
       }) as never,
       finish: fromPromise<void, FinishInput>(({ input }) => {
         finished.push(input.events);
+        swarmAtFinish.push(swarmRunning);
         return Promise.resolve();
       }),
     },
@@ -71,13 +77,14 @@ function harness(input: Partial<TorrentInput>, magnetOutput: MagnetOutput = { me
     settle,
     ours,
     finished,
+    swarmAtFinish,
     toSwarm,
     coordinator: (e: { type: string; key?: string; index?: number }) => coordinator(e),
     swarm: (e: { type: string; error?: string; status?: string }) => swarm(e),
   };
 }
 
-Deno.test("torrent machine: listening → checking → active.downloading → completing → done, telling the swarm", async () => {
+Deno.test("torrent machine: listening → checking → active.downloading → leaving → done, telling the swarm", async () => {
   const h = harness({ meta });
   await h.settle('{"active":"downloading"}');
   h.coordinator({ type: "peer.strike", key: "10.0.0.1:1", index: 3 });
@@ -91,6 +98,11 @@ Deno.test("torrent machine: listening → checking → active.downloading → co
   await h.settle('"done"');
   // Nothing was received this session (stats say 0): no `completed`, but `stopped` since it does not seed.
   assert.deepEqual(h.finished, [["stopped"]]);
+  assert.deepEqual(
+    h.swarmAtFinish,
+    [false],
+    "the swarm and its peers stopped before the flush and the announce",
+  );
   assert.deepEqual(h.actor.getSnapshot().output, { ok: true, error: undefined, stats: undefined });
 });
 
@@ -134,6 +146,7 @@ Deno.test("torrent machine: seeding stops at the ratio, and stop during a downlo
   h.coordinator({ type: "coordinator.complete" });
   await h.settle('{"active":"seeding"}');
   assert.deepEqual(h.finished, [[]], "seeding: trackers hear neither completed nor stopped yet");
+  assert.deepEqual(h.swarmAtFinish, [true], "the swarm lives on to seed");
   h.ours.uploaded = meta.totalLength; // ratio 1 reached; the next tick notices
   await new Promise((r) => setTimeout(r, 1100));
   await h.settle('"done"');
