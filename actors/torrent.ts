@@ -46,6 +46,7 @@ const message = (e: unknown) => (e as Error).message;
  */
 const completedEvent = (context: Context): "completed"[] =>
   (context.stats?.receivedBytes ?? 0) > 0 ? ["completed"] : [];
+
 /** Where `stopping` ends, whether the last flush and announces worked or not. */
 const LEAVE = [
   { guard: "failed", target: "failed" },

@@ -50,7 +50,8 @@ const MiB = 1024 * 1024;
 /**
  * Young generation over 2 MiB (V8's own start), or 8 MiB more old generation, at most once a second: a full
  * collection of a download's heap takes 13-45 ms here, and a download of (a) or (c) needed 2-8 of them. Or 8,192
- * hashers (about 3 MiB of native memory): (c), 1 GiB in 16 KiB pieces, then needs about eight.
+ * hashers (about 3 MiB of native memory): (c), 1 GiB in 16 KiB pieces, then ran four in one download (the checks
+ * come every half second).
  */
 export const DEFAULT_LIMITS: HeapLimits = { young: 2 * MiB, oldGrowth: 8 * MiB, gapMs: 1000, hashers: 8192 };
 
