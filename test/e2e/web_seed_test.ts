@@ -128,6 +128,8 @@ Deno.test("a multi-file web seed: files under base/name/, encoded paths, padding
 
 Deno.test("a web seed and a peer share the download", async () => {
   const { data, server, torrent } = await singleFile(200 * PIECE);
+  // On loopback the web seed alone could fetch all 6.4 MiB before the peer's handshake: slow it to 4 MiB/s.
+  server.chunkDelayMs = 4;
   const meta = await parseMetainfo(torrent);
   const seeder = startSeeder({ infoHash: meta.infoHash, data, pieceLength: PIECE, blockDelayMs: 2 });
   try {

@@ -33,6 +33,8 @@ export interface WebSeedServer {
   /** Answer this many requests (from now) in `failMode` before `mode` applies again. */
   failNext: number;
   failMode: ServerMode;
+  /** When above 0, bodies go out 16 KiB at a time with this many milliseconds between chunks. */
+  chunkDelayMs: number;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export function startWebSeedServer(files: Map<string, Uint8Array>, mode: ServerM
     mode,
     failNext: 0,
     failMode: "503",
+    chunkDelayMs: 0,
     close: () => http.shutdown(),
   };
   const answer = (status: number, body: BodyInit | null, headers: Record<string, string> = {}) => {
@@ -88,10 +91,29 @@ export function startWebSeedServer(files: Map<string, Uint8Array>, mode: ServerM
       longer.set(body, 1);
       body = longer;
     }
+    const headers = { "content-range": `bytes ${start}-${end}/${data.length}` };
+    if (server.chunkDelayMs > 0) {
+      return answer(206, slowly(body, server.chunkDelayMs, (n) => void (server.bytesSent += n)), headers);
+    }
     server.bytesSent += body.length;
-    return answer(206, body, { "content-range": `bytes ${start}-${end}/${data.length}` });
+    return answer(206, body, headers);
   });
   server.port = http.addr.port;
   server.url = `http://127.0.0.1:${server.port}/`;
   return server;
+}
+
+/** `body` as a stream of 16 KiB chunks, `delayMs` apart (a server slower than loopback); `sent` counts them. */
+function slowly(body: Uint8Array, delayMs: number, sent: (n: number) => void): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      if (at > 0) await new Promise((r) => setTimeout(r, delayMs));
+      const chunk = body.slice(at, at + 16 * 1024);
+      controller.enqueue(chunk);
+      sent(chunk.length);
+      at += chunk.length;
+      if (at >= body.length) controller.close();
+    },
+  });
 }
