@@ -203,13 +203,18 @@ export interface FinishInput {
 
 /** Flushes the data, saves the resume record, then tells the trackers that heard `started` each of `events`. */
 export const finishJob = fromPromise<void, FinishInput>(async ({ input }) => {
+  const flushed = input.storage?.sync() ?? Promise.resolve();
+  // Only after the data is flushed may the record vouch for it (`save` waits for the flush and writes nothing if it
+  // fails); a hint, so failing to write it is no error.
+  const saved = input.ours && input.meta
+    ? input.resume?.save(input.meta, input.ours.have, flushed).catch(() => {})
+    : undefined;
   try {
-    await input.storage?.sync();
+    await flushed;
   } finally {
     input.storage?.close(); // a seeder's reads reopen the files
   }
-  // Only after the data is flushed may the record vouch for it; a hint, so failing to write it is no error.
-  if (input.ours && input.meta) await input.resume?.save(input.meta, input.ours.have).catch(() => {});
+  await saved;
   for (const event of input.events) {
     const params = { ...announceParams(input.subject, input.trackers.ipv6), event };
     await announceEvent(input.trackers.announced, params, input.trackers.options);

@@ -90,6 +90,30 @@ Deno.test("FileResume vouches for the pieces it saved only while the files are u
   }
 });
 
+Deno.test("FileResume given the flush writes its record only once the flush succeeded, and none if it failed", async () => {
+  const { meta } = await torrent();
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/z`;
+  const resume = new FileResume(resumePath(file), [file]);
+  try {
+    await Deno.writeFile(file, new Uint8Array(meta.totalLength));
+    const have = new Bitfield(meta.pieceCount);
+    have.set(2);
+    const failed = resume.save(meta, have, Promise.reject(new Error("disk full")));
+    await assert.rejects(failed, /disk full/);
+    assert.equal(await resume.load(meta), undefined, "no record for data that may not be on disk");
+    let flush!: () => void;
+    const saving = resume.save(meta, have, new Promise<void>((resolve) => flush = resolve));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await resume.load(meta), undefined, "nothing written while the flush runs");
+    flush();
+    await saving;
+    assert.deepEqual((await resume.load(meta))?.bytes, have.bytes);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("FileResume keeps a record of files not made yet (never written), and voids it once one appears", async () => {
   const { meta } = await torrent();
   const dir = await Deno.makeTempDir();
