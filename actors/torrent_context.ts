@@ -203,18 +203,18 @@ export interface FinishInput {
 
 /** Flushes the data, saves the resume record, then tells the trackers that heard `started` each of `events`. */
 export const finishJob = fromPromise<void, FinishInput>(async ({ input }) => {
+  const { resume, ours, meta } = input;
   const flushed = input.storage?.sync() ?? Promise.resolve();
-  // Only after the data is flushed may the record vouch for it (`save` waits for the flush and writes nothing if it
-  // fails); a hint, so failing to write it is no error.
-  const saved = input.ours && input.meta
-    ? input.resume?.save(input.meta, input.ours.have, flushed).catch(() => {})
-    : undefined;
+  // Only flushed data may be vouched for: a store that can wait for the flush itself is told now, another once it
+  // is done. A record is a hint, so failing to write it is no error.
+  const early = ours && meta && resume?.saveOnceFlushed?.(meta, ours.have, flushed).catch(() => {});
   try {
     await flushed;
   } finally {
     input.storage?.close(); // a seeder's reads reopen the files
   }
-  await saved;
+  if (ours && meta && resume && !resume.saveOnceFlushed) await resume.save(meta, ours.have).catch(() => {});
+  await early;
   for (const event of input.events) {
     const params = { ...announceParams(input.subject, input.trackers.ipv6), event };
     await announceEvent(input.trackers.announced, params, input.trackers.options);

@@ -16,11 +16,13 @@ import { inParallel } from "../common/parallel.ts";
 export interface ResumeStore {
   /** The pieces the record vouches for, or undefined when there is no valid record for the data as it is now. */
   load(meta: Metainfo): Promise<Bitfield | undefined>;
+  /** Records `have`; called only after the data is flushed to disk. */
+  save(meta: Metainfo, have: Bitfield): Promise<void>;
   /**
-   * Records `have` for the files as they are now. The record may only vouch for data on disk: call it after the
-   * flush, or pass the flush as `flushed` (it may then look at the files meanwhile, and writes nothing if it fails).
+   * Instead of `save`, when a store has it: called as the flush starts, it records `have` once `flushed` has
+   * succeeded and nothing if it fails, and may look at the files meanwhile (a flush changes no size or time).
    */
-  save(meta: Metainfo, have: Bitfield, flushed?: Promise<unknown>): Promise<void>;
+  saveOnceFlushed?(meta: Metainfo, have: Bitfield, flushed: Promise<unknown>): Promise<void>;
 }
 
 interface Record {
@@ -64,9 +66,12 @@ export class FileResume implements ResumeStore {
     }
   }
 
-  async save(meta: Metainfo, have: Bitfield, flushed?: Promise<unknown>): Promise<void> {
-    // A flush leaves sizes and modification times as they are: the files are looked at while it runs (for 10,000
-    // files, 70-100 ms of `stat`s that came after the flush).
+  save(meta: Metainfo, have: Bitfield): Promise<void> {
+    return this.saveOnceFlushed(meta, have, Promise.resolve());
+  }
+
+  async saveOnceFlushed(meta: Metainfo, have: Bitfield, flushed: Promise<unknown>): Promise<void> {
+    // The files are looked at while the flush runs: for 10,000 files, 70-100 ms of `stat`s that came after it.
     const [files] = await Promise.all([fileStates(this.dataPaths), flushed]);
     if (!files) return;
     const record: Record = { version: 1, infoHash: meta.infoHashHex, files, have: toHex(have.bytes) };

@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
+import { createActor, toPromise } from "xstate";
+import { finishJob } from "../../actors/torrent_context.ts";
+import type { AnnounceSubject, TrackerSetup } from "../../actors/tracker.ts";
+import type { LocalPieces } from "../../src/pieces/local_pieces.ts";
 import { Bitfield } from "../../src/common/bitfield.ts";
 import { allZero, checkPieces } from "../../src/storage/check.ts";
 import { parseMetainfo } from "../../src/metainfo/metainfo.ts";
-import { FileResume, resumePath } from "../../src/storage/resume.ts";
+import { FileResume, resumePath, type ResumeStore } from "../../src/storage/resume.ts";
 import { FileStorage, MemoryStorage } from "../../src/storage/storage.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 
@@ -99,11 +103,11 @@ Deno.test("FileResume given the flush writes its record only once the flush succ
     await Deno.writeFile(file, new Uint8Array(meta.totalLength));
     const have = new Bitfield(meta.pieceCount);
     have.set(2);
-    const failed = resume.save(meta, have, Promise.reject(new Error("disk full")));
+    const failed = resume.saveOnceFlushed(meta, have, Promise.reject(new Error("disk full")));
     await assert.rejects(failed, /disk full/);
     assert.equal(await resume.load(meta), undefined, "no record for data that may not be on disk");
     let flush!: () => void;
-    const saving = resume.save(meta, have, new Promise<void>((resolve) => flush = resolve));
+    const saving = resume.saveOnceFlushed(meta, have, new Promise<void>((resolve) => flush = resolve));
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(await resume.load(meta), undefined, "nothing written while the flush runs");
     flush();
@@ -138,4 +142,41 @@ Deno.test("FileResume keeps a record of files not made yet (never written), and 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("finishing: a resume store without saveOnceFlushed saves after the flush succeeded, never after a failed one", async () => {
+  const { meta } = await torrent();
+  const order: string[] = [];
+  const store: ResumeStore = {
+    load: () => Promise.resolve(undefined),
+    save: () => (order.push("saved"), Promise.resolve()),
+  };
+  const finish = (storage: MemoryStorage) =>
+    toPromise(
+      createActor(finishJob, {
+        input: {
+          storage,
+          meta,
+          ours: { have: new Bitfield(meta.pieceCount) } as unknown as LocalPieces,
+          resume: store,
+          trackers: {} as TrackerSetup,
+          subject: {} as AnnounceSubject,
+          events: [],
+        },
+      }).start(),
+    );
+  let flush!: () => void;
+  const slow = new MemoryStorage(meta.totalLength);
+  slow.sync = () => new Promise<void>((resolve) => flush = () => (order.push("flushed"), resolve()));
+  const finishing = finish(slow);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(order, [], "nothing saved while the flush runs");
+  flush();
+  await finishing;
+  assert.deepEqual(order, ["flushed", "saved"]);
+  order.length = 0;
+  const failing = new MemoryStorage(meta.totalLength);
+  failing.sync = () => Promise.reject(new Error("EIO"));
+  await assert.rejects(finish(failing), /EIO/);
+  assert.deepEqual(order, [], "no record after a failed flush");
 });
