@@ -36,6 +36,21 @@ export const verifier = fromCallback<
   const pool = poolFor(meta.pieceLength);
   const digest = new Uint8Array(20);
   if (writers) writers.onError = (message) => !stopped && sendBack({ type: "storage.failed", message });
+  /** Reports `indices` verified once the storage wrote what it held back (see `Storage.writeHeld`). */
+  const report = (indices: number[]): boolean => {
+    if (stopped || indices.length === 0) return !stopped;
+    try {
+      storage.writeHeld?.();
+    } catch (e) {
+      sendBack({
+        type: "storage.failed",
+        message: `cannot write piece ${indices[0]}: ${(e as Error).message}`,
+      });
+      return false;
+    }
+    sendBack({ type: "pieces.verified", indices });
+    return true;
+  };
   receive(async ({ key, pieces }) => {
     const indices: number[] = [];
     for (const piece of pieces) {
@@ -63,8 +78,8 @@ export const verifier = fromCallback<
         pool.give(data); // written: storages copy what they keep
         indices.push(index);
       } catch (e) {
-        if (!stopped) {
-          if (indices.length > 0) sendBack({ type: "pieces.verified", indices }); // those are on disk
+        // Those before it are on disk, unless what was held back with them fails too.
+        if (report(indices)) {
           sendBack({
             type: "storage.failed",
             message: `cannot write piece ${index}: ${(e as Error).message}`,
@@ -73,7 +88,7 @@ export const verifier = fromCallback<
         return;
       }
     }
-    if (!stopped && indices.length > 0) sendBack({ type: "pieces.verified", indices });
+    report(indices);
   });
   return () => {
     stopped = true;

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Metainfo } from "../metainfo/metainfo.ts";
+import type { FileEntry, Metainfo } from "../metainfo/metainfo.ts";
 import { platformSafe } from "./paths.ts";
 import { inParallel } from "../common/parallel.ts";
 
@@ -24,6 +24,30 @@ function join(...parts: string[]): string {
 /** The on-disk path of each file of `meta` under `out`. */
 export function filePaths(meta: Pick<Metainfo, "files" | "multiFile">, out: string): string[] {
   return meta.files.map((f) => meta.multiFile ? join(out, ...f.path.map((c) => platformSafe(c))) : out);
+}
+
+/** Calls `fn` for each part of the span [offset, offset + length) that falls in a file. */
+export function eachPart(
+  files: FileEntry[],
+  offset: number,
+  length: number,
+  fn: (file: number, fileOffset: number, spanOffset: number, partLength: number) => void,
+): void {
+  const end = offset + length;
+  // The files lie end to end: the first one that ends past `offset` is found by bisection, not by a walk over
+  // every file (a torrent may have tens of thousands).
+  let lo = 0, hi = files.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (files[mid].offset + files[mid].length <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < files.length && files[i].offset < end; i++) {
+    const f = files[i];
+    const from = Math.max(offset, f.offset);
+    const to = Math.min(end, f.offset + f.length);
+    if (from < to) fn(i, from - f.offset, from - offset, to - from);
+  }
 }
 
 /** What `prepareFiles` found and made. */

@@ -26,8 +26,8 @@ Deno.test("FileStorage writes a piece that spans two files into both, and reads 
       "files only when first written",
     );
     await storage.write(32768, data.subarray(32768, 65536)); // piece 1: end of a.bin, start of sub/b.bin
-    assert.equal((await Deno.stat(`${dir}/m/sub/b.bin`)).size, 30_001, "made at its full length");
     assert.deepEqual(await storage.read(32768, 32768), data.subarray(32768, 65536));
+    assert.equal((await Deno.stat(`${dir}/m/sub/b.bin`)).size, 30_001, "made at its full length");
     await storage.sync();
     storage.close();
     assert.deepEqual((await Deno.readFile(`${dir}/m/a.bin`)).subarray(32768), files[0].data.subarray(32768));
@@ -180,7 +180,7 @@ Deno.test("FileStorage keeps at most maxOpen files open and closes the one used 
   const original = Deno.openSync;
   Deno.openSync = (path, options) => (opened.push(String(path).split("/").pop()!), original(path, options));
   try {
-    const { storage } = await FileStorage.open(meta, `${dir}/s`, 2);
+    const { storage } = await FileStorage.open(meta, `${dir}/s`, 2, 0); // each write at once
     for (const i of [0, 1, 0, 2, 0, 1]) {
       await storage.write(i * 1000, data.subarray(i * 1000, i * 1000 + 1000));
     }
@@ -233,7 +233,7 @@ Deno.test("FileStorage flushes a written file it closes to make room before clos
     return originalSync.call(this);
   };
   try {
-    const { storage } = await FileStorage.open(meta, `${dir}/s`, 1);
+    const { storage } = await FileStorage.open(meta, `${dir}/s`, 1, 0);
     Deno.open = (path, options) => (reopened++, originalOpen(path, options));
     await storage.write(0, data); // forty files through one open handle: 39 closed to make room
     assert.equal(flushes, 32, "each closed file flushed as it is closed, up to 32 at once");
@@ -286,7 +286,7 @@ Deno.test("FileStorage makes a file sparse at its full length first, unless the 
   };
   try {
     // The setup makes f0 (an output that cannot be written fails at once); f1 and f2 are made by their writes.
-    const { storage } = await FileStorage.open(meta, `${dir}/s`);
+    const { storage } = await FileStorage.open(meta, `${dir}/s`, 128, 0);
     await storage.write(2000, data.subarray(2000, 3000)); // f2 whole at once
     assert.equal(truncates, 0, "no truncate for a file one write fills");
     await storage.write(1000, data.subarray(1000, 1500)); // f1's first half
@@ -301,6 +301,88 @@ Deno.test("FileStorage makes a file sparse at its full length first, unless the 
     }
   } finally {
     Deno.FsFile.prototype.truncateSync = original;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileStorage gathers small writes that continue one another, in order, written before a read, a sync or a close", async () => {
+  const K16 = 16 * 1024;
+  const meta = {
+    files: [{ path: ["t.bin"], length: 64 * K16, offset: 0 }],
+    multiFile: false,
+  } as unknown as Metainfo;
+  const dir = await Deno.makeTempDir();
+  const expected = new Uint8Array(64 * K16);
+  const piece = (fill: number) => new Uint8Array(K16).fill(fill);
+  const original = Deno.FsFile.prototype.writeSync;
+  const writes: number[] = [];
+  let failNext = false;
+  Deno.FsFile.prototype.writeSync = function (p: Uint8Array) {
+    if (failNext) {
+      failNext = false;
+      throw new Error("ENOSPC");
+    }
+    writes.push(p.length / K16);
+    return original.call(this, p);
+  };
+  // The first offset where they differ (-1: none): a failing deepEqual of a MiB would print for minutes.
+  const differs = (a: Uint8Array, b: Uint8Array) =>
+    a.length !== b.length ? a.length : a.findIndex((x, k) => x !== b[k]);
+  const put = async (storage: FileStorage, i: number, fill: number) => {
+    const data = piece(fill);
+    expected.set(data, i * K16);
+    await storage.write(i * K16, data);
+    data.fill(0xee); // the caller reuses its buffer at once
+  };
+  try {
+    const { storage } = await FileStorage.open(meta, `${dir}/t.bin`);
+    for (let i = 0; i < 16; i++) await put(storage, i, i + 1);
+    assert.deepEqual(writes, [16], "16 pieces of 16 KiB in one write, once 256 KiB were held");
+    await put(storage, 16, 17);
+    await put(storage, 17, 18);
+    assert.deepEqual(writes, [16], "held");
+    assert.equal(differs(await storage.read(17 * K16, K16), expected.subarray(17 * K16, 18 * K16)), -1);
+    assert.deepEqual(writes, [16, 2], "a read writes what is held first");
+    await put(storage, 30, 1);
+    await put(storage, 30, 2); // the same piece again: the first copy must not land over it
+    await storage.write(32 * K16, new Uint8Array(4 * K16).fill(3)); // a large write goes at once, after the held
+    expected.fill(3, 32 * K16, 36 * K16);
+    await put(storage, 32, 4); // a small one over the large one's start
+    await storage.sync();
+    assert.deepEqual(writes, [16, 2, 1, 1, 4, 1]);
+    await put(storage, 50, 5);
+    storage.writeHeld();
+    assert.deepEqual(writes, [16, 2, 1, 1, 4, 1, 1], "written when asked, before pieces are reported");
+    await put(storage, 51, 6);
+    storage.close(); // writes what is held
+    assert.equal(
+      differs(await Deno.readFile(`${dir}/t.bin`), expected),
+      -1,
+      "every byte, the last write last",
+    );
+
+    const again = (await FileStorage.open(meta, `${dir}/t.bin`)).storage;
+    await put(again, 60, 6);
+    failNext = true;
+    await assert.rejects(
+      again.sync(),
+      /ENOSPC/,
+      "a held write's failure is thrown by the call that writes it",
+    );
+    again.close();
+    const third = (await FileStorage.open(meta, `${dir}/t.bin`)).storage;
+    await put(third, 61, 7);
+    failNext = true;
+    await assert.rejects(put(third, 63, 8), /ENOSPC/, "the next write, which wrote the held one first");
+    await assert.rejects(
+      third.sync(),
+      /ENOSPC/,
+      "piece 61 was lost: no sync may say the data is on the disk",
+    );
+    assert.throws(() => third.writeHeld(), /ENOSPC/, "nor may any later piece be reported verified");
+    third.close();
+  } finally {
+    Deno.FsFile.prototype.writeSync = original;
     await Deno.remove(dir, { recursive: true });
   }
 });
