@@ -11,6 +11,7 @@ import type { ByteStream } from "../src/common/byte_stream.ts";
 import { unmapped } from "../src/common/peer_address.ts";
 import { UdpPort } from "../src/common/udp_port.ts";
 import { UtpEndpoint } from "../src/utp/endpoint.ts";
+import { FirstBytes } from "../src/peer/first_bytes.ts";
 
 /** Binds `port`, or the next free port up to `port + 99`, or any free port: the one we got is the one announced. */
 export function bindListener(port: number, hostname?: string): Deno.TcpListener {
@@ -71,17 +72,24 @@ export function closeSockets(sockets: TorrentSockets): void {
 /** A connection a peer opened to us, with its address (an IPv4 peer by its IPv4 address). */
 export type AcceptorEvent = { type: "peer.incoming"; conn: ByteStream; host: string; port: number };
 
+/** What the acceptor takes: the sockets, and how long a connection may stay silent (the handshake time-out). */
+export interface AcceptorInput extends TorrentSockets {
+  silentMs?: number;
+}
+
 /**
- * Accepts connections from `listener` and `utp` (if any) until stopped; one accepted after the stop is closed at
- * once.
+ * Accepts connections from `listener` and `utp` (if any) until stopped, and hands each on once it has sent its
+ * first bytes: until then it is held outside the swarm (`FirstBytes`), so connections that never speak get no
+ * peer actor. One accepted after the stop is closed at once.
  */
-export const acceptor = fromCallback<EventObject, TorrentSockets, AcceptorEvent>(
-  ({ input: { listener, utp }, sendBack }) => {
+export const acceptor = fromCallback<EventObject, AcceptorInput, AcceptorEvent>(
+  ({ input: { listener, utp, silentMs }, sendBack }) => {
     let stopped = false;
-    const incoming = (conn: ByteStream, host: string, port: number) => {
+    const waiting = new FirstBytes((conn, host, port) => {
       if (stopped) conn.close();
       else sendBack({ type: "peer.incoming", conn, host: unmapped(host), port });
-    };
+    }, { timeoutMs: silentMs });
+    const incoming = (conn: ByteStream, host: string, port: number) => waiting.hold(conn, host, port);
     if (utp) utp.onAccept = (socket, host, port) => incoming(socket, host, port);
     (async () => {
       if (!listener) return; // this torrent accepts no TCP connections
@@ -94,6 +102,7 @@ export const acceptor = fromCallback<EventObject, TorrentSockets, AcceptorEvent>
     })();
     return () => {
       stopped = true;
+      waiting.stop();
       if (utp) utp.onAccept = undefined;
     };
   },

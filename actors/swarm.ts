@@ -277,7 +277,11 @@ export const swarmMachine = setup({
     { src: "ticker" },
     {
       src: "acceptor",
-      input: ({ context }) => ({ listener: context.input.listener, utp: context.input.utp }),
+      input: ({ context }) => ({
+        listener: context.input.listener,
+        utp: context.input.utp,
+        silentMs: context.input.timeouts?.handshakeMs,
+      }),
     },
   ],
   // Dial once the supervisor's coordinator, which every peer reports to, is in the system.

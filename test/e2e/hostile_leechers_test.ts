@@ -151,6 +151,38 @@ hostileTest(
   },
 );
 
+Deno.test("connections that never speak get no peer actor; one that sends its handshake does", async () => {
+  const seeder = memorySeeder(meta, data);
+  const silent: Deno.Conn[] = [];
+  try {
+    const port = await listeningPort(seeder);
+    for (let i = 0; i < 100; i++) silent.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(seeder.peers().length, 0, "no actor for a silent connection");
+    const last = silent[silent.length - 1];
+    await last.write(encodeHandshake(meta.infoHash, new Uint8Array(20).fill(9)));
+    let peers = 0;
+    for (let t = 0; t < 100 && peers === 0; t++) {
+      await new Promise((r) => setTimeout(r, 20));
+      peers = seeder.peers().length;
+    }
+    assert.equal(peers, 1, "the one that spoke is a peer");
+    assert.equal(
+      await closedWithin(silent[0], 1000),
+      true,
+      "the oldest silent ones were closed to make room",
+    );
+  } finally {
+    for (const c of silent) {
+      try {
+        c.close();
+      } catch { /* closed by the seeder */ }
+    }
+    seeder.stop();
+    await seeder.done;
+  }
+});
+
 Deno.test("fast connect-and-close churn leaves no peer actor behind, and the seeder still serves", async () => {
   const seeder = memorySeeder(meta, data);
   try {
