@@ -1,7 +1,8 @@
 /**
  * The torrent's sockets and incoming connections: the TCP listener, bound once per torrent on the requested port
  * or the next free one; the UDP port of the same number that the DHT and uTP share; the uTP endpoint on it; and an
- * actor that hands each connection a peer opened (over TCP or uTP) to the supervisor as `peer.incoming`.
+ * actor that hands each connection a peer opened (over TCP or uTP) to the supervisor as `peer.incoming`, once it
+ * has sent its first bytes.
  *
  * @module
  */
