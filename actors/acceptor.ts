@@ -12,7 +12,7 @@ import type { ByteStream } from "../src/common/byte_stream.ts";
 import { unmapped } from "../src/common/peer_address.ts";
 import { UdpPort } from "../src/common/udp_port.ts";
 import { UtpEndpoint } from "../src/utp/endpoint.ts";
-import { FirstBytes } from "../src/peer/first_bytes.ts";
+import { FirstBytes, type SilentCounts } from "../src/peer/first_bytes.ts";
 
 /** Binds `port`, or the next free port up to `port + 99`, or any free port: the one we got is the one announced. */
 export function bindListener(port: number, hostname?: string): Deno.TcpListener {
@@ -73,9 +73,13 @@ export function closeSockets(sockets: TorrentSockets): void {
 /** A connection a peer opened to us, with its address (an IPv4 peer by its IPv4 address). */
 export type AcceptorEvent = { type: "peer.incoming"; conn: ByteStream; host: string; port: number };
 
-/** What the acceptor takes: the sockets, and how long a connection may stay silent (the handshake time-out). */
+/**
+ * What the acceptor takes: the sockets, how long a connection may stay silent (the handshake time-out), and
+ * where to count the ones closed silent.
+ */
 export interface AcceptorInput extends TorrentSockets {
   silentMs?: number;
+  counts?: SilentCounts;
 }
 
 /**
@@ -84,12 +88,12 @@ export interface AcceptorInput extends TorrentSockets {
  * peer actor. One accepted after the stop is closed at once.
  */
 export const acceptor = fromCallback<EventObject, AcceptorInput, AcceptorEvent>(
-  ({ input: { listener, utp, silentMs }, sendBack }) => {
+  ({ input: { listener, utp, silentMs, counts }, sendBack }) => {
     let stopped = false;
     const waiting = new FirstBytes((conn, host, port) => {
       if (stopped) conn.close();
       else sendBack({ type: "peer.incoming", conn, host: unmapped(host), port });
-    }, { timeoutMs: silentMs });
+    }, { timeoutMs: silentMs, counts });
     const incoming = (conn: ByteStream, host: string, port: number) => waiting.hold(conn, host, port);
     if (utp) utp.onAccept = (socket, host, port) => incoming(socket, host, port);
     (async () => {

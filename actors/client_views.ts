@@ -56,6 +56,13 @@ export function haveMap(have: Bitfield | undefined, pieceCount: number): string 
   return out;
 }
 
+/** Connections the swarm's acceptor closed before they sent a byte (0 before the swarm starts). */
+export function silentClosed(swarm: AnyActorRef | undefined): number {
+  const context = (swarm?.getSnapshot() as { context?: { silent?: { closedSilent: number } } } | undefined)
+    ?.context;
+  return context?.silent?.closedSilent ?? 0;
+}
+
 /** Every live peer actor and web seed actor of the swarm, and its state. */
 export function peerViews(swarm: AnyActorRef | undefined): PeerView[] {
   const now = Date.now();

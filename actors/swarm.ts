@@ -16,6 +16,7 @@ import { assign, enqueueActions, raise, sendParent, setup } from "xstate";
 import { addressKey } from "../src/swarm/address_book.ts";
 import { chooseUnchoked, keepAndFill } from "../src/swarm/choker.ts";
 import { acceptor, type AcceptorEvent } from "./acceptor.ts";
+import type { SilentCounts } from "../src/peer/first_bytes.ts";
 import { type PeerClosed, peerMachine, type PeerPex } from "./peer.ts";
 import {
   announceSubject,
@@ -48,6 +49,8 @@ interface SwarmContext {
   lastWebSeedError?: string;
   /** Every piece is verified: set on entering `seeding`, so dialling stops unless we seed. */
   complete: boolean;
+  /** Connections that dialled us and were closed before they sent a byte (counted by the acceptor). */
+  silent: SilentCounts;
 }
 
 /** What the swarm hears: from its peers, its tracker, its acceptor, its tick, and from the supervisor. */
@@ -263,6 +266,7 @@ export const swarmMachine = setup({
     dials: input.dialsPerSecond ?? DIALS_PER_SECOND,
     lastPeerAt: Date.now(),
     complete: false,
+    silent: { closedSilent: 0 },
   }),
   invoke: [
     {
@@ -281,6 +285,7 @@ export const swarmMachine = setup({
         listener: context.input.listener,
         utp: context.input.utp,
         silentMs: context.input.timeouts?.handshakeMs,
+        counts: context.silent,
       }),
     },
   ],

@@ -9,12 +9,20 @@
 
 import type { ByteStream } from "../common/byte_stream.ts";
 
+/** What the holder counts, in an object its owner may read while it runs. */
+export interface SilentCounts {
+  /** Connections closed silent: too many at once, or quiet past the time-out. */
+  closedSilent: number;
+}
+
 /** How many silent connections are held, and for how long. */
 export interface FirstBytesOptions {
   /** At most this many are held; a new one beyond closes the one that waited longest (default 64). */
   limit?: number;
   /** One silent this long is closed (default 10 s, the peer's handshake time-out). */
   timeoutMs?: number;
+  /** Where to count (default: an object of its own). */
+  counts?: SilentCounts;
 }
 
 /** A stream whose first read returns bytes already read off it; the rest pass straight through. */
@@ -60,11 +68,10 @@ const FIRST_READ = 68;
  * closes the ones that stay silent past the time-out or are the oldest of too many.
  */
 export class FirstBytes {
-  /** Connections closed silent: too many at once, or quiet too long. */
-  closedSilent = 0;
   readonly #held = new Set<{ conn: ByteStream; timer: ReturnType<typeof setTimeout> }>();
   readonly #limit: number;
   readonly #timeoutMs: number;
+  readonly #counts: SilentCounts;
   #stopped = false;
 
   /** `speaks` gets each connection once it has sent something. */
@@ -74,6 +81,12 @@ export class FirstBytes {
   ) {
     this.#limit = options.limit ?? 64;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#counts = options.counts ?? { closedSilent: 0 };
+  }
+
+  /** Connections closed silent: too many at once, or quiet past the time-out. */
+  get closedSilent(): number {
+    return this.#counts.closedSilent;
   }
 
   /** How many are held now. */
@@ -105,7 +118,7 @@ export class FirstBytes {
   #drop(entry: { conn: ByteStream; timer: ReturnType<typeof setTimeout> }): void {
     if (!this.#held.delete(entry)) return;
     clearTimeout(entry.timer);
-    this.closedSilent++;
+    this.#counts.closedSilent++;
     closeQuietly(entry.conn);
   }
 

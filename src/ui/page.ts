@@ -98,7 +98,8 @@ function render(v) {
   $("rates").textContent = last ? bytes(last.down) + "/s / " + bytes(last.up) + "/s" : "–";
   const peers = v.actors.filter((a) => a.machine === "peer" || a.machine === "webSeed");
   const alive = peers.filter((a) => a.alive);
-  $("peer-count").textContent = alive.filter((a) => a.state.startsWith("connected")).length + " connected, " + alive.length + " actors";
+  $("peer-count").textContent = alive.filter((a) => a.state.startsWith("connected")).length + " connected, " + alive.length + " actors" +
+    (s?.silentClosed ? ", " + s.silentClosed + " silent connections closed" : "");
   const samples = new Map((s?.peers ?? []).map((p) => [p.id, p]));
   const rows = peers.sort((a, b) => (b.alive - a.alive) || a.id.localeCompare(b.id)).map((a) => {
     const p = samples.get(a.id);

@@ -41,6 +41,8 @@ export interface Sample {
   uploadedBytes: number;
   /** Addresses heard of, connected or not. */
   knownPeers: number;
+  /** Connections peers opened to us that were closed before they sent a byte (absent in older traces). */
+  silentClosed?: number;
   /** One character per piece: `.` missing, `r` requested, `h` being hashed, `v` verified, `x` failed its hash. */
   pieces: string;
   /** Every peer actor with its rates. */

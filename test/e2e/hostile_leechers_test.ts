@@ -159,6 +159,11 @@ Deno.test("connections that never speak get no peer actor; one that sends its ha
     for (let i = 0; i < 100; i++) silent.push(await Deno.connect({ hostname: "127.0.0.1", port }));
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(seeder.peers().length, 0, "no actor for a silent connection");
+    assert.equal(
+      seeder.progress().silentClosed,
+      100 - 64,
+      "the ones past the 64 held were closed, and counted",
+    );
     const last = silent[silent.length - 1];
     await last.write(encodeHandshake(meta.infoHash, new Uint8Array(20).fill(9)));
     let peers = 0;

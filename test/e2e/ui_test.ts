@@ -140,8 +140,9 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const s = await swarm(70); // about 4 s of downloading, so the page sees it happen
-    const uiPort = unusedPort();
-    const child = s.cli("--ui", `127.0.0.1:${uiPort}`, "--port", String(unusedPort())).spawn();
+    const uiPort = unusedPort(), port = unusedPort();
+    const child = s.cli("--ui", `127.0.0.1:${uiPort}`, "--port", String(port)).spawn();
+    const silent: Deno.Conn[] = [];
     const browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       args: ["--no-sandbox", "--headless=new"],
@@ -161,6 +162,11 @@ Deno.test({
       await page.waitForSelector('tr.peer[data-state="connected.downloading"]', { timeout: 20_000 });
       await page.waitForSelector(
         'svg[data-machine="peer"] g.state.active[data-state="connected.downloading"]',
+      );
+      // 70 connections that never speak: the client holds 64 and closes the rest, and the page counts them.
+      for (let i = 0; i < 70; i++) silent.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      await page.waitForFunction(() =>
+        (document.getElementById("peer-count")?.textContent ?? "").includes("6 silent connections closed")
       );
       const rows = await page.$$eval("tr.peer", (trs) => trs.map((tr) => (tr as HTMLElement).dataset.peer));
       for (const seeder of s.seeders) {
@@ -220,6 +226,11 @@ Deno.test({
       assert.equal(status.code, 0);
       assert.deepEqual(await Deno.readFile(`${s.dir}/ui.bin`), s.data);
     } finally {
+      for (const c of silent) {
+        try {
+          c.close();
+        } catch { /* closed already */ }
+      }
       await browser.close();
       try {
         child.kill("SIGKILL");
