@@ -147,8 +147,9 @@ export const swarmMachine = setup({
       const coordinator = system.get("coordinator");
       // Connections that stall in their handshake may not crowd out honest peers (the acceptor holds the ones that
       // have sent nothing at all): past a few still in their handshake, the one that has waited longest is closed
-      // (its slot frees as it ends), whatever the handshake time-out, once it has had time to finish. Honest peers that dial at once (a popular torrent's, after an announce) are read one after
-      // another; they may hold up to half the slots while they are young, a flood no more than that.
+      // (its slot frees as it ends), whatever the handshake time-out, once it has had time to finish. Honest peers
+      // that dial at once (a popular torrent's, after an announce) are read one after another; they may hold up to
+      // half the slots while they are young, a flood no more than that.
       const halfOpen = halfOpenIncoming(self);
       const few = context.input.maxHalfOpen ?? 8;
       if (
