@@ -9,6 +9,7 @@ import { encodeHandshake, encodeMessage } from "../../src/wire/wire.ts";
 import { downloadFrom, startCliSeeder } from "../helpers/cli_seeder.ts";
 import { testTorrent } from "../helpers/make_torrent.ts";
 import { listeningPort, memorySeeder } from "../helpers/sessions.ts";
+import { closeAll } from "../helpers/ports.ts";
 
 const PIECE = 256 * 1024;
 const { meta, torrent, data } = await testTorrent({ size: 8 * 1024 * 1024, pieceLength: PIECE, seed: 31 });
@@ -58,11 +59,7 @@ function hostileTest(name: string, body: (seed: Seed, conns: Deno.Conn[]) => Pro
       try {
         await body(seed, conns);
       } finally {
-        for (const c of conns) {
-          try {
-            c.close();
-          } catch { /* closed by the seeder */ }
-        }
+        closeAll(conns); // some the seeder closed already
         await seed.stop();
         await Deno.remove(dir, { recursive: true });
       }
@@ -178,11 +175,7 @@ Deno.test("connections that never speak get no peer actor; one that sends its ha
       "the oldest silent ones were closed to make room",
     );
   } finally {
-    for (const c of silent) {
-      try {
-        c.close();
-      } catch { /* closed by the seeder */ }
-    }
+    closeAll(silent);
     seeder.stop();
     await seeder.done;
   }

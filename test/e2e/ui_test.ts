@@ -11,7 +11,7 @@ import { serveUi } from "../../src/ui/server.ts";
 import { parseTrace, type TraceRecord } from "../../src/ui/trace.ts";
 import { makeTorrent, payload } from "../helpers/make_torrent.ts";
 import { startSeeder } from "../helpers/scripted_seeder.ts";
-import { unusedPort } from "../helpers/ports.ts";
+import { closeAll, unusedPort } from "../helpers/ports.ts";
 import { cliCommand } from "../helpers/cli.ts";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
@@ -226,11 +226,7 @@ Deno.test({
       assert.equal(status.code, 0);
       assert.deepEqual(await Deno.readFile(`${s.dir}/ui.bin`), s.data);
     } finally {
-      for (const c of silent) {
-        try {
-          c.close();
-        } catch { /* closed already */ }
-      }
+      closeAll(silent);
       await browser.close();
       try {
         child.kill("SIGKILL");

@@ -4,6 +4,15 @@ import { UdpPort } from "../../src/common/udp_port.ts";
 import { UtpEndpoint } from "../../src/utp/endpoint.ts";
 import { encodeHandshake, HANDSHAKE_LENGTH } from "../../src/wire/wire.ts";
 
+/** Closes each connection, whether or not the other side closed it already. */
+export function closeAll(conns: Deno.Conn[]): void {
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
 /** A TCP port on 127.0.0.1 that nothing listens on now: for a peer or tracker that refuses, or a port to use. */
 export function unusedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -69,11 +78,7 @@ export async function waitForHandshake(port: number, infoHash: Uint8Array, ms = 
   while (Date.now() < end) {
     try {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      const close = () => {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      };
+      const close = () => closeAll([conn]);
       const timer = setTimeout(close, 2000);
       try {
         await conn.write(encodeHandshake(infoHash, crypto.getRandomValues(new Uint8Array(20))));
